@@ -1,0 +1,34 @@
+"""Kariya e-coupon back office: the application factory.
+
+One function builds the configuration from settings; the WSGI app, the Celery worker and the
+`kariya` CLI all come from it, so they never drift apart.
+"""
+
+from __future__ import annotations
+
+from pyramid.config import Configurator
+
+from kariya import settings as kariya_settings
+
+
+def make_config(settings: dict) -> Configurator:
+    settings = kariya_settings.load(settings)
+    config = Configurator(settings=settings)
+    config.include("kariya.logs")
+    config.include("pyramid_jinja2")
+    config.include("kariya.db")
+    config.include("kariya.clock")
+    config.include("kariya.security")
+    config.include("tasks")
+    config.include("views")
+    return config
+
+
+def main(global_config, **settings):
+    """The paste app factory used by pserve and gunicorn."""
+    config = make_config(settings)
+    app = config.make_wsgi_app()
+    from tasks import start_inprocess_beat
+
+    start_inprocess_beat(config.registry)
+    return app

@@ -1,0 +1,173 @@
+"""The `kariya` console script (DESIGN.md section 5): the batch side of the back office."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from pathlib import Path
+
+from kariya.errors import DomainError
+
+
+def _registry(ini: str):
+    from pyramid.paster import get_appsettings, setup_logging
+
+    from kariya import make_config
+
+    if not Path(ini).exists():
+        raise SystemExit(f"kariya: ini file {ini} not found (use -c FILE)")
+    setup_logging(ini)
+    return make_config(get_appsettings(ini)).registry
+
+
+def _session(registry):
+    from kariya.db import unit_of_work
+
+    return unit_of_work(registry)
+
+
+def cmd_initdb(registry, args) -> int:
+    from kariya.migrations import upgrade
+
+    upgrade(registry["db.engine"])
+    print("database migrated to head")
+    return 0
+
+
+def cmd_demo(registry, args) -> int:
+    from kariya.services import demo
+    from kariya.settings import is_production
+
+    if is_production(registry.settings):
+        print("kariya demo: refused in production", file=sys.stderr)
+        return 2
+    with _session(registry) as db:
+        accounts = demo.load(db, registry.settings)
+    print(
+        "Demo loaded: campaign of 6 weekly rounds, 20 active stores; the clock is set inside round 1."
+    )
+    print("Staff accounts (log in at http://localhost:6543/login):")
+    for username, role, password in accounts:
+        print(f"  {role:<12} username: {username:<12} password: {password}")
+    print("Residents: POST /dev/line-login (simulated LINE) while kariya.line.simulator = true.")
+    return 0
+
+
+def cmd_load_campaign(registry, args) -> int:
+    from kariya.clock import make_clock
+    from kariya.services import campaigns
+
+    spec = campaigns.parse(Path(args.file).read_text("utf-8"))
+    with _session(registry) as db:
+        campaign = campaigns.load(
+            db, make_clock(registry.settings, db), spec, actor="cli:load-campaign"
+        )
+        print(
+            f"campaign {campaign.name!r}: {len(campaign.rounds)} rounds, T = {campaign.total_funds:,} yen"
+        )
+        for r in campaign.rounds:
+            print(
+                f"  round {r.number}: {r.starts.isoformat()} .. {r.ends.isoformat()} planned {r.planned:,}"
+            )
+    return 0
+
+
+def cmd_create_user(registry, args) -> int:
+    from kariya.clock import make_clock
+    from kariya.services import accounts
+
+    password = args.password
+    generated = False
+    if password is None:
+        if sys.stdin.isatty():
+            password = getpass.getpass("password (empty: generate one): ")
+        if not password:
+            password, generated = accounts.generate_password(), True
+    with _session(registry) as db:
+        user = accounts.create_user(
+            db,
+            make_clock(registry.settings, db),
+            username=args.name,
+            password=password,
+            role=args.role,
+            display_name=args.display_name or "",
+            store_code=args.store,
+        )
+        print(f"created {user.role} account {user.username}")
+    if generated:
+        print(f"password: {password}")
+    return 0
+
+
+def cmd_tick(registry, args) -> int:
+    from kariya.clock import make_clock
+    from kariya.services import ticker
+
+    with _session(registry) as db:
+        clock = make_clock(registry.settings, db)
+        done = ticker.run_due(db, clock, actor="cli:tick")
+    print(json.dumps({"now": clock.now().isoformat(), **done}, ensure_ascii=False))
+    return 0
+
+
+def cmd_ledger_check(registry, args) -> int:
+    from kariya.services import campaigns, ledger
+
+    with _session(registry) as db:
+        campaign = campaigns.latest(db)
+        if campaign is None:
+            print("no campaign loaded")
+            return 1
+        report = ledger.check(db, campaign)
+        print(report.text())
+    return 0 if report.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kariya", description="Kariya e-coupon back office")
+    parser.add_argument(
+        "-c", "--config", default="development.ini", help="ini file (default: development.ini)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("initdb", help="apply the migrations").set_defaults(func=cmd_initdb)
+    sub.add_parser("demo", help="load the demo campaign, stores and accounts").set_defaults(
+        func=cmd_demo
+    )
+    p = sub.add_parser(
+        "load-campaign", help="create or (before it starts) update a campaign from TOML"
+    )
+    p.add_argument("file")
+    p.set_defaults(func=cmd_load_campaign)
+    p = sub.add_parser("create-user", help="create a staff account")
+    p.add_argument("--role", required=True, choices=["store", "agent", "secretariat", "city"])
+    p.add_argument("--store", help="store code (store staff only)")
+    p.add_argument("--display-name")
+    p.add_argument("--password", help="default: ask, or generate one")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_create_user)
+    sub.add_parser("tick", help="run every time-driven transition due now").set_defaults(
+        func=cmd_tick
+    )
+    p = sub.add_parser("ledger", help="the coupon-funds ledger")
+    lsub = p.add_subparsers(dest="ledger_command", required=True)
+    lsub.add_parser("check", help="verify the money invariants").set_defaults(func=cmd_ledger_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    registry = _registry(args.config)
+    try:
+        return args.func(registry, args)
+    except DomainError as exc:
+        print(f"kariya: {exc.message}", file=sys.stderr)
+        details = exc.details if isinstance(exc.details, list) else []
+        for line in details:
+            print(f"  - {line}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""The one clock every time rule asks (DESIGN.md section 2).
+
+`system` reads the machine's time. `settable` (development and tests only) adds an offset,
+or freezes the time, kept in the database so that the web, the CLI and Celery see the same now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from kariya.models import ClockSetting
+
+JST = ZoneInfo("Asia/Tokyo")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Clock:
+    settable = False
+
+    def now(self) -> dt.datetime:
+        return utcnow()
+
+
+class FixedClock(Clock):
+    """A clock that always answers the same time (loading data as of a date, tests)."""
+
+    def __init__(self, now: dt.datetime):
+        self._now = now
+
+    def now(self) -> dt.datetime:
+        return self._now
+
+
+class SettableClock(Clock):
+    """Reads its offset from the database once, when made (per request, task or command)."""
+
+    settable = True
+
+    def __init__(self, dbsession: Session):
+        row = dbsession.get(ClockSetting, 1)
+        self.offset = dt.timedelta(microseconds=row.offset_us) if row else dt.timedelta()
+        self.frozen_at = row.frozen_at if row else None
+
+    def now(self) -> dt.datetime:
+        if self.frozen_at is not None:
+            return self.frozen_at
+        return utcnow() + self.offset
+
+
+def set_clock(dbsession: Session, now: dt.datetime, frozen: bool = False) -> None:
+    """Make `now` the clock's present for every process (development only)."""
+    if now.tzinfo is None:
+        raise ValueError("the time must carry its offset")
+    row = dbsession.get(ClockSetting, 1)
+    if row is None:
+        row = ClockSetting(id=1)
+        dbsession.add(row)
+    real = utcnow()
+    row.offset_us = (now - real) // dt.timedelta(microseconds=1)
+    row.frozen_at = now.astimezone(dt.UTC) if frozen else None
+    row.updated_at = real
+    dbsession.flush()
+
+
+def make_clock(settings: dict, dbsession: Session) -> Clock:
+    if settings.get("kariya.clock") == "settable":
+        return SettableClock(dbsession)
+    return Clock()
+
+
+def to_jst(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(JST)
+
+
+def includeme(config):
+    settings = config.get_settings()
+    config.add_request_method(lambda request: make_clock(settings, request.db), "clock", reify=True)

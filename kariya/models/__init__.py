@@ -1,0 +1,31 @@
+"""All mapped classes; importing this module configures the mappers."""
+
+from sqlalchemy.orm import configure_mappers
+
+from kariya.models.audit import IdempotencyRecord, TransitionRecord
+from kariya.models.campaign import Campaign, Round
+from kariya.models.issuance import Acquisition, Coupon
+from kariya.models.ledger import LedgerEntry, LedgerPosting
+from kariya.models.meta import Base
+from kariya.models.person import Person
+from kariya.models.staff import ClockSetting, LoginAttempt, StaffUser
+from kariya.models.store import Store
+
+configure_mappers()
+
+__all__ = [
+    "Acquisition",
+    "Base",
+    "Campaign",
+    "ClockSetting",
+    "Coupon",
+    "IdempotencyRecord",
+    "LedgerEntry",
+    "LedgerPosting",
+    "LoginAttempt",
+    "Person",
+    "Round",
+    "StaffUser",
+    "Store",
+    "TransitionRecord",
+]

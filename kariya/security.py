@@ -1,0 +1,149 @@
+"""Pyramid 2 security policy: who is asking (session cookie) and what each role may do."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+from pyramid.csrf import SessionCSRFStoragePolicy
+from pyramid.security import Allowed, Denied
+from pyramid.session import JSONSerializer, SignedCookieSessionFactory
+from pyramid.settings import asbool
+
+from kariya import roles
+from kariya.models import StaffUser
+
+
+class P(enum.StrEnum):
+    """Permissions, named scope:resource:action."""
+
+    RESIDENT_HOME_VIEW = "resident:home:view"
+    RESIDENT_PROFILE_EDIT = "resident:profile:edit"
+    RESIDENT_COUPONS_ACQUIRE = "resident:coupons:acquire"
+    RESIDENT_COUPONS_USE = "resident:coupons:use"
+    STORE_HOME_VIEW = "store:home:view"
+    STORE_REDEMPTIONS_VOID = "store:redemptions:void"
+    CALLCENTER_HOME_VIEW = "callcenter:home:view"
+    CALLCENTER_PERSONS_VIEW = "callcenter:persons:view"
+    SECRETARIAT_HOME_VIEW = "secretariat:home:view"
+    SECRETARIAT_CAMPAIGN_EDIT = "secretariat:campaign:edit"
+    SECRETARIAT_WORKFLOWS_VIEW = "secretariat:workflows:view"
+    SECRETARIAT_TICK_RUN = "secretariat:tick:run"
+    SECRETARIAT_LEDGER_VIEW = "secretariat:ledger:view"
+    CITY_HOME_VIEW = "city:home:view"
+    CITY_ISSUANCE_HALT = "city:issuance:halt"
+    CITY_LEDGER_VIEW = "city:ledger:view"
+    STAFF_SELF_VIEW = "staff:self:view"
+
+
+ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
+    roles.RESIDENT: frozenset(
+        {
+            P.RESIDENT_HOME_VIEW,
+            P.RESIDENT_PROFILE_EDIT,
+            P.RESIDENT_COUPONS_ACQUIRE,
+            P.RESIDENT_COUPONS_USE,
+        }
+    ),
+    roles.STORE: frozenset({P.STORE_HOME_VIEW, P.STORE_REDEMPTIONS_VOID, P.STAFF_SELF_VIEW}),
+    roles.AGENT: frozenset({P.CALLCENTER_HOME_VIEW, P.CALLCENTER_PERSONS_VIEW, P.STAFF_SELF_VIEW}),
+    roles.SECRETARIAT: frozenset(
+        {
+            P.SECRETARIAT_HOME_VIEW,
+            P.SECRETARIAT_CAMPAIGN_EDIT,
+            P.SECRETARIAT_WORKFLOWS_VIEW,
+            P.SECRETARIAT_TICK_RUN,
+            P.SECRETARIAT_LEDGER_VIEW,
+            P.STAFF_SELF_VIEW,
+        }
+    ),
+    roles.CITY: frozenset(
+        {P.CITY_HOME_VIEW, P.CITY_ISSUANCE_HALT, P.CITY_LEDGER_VIEW, P.STAFF_SELF_VIEW}
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    role: str
+    id: int  # staff_user.id, or person.id for residents
+    username: str = ""
+    display_name: str = ""
+    store_id: int | None = None
+
+    @property
+    def actor(self) -> str:
+        """How the transition and ledger records name this identity."""
+        if self.role == roles.RESIDENT:
+            return f"person:{self.id}"
+        return f"staff:{self.username}"
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in roles.STAFF_ROLES
+
+
+class SecurityPolicy:
+    """Staff are reloaded from the database per request (a disabled account is out at once);
+    residents are carried by the signed session alone, to keep the weekly rush cheap."""
+
+    def identity(self, request) -> Identity | None:
+        return request.identity_cache
+
+    def authenticated_userid(self, request):
+        identity = request.identity
+        return None if identity is None else f"{identity.role}:{identity.id}"
+
+    def permits(self, request, context, permission):
+        identity = request.identity
+        if identity is None:
+            return Denied("not logged in")
+        if permission in ROLE_PERMISSIONS.get(identity.role, ()):
+            return Allowed(f"{identity.role} may {permission}")
+        return Denied(f"{identity.role} may not {permission}")
+
+    def remember(self, request, identity: Identity, **kw):
+        request.session.invalidate()  # a fresh session at every login: no fixation
+        request.session["auth"] = {"role": identity.role, "id": identity.id}
+        return []
+
+    def forget(self, request, **kw):
+        request.session.invalidate()
+        return []
+
+
+def _load_identity(request) -> Identity | None:
+    auth = request.session.get("auth")
+    if not auth:
+        return None
+    if auth["role"] == roles.RESIDENT:
+        return Identity(role=roles.RESIDENT, id=auth["id"])
+    user = request.db.get(StaffUser, auth["id"])
+    if user is None or not user.active or user.role != auth["role"]:
+        return None
+    return Identity(
+        role=user.role,
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        store_id=user.store_id,
+    )
+
+
+def includeme(config):
+    settings = config.get_settings()
+    session_factory = SignedCookieSessionFactory(
+        settings["kariya.session_secret"],
+        cookie_name="kariya_session",
+        httponly=True,
+        samesite="Lax",
+        secure=asbool(settings.get("kariya.session_secure")),
+        timeout=60 * 60 * 8,
+        reissue_time=60 * 10,
+        serializer=JSONSerializer(),
+    )
+    config.set_session_factory(session_factory)
+    config.set_csrf_storage_policy(SessionCSRFStoragePolicy())
+    config.set_default_csrf_options(require_csrf=True)
+    config.add_request_method(_load_identity, "identity_cache", reify=True)
+    config.set_security_policy(SecurityPolicy())

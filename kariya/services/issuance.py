@@ -1,0 +1,221 @@
+"""Acquisition of a round's coupons (I-1..I-3, I-9): one per person per round, never past quota.
+
+The hot path of the weekly rush, in one short transaction at READ COMMITTED:
+  1. read the current round (no lock); refuse at once if it is not open (sold out: no write);
+  2. INSERT the acquisition ... ON CONFLICT (round, person) DO NOTHING: a second try by the same
+     person gets nothing back -> ALREADY_ACQUIRED (the unique constraint is the guarantee);
+  3. INSERT its coupons and the ledger entry;
+  4. last, take the quota: UPDATE round SET issued = issued + pack WHERE state = 'open' AND
+     issued + pack <= quota. PostgreSQL re-checks the WHERE after waiting for a concurrent
+     updater, so it cannot oversell (CHECK issued <= quota is the backstop). Doing it last keeps
+     the hot row locked only until commit. No row back -> SOLD_OUT, and the exception rolls the
+     whole transaction back: no acquisition without quota, no quota without coupons.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from kariya.clock import to_jst
+from kariya.errors import Conflict, DomainError
+from kariya.models import Acquisition, Campaign, Coupon, Person, Round
+from kariya.services import ledger
+from kariya.services import rounds as round_service
+
+
+class ProfileRequired(DomainError):
+    code = "PROFILE_REQUIRED"
+    status = 403
+    message = "はじめに年代とお住まいの地区を登録してください。"
+
+
+class AlreadyAcquired(Conflict):
+    code = "ALREADY_ACQUIRED"
+    message = "今回分の割引券はすでに取得済みです。次回の配布をお待ちください。"
+
+
+class SoldOut(Conflict):
+    code = "SOLD_OUT"
+    message = (
+        "今回分の割引券は配布上限に達したため、配布を終了しました。次回の配布をお待ちください。"
+    )
+
+
+class NotOpen(Conflict):
+    code = "NOT_OPEN"
+    message = "現在は割引券の配布期間ではありません。"
+
+
+NOT_OPEN_MESSAGES = {
+    "scheduled": "まもなく配布を開始します。少し時間をおいてお試しください。",
+    "halted": "市の判断により、割引券の配布を停止しています。",
+    "closed": "今回の配布は終了しました。",
+    "settled": "今回の配布は終了しました。",
+}
+
+
+def current(db: Session, now) -> tuple[Round, Campaign] | None:
+    """The round whose usage period contains now (of the newest campaign), with its campaign."""
+    row = db.execute(
+        select(Round, Campaign)
+        .join(Campaign, Campaign.id == Round.campaign_id)
+        .where(Round.starts <= now, Round.ends > now)
+        .order_by(Round.campaign_id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def refusal(rnd: Round | None) -> DomainError | None:
+    """Why a round is not taking acquisitions, or None."""
+    if rnd is None:
+        return NotOpen()
+    if rnd.state == "sold_out":
+        return SoldOut()
+    if rnd.state != "open":
+        return NotOpen(NOT_OPEN_MESSAGES.get(rnd.state))
+    return None
+
+
+def coupon_json(coupon: Coupon, rnd: Round) -> dict:
+    return {
+        "id": coupon.id,
+        "round": rnd.number,
+        "face": coupon.face,
+        "state": coupon.state,
+        "expires_at": to_jst(rnd.ends).isoformat(),
+    }
+
+
+def acquire(db: Session, clock, person_id: int) -> dict:
+    now = clock.now()
+    found = current(db, now)
+    rnd, campaign = found if found else (None, None)
+    if (refused := refusal(rnd)) is not None:
+        raise refused
+    person = db.get(Person, person_id)
+    if person is None or not person.has_profile:
+        raise ProfileRequired()
+
+    pack = campaign.pack_amount
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    acquisition_id = db.scalar(
+        dialect.insert(Acquisition)
+        .values(round_id=rnd.id, person_id=person_id, amount=pack, created_at=now)
+        .on_conflict_do_nothing(index_elements=["round_id", "person_id"])
+        .returning(Acquisition.id)
+    )
+    if acquisition_id is None:
+        raise AlreadyAcquired()
+    coupon_ids = db.scalars(
+        insert(Coupon).returning(Coupon.id, sort_by_parameter_order=True),
+        [
+            {
+                "acquisition_id": acquisition_id,
+                "person_id": person_id,
+                "round_id": rnd.id,
+                "face": campaign.coupon_face,
+                "state": "issued",
+            }
+            for _ in range(campaign.coupons_per_pack)
+        ],
+    ).all()
+    ledger.post(
+        db,
+        campaign_id=campaign.id,
+        kind="acquire",
+        ref=f"acquire:{acquisition_id}",
+        moves=[(ledger.quota(rnd.id), ledger.outstanding(rnd.id), pack)],
+        now=now,
+        actor=f"person:{person_id}",
+    )
+    taken = db.execute(
+        update(Round)
+        .where(Round.id == rnd.id, Round.state == "open", Round.issued + pack <= Round.quota)
+        .values(issued=Round.issued + pack)
+        .returning(Round.issued, Round.quota)
+    ).first()
+    if taken is None:
+        state = db.scalar(select(Round.state).where(Round.id == rnd.id))
+        raise (
+            NotOpen(NOT_OPEN_MESSAGES.get(state))
+            if state not in ("open", "sold_out")
+            else SoldOut()
+        )
+    issued, quota = taken
+    if quota - issued < pack:
+        # Ours was the last pack: the round is sold out (we hold its row lock already).
+        rnd.issued = issued
+        db.flush()
+        round_service.sell_out_if_exhausted(db, rnd, campaign, actor="system:issuance", now=now)
+    return {
+        "round": rnd.number,
+        "coupons": [
+            {
+                "id": cid,
+                "round": rnd.number,
+                "face": campaign.coupon_face,
+                "state": "issued",
+                "expires_at": to_jst(rnd.ends).isoformat(),
+            }
+            for cid in coupon_ids
+        ],
+    }
+
+
+def round_status(db: Session, clock, person_id: int | None) -> dict:
+    """What GET /api/v1/rounds/current answers: this week's round and whether one may acquire."""
+    now = clock.now()
+    found = current(db, now)
+    if found is None:
+        return {
+            "round": None,
+            "state": None,
+            "starts": None,
+            "ends": None,
+            "quota": 0,
+            "remaining_amount": 0,
+            "can_acquire": False,
+            "reason": NotOpen.code,
+        }
+    rnd, campaign = found
+    refused = refusal(rnd)
+    reason = refused.code if refused else None
+    if reason is None and person_id is None:
+        reason = "UNAUTHENTICATED"
+    elif reason is None:
+        person = db.get(Person, person_id)
+        if person is None or not person.has_profile:
+            reason = ProfileRequired.code
+        elif db.scalar(
+            select(Acquisition.id).where(
+                Acquisition.round_id == rnd.id, Acquisition.person_id == person_id
+            )
+        ):
+            reason = AlreadyAcquired.code
+    remaining = rnd.quota - rnd.issued
+    return {
+        "round": rnd.number,
+        "state": rnd.state,
+        "starts": to_jst(rnd.starts).isoformat(),
+        "ends": to_jst(rnd.ends).isoformat(),
+        "quota": rnd.quota,
+        "remaining_amount": remaining
+        if rnd.state in ("open", "sold_out", "scheduled", "halted")
+        else 0,
+        "can_acquire": reason is None,
+        "reason": reason,
+        "pack_amount": campaign.pack_amount,
+    }
+
+
+def coupons_of(db: Session, person_id: int) -> list[dict]:
+    rows = db.execute(
+        select(Coupon, Round)
+        .join(Round, Round.id == Coupon.round_id)
+        .where(Coupon.person_id == person_id)
+        .order_by(Round.number.desc(), Coupon.id)
+    ).all()
+    return [coupon_json(c, r) for c, r in rows]

@@ -1,0 +1,98 @@
+"""Settings: ini values, overridden by environment variables, checked once at start."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pyramid.exceptions import ConfigurationError
+from pyramid.settings import asbool
+
+# Environment variables that override ini keys (12-factor style deployment).
+ENV_OVERRIDES = {
+    "KARIYA_DATABASE_URL": "sqlalchemy.url",
+    "KARIYA_REDIS_URL": "kariya.redis_url",
+    "KARIYA_SESSION_SECRET": "kariya.session_secret",
+    "KARIYA_PUBLIC_URL": "kariya.public_url",
+    "KARIYA_BROKER_URL": "celery.broker_url",
+    "KARIYA_CELERY_EAGER": "celery.always_eager",
+    "KARIYA_CLOCK": "kariya.clock",
+    "KARIYA_LINE_SIMULATOR": "kariya.line.simulator",
+}
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS = {
+    "jinja2.directories": str(PROJECT_ROOT / "templates"),
+    "jinja2.filters": "yen = views.filters:yen\njst = views.filters:jst\njst_date = views.filters:jst_date",
+    "jinja2.globals": "csrf_token = pyramid.csrf:get_csrf_token\nrole_label = views.filters:role_label",
+    "kariya.environment": "development",
+    "kariya.clock": "system",
+    "kariya.line.simulator": "false",
+    "kariya.redis_url": "",
+    "kariya.session_secure": "false",
+    "kariya.public_url": "http://localhost:6543",
+    "kariya.login.max_failures_per_account": "5",
+    "kariya.login.max_failures_per_address": "20",
+    "kariya.login.window_minutes": "15",
+    "kariya.inprocess_beat_seconds": "0",
+    "kariya.db_pool_size": "8",
+    "celery.broker_url": "memory://",
+    "celery.always_eager": "false",
+    "retry.attempts": "3",
+    "tm.manager_hook": "pyramid_tm.explicit_manager",
+    "pyramid.default_locale_name": "ja",
+}
+
+DEV_SECRET_MARKERS = ("dev-only", "change-me", "changeme", "secret")
+
+
+def load(settings: dict, environ: dict | None = None) -> dict:
+    """Return the effective settings: defaults < ini < environment."""
+    environ = os.environ if environ is None else environ
+    merged = dict(DEFAULTS)
+    merged.update({k: v for k, v in settings.items() if v is not None})
+    for env_name, key in ENV_OVERRIDES.items():
+        if environ.get(env_name):
+            merged[key] = environ[env_name]
+    check(merged)
+    return merged
+
+
+def is_production(settings: dict) -> bool:
+    return settings.get("kariya.environment") == "production"
+
+
+def clock_settable(settings: dict) -> bool:
+    return settings.get("kariya.clock") == "settable"
+
+
+def line_simulator(settings: dict) -> bool:
+    return asbool(settings.get("kariya.line.simulator"))
+
+
+def check(settings: dict) -> None:
+    """Refuse a configuration that would be unsafe where it is used."""
+    if settings.get("kariya.clock") not in ("system", "settable"):
+        raise ConfigurationError("kariya.clock must be 'system' or 'settable'")
+    secret = settings.get("kariya.session_secret") or ""
+    if not is_production(settings):
+        if not secret:
+            raise ConfigurationError("kariya.session_secret is empty")
+        return
+    problems = []
+    if clock_settable(settings):
+        problems.append("kariya.clock = settable is for development only")
+    if line_simulator(settings):
+        problems.append("kariya.line.simulator = true is for development only")
+    if asbool(settings.get("celery.always_eager")):
+        problems.append("celery.always_eager = true is for development only")
+    if len(secret) < 32 or any(m in secret.lower() for m in DEV_SECRET_MARKERS):
+        problems.append(
+            "kariya.session_secret must be a random value of at least 32 characters "
+            "(set KARIYA_SESSION_SECRET)"
+        )
+    if not asbool(settings.get("kariya.session_secure")):
+        problems.append("kariya.session_secure must be true (cookies over HTTPS only)")
+    if problems:
+        raise ConfigurationError("production.ini refuses to start: " + "; ".join(problems))

@@ -1,0 +1,108 @@
+"""The Celery app, configured from the same ini file as the web app, and the after-commit
+sending of tasks. Tasks are thin: each opens its own transaction and calls a kariya service."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+
+from celery import Celery
+from pyramid.settings import asbool
+
+log = logging.getLogger(__name__)
+
+celery_app = Celery("kariya", set_as_current=True)
+celery_app.registry = None  # the Pyramid registry, set by configure()
+
+# Beat schedule, in code. Time-driven work is written as catch-up ("close every round whose end
+# has passed"), so a missed or doubled tick does no harm.
+BEAT_SCHEDULE = {
+    "tick": {"task": "kariya.tick", "schedule": 10.0},
+}
+
+
+def configure(registry) -> Celery:
+    settings = registry.settings
+    eager = asbool(settings.get("celery.always_eager"))
+    celery_app.conf.update(
+        broker_url=settings["celery.broker_url"],
+        task_always_eager=eager,
+        task_eager_propagates=True,
+        task_ignore_result=True,
+        result_backend=None,
+        task_serializer="json",
+        accept_content=["json"],
+        timezone="UTC",
+        enable_utc=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},
+        beat_schedule=BEAT_SCHEDULE,
+        worker_hijack_root_logger=False,
+    )
+    celery_app.registry = registry
+    return celery_app
+
+
+def _send_after_commit(success: bool, task_name: str, args, kwargs) -> None:
+    if not success:
+        log.info("task not sent: transaction aborted", extra={"task": task_name})
+        return
+    try:
+        if celery_app.conf.task_always_eager:
+            celery_app.tasks[task_name].apply(args=args, kwargs=kwargs)
+        else:
+            celery_app.send_task(task_name, args=args, kwargs=kwargs)
+    except Exception:  # never raise from a commit hook
+        log.exception("could not send task", extra={"task": task_name})
+
+
+def enqueue(transaction_manager, task_name: str, *args, **kwargs) -> None:
+    """Send `task_name` once the current transaction commits; never if it aborts."""
+    transaction_manager.get().addAfterCommitHook(
+        _send_after_commit, args=(task_name, list(args), kwargs)
+    )
+
+
+@contextlib.contextmanager
+def task_context():
+    """A database session in its own transaction and the clock, for a task body."""
+    from kariya.clock import make_clock
+    from kariya.db import unit_of_work
+
+    registry = celery_app.registry
+    with unit_of_work(registry) as db:
+        yield db, make_clock(registry.settings, db), registry.settings
+
+
+def start_inprocess_beat(registry) -> threading.Thread | None:
+    """Development only: with eager Celery and no beat process, run the schedule in a thread."""
+    seconds = float(registry.settings.get("kariya.inprocess_beat_seconds") or 0)
+    if seconds <= 0 or not celery_app.conf.task_always_eager:
+        return None
+
+    def loop():
+        while True:
+            time.sleep(seconds)
+            for entry in BEAT_SCHEDULE.values():
+                try:
+                    celery_app.tasks[entry["task"]].apply()
+                except Exception:
+                    log.exception("in-process beat task failed", extra={"task": entry["task"]})
+
+    thread = threading.Thread(target=loop, name="kariya-inprocess-beat", daemon=True)
+    thread.start()
+    return thread
+
+
+def includeme(config):
+    configure(config.registry)
+    import tasks.jobs  # noqa: F401  registers the tasks
+
+    config.add_request_method(
+        lambda request, name, *a, **kw: enqueue(request.tm, name, *a, **kw), "enqueue"
+    )

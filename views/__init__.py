@@ -1,0 +1,18 @@
+"""Pyramid views, one subpackage per role. Views are thin: parse, call a service, render."""
+
+
+def includeme(config):
+    config.add_static_view("static", "views:static", cache_max_age=3600)
+    config.add_route("home", "/")
+    config.add_route("login", "/login")
+    config.add_route("logout", "/logout")
+    config.add_route("health", "/healthz")
+    config.add_route("health.live", "/healthz/live")
+    config.include("views.dev")
+    config.include("views.api", route_prefix="/api/v1")
+    config.include("views.resident")
+    config.include("views.store", route_prefix="/store")
+    config.include("views.callcenter", route_prefix="/callcenter")
+    config.include("views.secretariat", route_prefix="/secretariat")
+    config.include("views.city", route_prefix="/city")
+    config.scan("views")

@@ -1,0 +1,11 @@
+"""JSON API v1 (DESIGN.md section 5), described by openapi.yaml beside this file."""
+
+
+def includeme(config):
+    config.add_route("api.openapi", "/openapi.yaml")
+    config.add_route("api.profile_options", "/profile-options")
+    config.add_route("api.me", "/me")
+    config.add_route("api.me.profile", "/me/profile")
+    config.add_route("api.rounds.current", "/rounds/current")
+    config.add_route("api.acquisitions", "/acquisitions")
+    config.add_route("api.coupons", "/coupons")

@@ -1,0 +1,107 @@
+"""Resident calls: profile, the current round, acquisition, coupons."""
+
+from __future__ import annotations
+
+from pyramid.csrf import get_csrf_token
+from pyramid.view import view_config
+
+from kariya import roles
+from kariya.errors import DomainError
+from kariya.models import Person
+from kariya.security import P
+from kariya.services import idempotency, issuance, persons, profile_options
+from views.api.support import json_body, resident_id
+
+
+class Unauthenticated(DomainError):
+    code = "UNAUTHENTICATED"
+    status = 401
+    message = "ログインしてください。"
+
+
+def profile_json(person: Person) -> dict | None:
+    if not person.has_profile:
+        return None
+    return {"age_band": person.age_band, "area": person.area}
+
+
+@view_config(route_name="api.profile_options", request_method="GET", renderer="json")
+def get_profile_options(request):
+    return profile_options.as_json()
+
+
+@view_config(route_name="api.me", request_method="GET", renderer="json")
+def me(request):
+    identity = request.identity
+    if identity is None or identity.role != roles.RESIDENT:
+        raise Unauthenticated()
+    person = request.db.get(Person, identity.id)
+    if person is None:
+        raise Unauthenticated()
+    return {
+        "line_user_id": person.line_user_id,
+        "display_name": person.display_name,
+        "profile": profile_json(person),
+        "csrf_token": get_csrf_token(request),
+    }
+
+
+@view_config(
+    route_name="api.me.profile",
+    request_method="PUT",
+    renderer="json",
+    permission=P.RESIDENT_PROFILE_EDIT,
+)
+def put_profile(request):
+    body = json_body(request)
+    person = request.db.get(Person, resident_id(request))
+    persons.set_profile(
+        request.db,
+        request.clock,
+        person,
+        str(body.get("age_band", "")),
+        str(body.get("area", "")),
+        agreed_terms=body.get("agreed_terms"),
+    )
+    return profile_json(person)
+
+
+@view_config(route_name="api.rounds.current", request_method="GET", renderer="json")
+def current_round(request):
+    identity = request.identity
+    person_id = identity.id if identity is not None and identity.role == roles.RESIDENT else None
+    return issuance.round_status(request.db, request.clock, person_id)
+
+
+@view_config(
+    route_name="api.acquisitions",
+    request_method="POST",
+    renderer="json",
+    permission=P.RESIDENT_COUPONS_ACQUIRE,
+)
+def acquire(request):
+    json_body(request, required=False)  # no fields; but malformed or oversized input is refused
+    person_id = resident_id(request)
+    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
+    status, body = idempotency.run(
+        request.db,
+        request.clock,
+        person_id,
+        key,
+        idempotency.request_hash(request.method, request.path, request.body or b""),
+        lambda: issuance.acquire(request.db, request.clock, person_id),
+        status=201,
+        race=(issuance.AlreadyAcquired,),
+    )
+    request.response.status = status
+    return body
+
+
+@view_config(
+    route_name="api.coupons",
+    request_method="GET",
+    renderer="json",
+    permission=P.RESIDENT_COUPONS_USE,
+)
+def coupons(request):
+    return {"coupons": issuance.coupons_of(request.db, resident_id(request))}

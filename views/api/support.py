@@ -1,0 +1,50 @@
+"""Parsing helpers shared by the API views: size, content type, JSON, the resident."""
+
+from __future__ import annotations
+
+import json
+
+from kariya import roles
+from kariya.errors import DomainError, Invalid
+
+MAX_BODY = 16 * 1024
+
+
+class TooLarge(DomainError):
+    code = "TOO_LARGE"
+    status = 413
+    message = "送信された内容が大きすぎます。"
+
+
+class WrongContentType(DomainError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+    message = "Content-Type は application/json にしてください。"
+
+
+def json_body(request, *, required: bool = True) -> dict:
+    length = request.content_length or 0
+    if length > MAX_BODY:
+        raise TooLarge()
+    raw = request.body
+    if len(raw) > MAX_BODY:
+        raise TooLarge()
+    if not raw.strip():
+        if required:
+            raise Invalid("JSON の本文がありません。", code="MALFORMED")
+        return {}
+    if request.content_type != "application/json":
+        raise WrongContentType()
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("JSON の形式が正しくありません。", code="MALFORMED") from None
+    if not isinstance(body, dict):
+        raise Invalid("JSON オブジェクトを送ってください。", code="MALFORMED")
+    return body
+
+
+def resident_id(request) -> int:
+    identity = request.identity
+    assert identity is not None and identity.role == roles.RESIDENT  # guaranteed by permission
+    return identity.id

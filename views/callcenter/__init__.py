@@ -1,0 +1,5 @@
+"""Call-centre pages."""
+
+
+def includeme(config):
+    config.add_route("callcenter.home", "/")

@@ -1,0 +1,14 @@
+from pyramid.view import view_config
+
+from kariya.security import P
+from kariya.services import issuance
+
+
+@view_config(
+    route_name="callcenter.home",
+    renderer="callcenter/home.jinja2",
+    permission=P.CALLCENTER_HOME_VIEW,
+    request_method="GET",
+)
+def home(request):
+    return {"status": issuance.round_status(request.db, request.clock, None)}

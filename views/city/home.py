@@ -1,0 +1,54 @@
+from pyramid.httpexceptions import HTTPFound
+from pyramid.view import view_config
+
+from kariya.errors import Invalid
+from kariya.security import P
+from kariya.services import campaigns, rounds
+from workflows import round as round_wf
+from workflows.binding import label
+
+
+def _campaign(request):
+    campaign = campaigns.latest(request.db)
+    if campaign is None:
+        raise Invalid("キャンペーンが登録されていません。")
+    return campaign
+
+
+@view_config(
+    route_name="city.home",
+    renderer="city/home.jinja2",
+    permission=P.CITY_HOME_VIEW,
+    request_method="GET",
+)
+def home(request):
+    return {
+        "campaign": campaigns.latest(request.db),
+        "round_label": lambda s: label(round_wf.MACHINE, s),
+    }
+
+
+@view_config(route_name="city.halt", permission=P.CITY_ISSUANCE_HALT, request_method="POST")
+def halt(request):
+    rounds.halt(
+        request.db,
+        _campaign(request),
+        actor=request.identity.actor,
+        now=request.clock.now(),
+        reason=request.POST.get("reason", ""),
+    )
+    request.session.flash("割引券の配布を停止しました。")
+    return HTTPFound(request.route_url("city.home"))
+
+
+@view_config(route_name="city.resume", permission=P.CITY_ISSUANCE_HALT, request_method="POST")
+def resume(request):
+    rounds.resume(
+        request.db,
+        _campaign(request),
+        actor=request.identity.actor,
+        now=request.clock.now(),
+        reason=request.POST.get("reason", ""),
+    )
+    request.session.flash("割引券の配布を再開しました。")
+    return HTTPFound(request.route_url("city.home"))

@@ -1,0 +1,94 @@
+"""Landing page, staff login and logout, the health checks."""
+
+from __future__ import annotations
+
+import redis
+from pyramid.httpexceptions import HTTPFound
+from pyramid.security import forget, remember
+from pyramid.view import view_config
+from sqlalchemy import text
+
+from kariya import roles
+from kariya.security import Identity
+from kariya.services import accounts
+from kariya.services.accounts import LoginFailed, LoginThrottled
+
+
+def home_url(request, identity: Identity) -> str:
+    return request.route_url(roles.HOME_ROUTES[identity.role])
+
+
+def safe_next(request, default: str) -> str:
+    target = request.params.get("next", "")
+    # Only same-site paths: never an open redirect.
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return request.application_url + target
+    return default
+
+
+@view_config(route_name="home", renderer="common/landing.jinja2", request_method="GET")
+def landing(request):
+    if request.identity is not None:
+        return HTTPFound(home_url(request, request.identity))
+    return {}
+
+
+@view_config(route_name="login", renderer="common/login.jinja2", request_method="GET")
+def login_form(request):
+    return {"username": "", "error": None, "next": request.params.get("next", "")}
+
+
+@view_config(route_name="login", renderer="common/login.jinja2", request_method="POST")
+def login(request):
+    username = request.POST.get("username", "")
+    try:
+        user = accounts.authenticate(
+            request.db,
+            request.clock,
+            request.registry.settings,
+            username,
+            request.POST.get("password", ""),
+            request.client_addr or "-",
+        )
+    except (LoginFailed, LoginThrottled) as exc:
+        # The attempt is recorded and committed; the page says nothing of which part was wrong.
+        return {"username": username, "error": exc.message, "next": request.POST.get("next", "")}
+    identity = Identity(role=user.role, id=user.id, username=user.username)
+    headers = remember(request, identity)
+    return HTTPFound(safe_next(request, home_url(request, identity)), headers=headers)
+
+
+@view_config(route_name="logout", request_method="POST")
+def logout(request):
+    headers = forget(request)
+    return HTTPFound(request.route_url("home"), headers=headers)
+
+
+@view_config(route_name="health.live", renderer="json", request_method="GET", require_csrf=False)
+def live(request):
+    """Trivial liveness answer: no database, no Redis (also the benchmark's baseline)."""
+    return {"status": "ok"}
+
+
+@view_config(route_name="health", renderer="json", request_method="GET")
+def health(request):
+    """Readiness for the load balancer: the database and Redis must both answer."""
+    checks = {}
+    try:
+        with request.registry["db.engine"].connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # report, never raise: this page must always answer
+        checks["database"] = f"error: {type(exc).__name__}"
+    url = request.registry.settings.get("kariya.redis_url")
+    if url:
+        try:
+            redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2).ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"error: {type(exc).__name__}"
+    else:
+        checks["redis"] = "not configured"
+    healthy = all(v in ("ok", "not configured") for v in checks.values())
+    request.response.status = 200 if healthy else 503
+    return {"status": "ok" if healthy else "unavailable", "checks": checks}

@@ -1,0 +1,74 @@
+"""Development-only calls (DESIGN.md section 5). Their routes exist only where the settings
+allow them, so elsewhere they are 404; production.ini refuses those settings outright."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyramid.security import remember
+
+from kariya import roles
+from kariya import settings as kariya_settings
+from kariya.clock import set_clock
+from kariya.errors import Invalid
+from kariya.security import Identity
+from kariya.services import persons
+
+
+def json_body(request) -> dict:
+    try:
+        body = request.json_body
+    except ValueError:
+        raise Invalid("JSON の形式が正しくありません。", code="MALFORMED") from None
+    if not isinstance(body, dict):
+        raise Invalid("JSON オブジェクトを送ってください。", code="MALFORMED")
+    return body
+
+
+def put_clock(request):
+    body = json_body(request)
+    try:
+        now = dt.datetime.fromisoformat(str(body.get("now", "")))
+    except ValueError:
+        raise Invalid("now は ISO 8601 形式(時差つき)で指定してください。") from None
+    if now.tzinfo is None:
+        raise Invalid("now には時差(例: +09:00)を付けてください。")
+    set_clock(request.db, now, frozen=bool(body.get("frozen", False)))
+    # The demo moves on at once: run the time-driven transitions after this commits.
+    request.enqueue("kariya.tick")
+    return {"now": now.isoformat()}
+
+
+def line_login(request):
+    body = json_body(request)
+    line_user_id = str(body.get("line_user_id", "")).strip()
+    if not line_user_id:
+        raise Invalid("line_user_id を指定してください。")
+    person = persons.get_or_create(
+        request.db, request.clock, line_user_id, str(body.get("display_name", ""))
+    )
+    headers = remember(request, Identity(role=roles.RESIDENT, id=person.id))
+    request.response.headerlist.extend(headers)
+    return {"person_id": person.id, "line_user_id": person.line_user_id}
+
+
+def includeme(config):
+    settings = config.get_settings()
+    if kariya_settings.clock_settable(settings):
+        config.add_route("dev.clock", "/dev/clock")
+        config.add_view(
+            put_clock,
+            route_name="dev.clock",
+            request_method="PUT",
+            renderer="json",
+            require_csrf=False,
+        )
+    if kariya_settings.line_simulator(settings):
+        config.add_route("dev.line_login", "/dev/line-login")
+        config.add_view(
+            line_login,
+            route_name="dev.line_login",
+            request_method="POST",
+            renderer="json",
+            require_csrf=False,
+        )

@@ -1,0 +1,5 @@
+"""Residents' mobile pages."""
+
+
+def includeme(config):
+    config.add_route("resident.home", "/home")

@@ -1,0 +1,5 @@
+"""Store portal (one store per account)."""
+
+
+def includeme(config):
+    config.add_route("store.home", "/")

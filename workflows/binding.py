@@ -1,0 +1,154 @@
+"""Apply a machine's transition to a row: compare-and-set on the old state, then record it.
+
+The machines are module-level `transitions.Machine`s built with `model=None`; the state lives in
+the database. `fire` runs the event on a small proxy (so the machine's conditions and destination
+rules apply), then writes `UPDATE ... SET state = :to WHERE id = :id AND state = :from`. A lost
+race or an event the machine refuses raises IllegalTransition with a Japanese message, and
+nothing is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+from collections.abc import Iterable
+
+from sqlalchemy import insert, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from transitions import Machine, MachineError
+
+from kariya.errors import IllegalTransition
+from kariya.models import TransitionRecord
+
+
+def define(name: str, states, transitions, initial, labels: dict[str, str]) -> Machine:
+    machine = Machine(
+        model=None,
+        states=list(states),
+        transitions=transitions,
+        initial=initial,
+        auto_transitions=False,
+        send_event=True,
+        model_attribute="state",
+        name=name,
+    )
+    machine.kariya_name = name
+    machine.kariya_labels = labels
+    return machine
+
+
+def sources(machine: Machine, event: str) -> list[str]:
+    return list(machine.events[event].transitions.keys())
+
+
+def label(machine: Machine, state: str) -> str:
+    return machine.kariya_labels.get(state, state)
+
+
+def _refuse(machine: Machine, event: str, state: str) -> IllegalTransition:
+    return IllegalTransition(
+        f"「{label(machine, state)}」の状態からは「{machine.kariya_labels.get('event:' + event, event)}」"
+        "を行えません。",
+        details={"machine": machine.kariya_name, "event": event, "state": state},
+    )
+
+
+def fire(
+    db: Session,
+    machine: Machine,
+    row,
+    event: str,
+    *,
+    actor: str,
+    now: dt.datetime,
+    reason: str = "",
+    **context,
+) -> str:
+    """Fire `event` on `row`; returns the new state."""
+    if event not in machine.events:
+        raise ValueError(f"{machine.kariya_name} has no event {event!r}")
+    old = row.state
+    proxy = types.SimpleNamespace(state=old, row=row, context=context)
+    try:
+        moved = machine.events[event].trigger(proxy)
+    except MachineError:
+        raise _refuse(machine, event, old) from None
+    if not moved:
+        raise _refuse(machine, event, old)
+    new = proxy.state
+    table = type(row).__table__
+    result = db.execute(
+        update(table).where(table.c.id == row.id, table.c.state == old).values(state=new)
+    )
+    if result.rowcount != 1:
+        raise _refuse(machine, event, "(他の処理で変更済み)")
+    set_committed_value(row, "state", new)
+    db.execute(
+        insert(TransitionRecord).values(
+            machine=machine.kariya_name,
+            entity_id=row.id,
+            event=event,
+            from_state=old,
+            to_state=new,
+            actor=actor,
+            reason=reason[:500],
+            at=now,
+        )
+    )
+    return new
+
+
+def fire_bulk(
+    db: Session,
+    machine: Machine,
+    table,
+    where: Iterable,
+    event: str,
+    *,
+    actor: str,
+    now: dt.datetime,
+    reason: str = "",
+) -> list[int]:
+    """A set-based transition (e.g. expire a round's coupons): one UPDATE for every row in one
+    of the event's source states that also matches `where`; records each row moved."""
+    transitions = machine.events[event].transitions
+    moved_ids: list[int] = []
+    for source, candidates in transitions.items():
+        dest = candidates[0].dest
+        result = db.execute(
+            update(table)
+            .where(table.c.state == source, *where)
+            .values(state=dest)
+            .returning(table.c.id)
+        )
+        ids = list(result.scalars())
+        if ids:
+            db.execute(
+                insert(TransitionRecord),
+                [
+                    dict(
+                        machine=machine.kariya_name,
+                        entity_id=i,
+                        event=event,
+                        from_state=source,
+                        to_state=dest,
+                        actor=actor,
+                        reason=reason[:500],
+                        at=now,
+                    )
+                    for i in ids
+                ],
+            )
+        moved_ids.extend(ids)
+    return moved_ids
+
+
+def mermaid(machine: Machine) -> str:
+    """The machine as a Mermaid state diagram (no graphviz needed)."""
+    lines = ["stateDiagram-v2", f"    [*] --> {machine.initial}"]
+    for name, event in machine.events.items():
+        for source, candidates in event.transitions.items():
+            for t in candidates:
+                lines.append(f"    {source} --> {t.dest}: {name}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,35 @@
+"""Store registration (DESIGN.md section 3): applied -> under_review -> approved -> active
+<-> suspended -> withdrawn; rejected. Only an active store can take coupons."""
+
+from workflows.binding import define
+
+STATES = ["applied", "under_review", "approved", "active", "suspended", "withdrawn", "rejected"]
+
+TRANSITIONS = [
+    {"trigger": "review", "source": "applied", "dest": "under_review"},
+    {"trigger": "approve", "source": "under_review", "dest": "approved"},
+    {"trigger": "reject", "source": ["applied", "under_review"], "dest": "rejected"},
+    {"trigger": "activate", "source": "approved", "dest": "active"},
+    {"trigger": "suspend", "source": "active", "dest": "suspended"},
+    {"trigger": "reinstate", "source": "suspended", "dest": "active"},
+    {"trigger": "withdraw", "source": ["approved", "active", "suspended"], "dest": "withdrawn"},
+]
+
+LABELS = {
+    "applied": "申請受付",
+    "under_review": "審査中",
+    "approved": "承認済み",
+    "active": "利用可能",
+    "suspended": "一時停止",
+    "withdrawn": "登録取消",
+    "rejected": "不承認",
+    "event:review": "審査開始",
+    "event:approve": "承認",
+    "event:reject": "不承認",
+    "event:activate": "利用開始",
+    "event:suspend": "一時停止",
+    "event:reinstate": "再開",
+    "event:withdraw": "登録取消",
+}
+
+MACHINE = define("store", STATES, TRANSITIONS, "applied", LABELS)
