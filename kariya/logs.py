@@ -11,7 +11,18 @@ from pyramid.tweens import INGRESS
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id"}
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_factory(*args, **kwargs) -> logging.LogRecord:
+    """Stamp every record with the request id at the moment it is made."""
+    record = _base_factory(*args, **kwargs)
+    record.request_id = request_id_var.get()
+    return record
+
+
+logging.setLogRecordFactory(_record_factory)
 
 
 class JsonFormatter(logging.Formatter):
@@ -20,7 +31,7 @@ class JsonFormatter(logging.Formatter):
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname,
             "logger": record.name,
-            "request_id": request_id_var.get(),
+            "request_id": getattr(record, "request_id", "-"),
             "message": record.getMessage(),
         }
         for key, value in vars(record).items():

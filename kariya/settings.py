@@ -41,6 +41,8 @@ DEFAULTS = {
     "celery.always_eager": "false",
     "retry.attempts": "3",
     "tm.manager_hook": "pyramid_tm.explicit_manager",
+    # 4xx and 5xx answers abort the transaction: a refused request writes nothing.
+    "tm.commit_veto": "pyramid_tm.default_commit_veto",
     "pyramid.default_locale_name": "ja",
 }
 

@@ -49,8 +49,8 @@ def configure(registry) -> Celery:
 
 
 def _send_after_commit(success: bool, task_name: str, args, kwargs) -> None:
-    if not success:
-        log.info("task not sent: transaction aborted", extra={"task": task_name})
+    if not success:  # the commit failed (an aborted transaction calls no after-commit hook)
+        log.info("task not sent: commit failed", extra={"task": task_name})
         return
     try:
         if celery_app.conf.task_always_eager:

@@ -16,8 +16,12 @@ from kariya.errors import DomainError
 log = logging.getLogger(__name__)
 
 
+JSON_PREFIXES = ("/api/", "/dev/")
+
+
 def is_api(request) -> bool:
-    return request.path.startswith("/api/")
+    """JSON callers get {"error", "message"}; people get a Japanese page."""
+    return request.path.startswith(JSON_PREFIXES)
 
 
 def error_response(request, status: int, code: str, message: str, title: str | None = None):

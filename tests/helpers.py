@@ -1,0 +1,101 @@
+"""Small builders shared by the tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from kariya.clock import FixedClock
+from kariya.services import accounts, campaigns, stores
+
+PASSWORD = "correct-horse-battery"
+JST = dt.timezone(dt.timedelta(hours=9))
+ROUND1 = dt.datetime(2024, 1, 15, tzinfo=JST)
+
+
+def campaign_toml(
+    total: int = 60_000_000,
+    rounds: int = 6,
+    planned: list[int] | None = None,
+    start: dt.datetime = ROUND1,
+    name: str = "テストキャンペーン",
+) -> str:
+    lines = [
+        "[campaign]",
+        f'name = "{name}"',
+        'timezone = "Asia/Tokyo"',
+        f"total_funds = {total}",
+        "coupon_face = 500",
+        "coupons_per_pack = 4",
+        "store_limit_per_round = 2",
+        "min_bill = [1000, 2000]",
+    ]
+    for k in range(rounds):
+        starts = start + dt.timedelta(weeks=k)
+        lines += [
+            "",
+            "[[round]]",
+            f"starts = {starts.isoformat()}",
+            f"ends = {(starts + dt.timedelta(weeks=1)).isoformat()}",
+        ]
+        if planned is not None:
+            lines.append(f"planned = {planned[k]}")
+    return "\n".join(lines) + "\n"
+
+
+def load_campaign(db, **kw):
+    spec = campaigns.parse(campaign_toml(**kw))
+    campaign = campaigns.load(
+        db, FixedClock(spec.rounds[0].starts - dt.timedelta(days=1)), spec, "test"
+    )
+    db.commit()
+    return campaign
+
+
+def make_store(db, code: str = "S0001", name: str = "テスト商店", active: bool = True):
+    clock = FixedClock(ROUND1)
+    store = stores.create(
+        db, clock, code=code, name=name, kana="テストショウテン", category="小売", area="kariya"
+    )
+    if active:
+        stores.activate_all_the_way(db, clock, store, actor="test")
+    db.commit()
+    return store
+
+
+def make_user(db, role: str, username: str | None = None, store_code: str | None = None):
+    user = accounts.create_user(
+        db,
+        FixedClock(ROUND1),
+        username=username or role,
+        password=PASSWORD,
+        role=role,
+        store_code=store_code,
+    )
+    db.commit()
+    return user
+
+
+def csrf_from(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def login_staff(testapp, username: str, password: str = PASSWORD):
+    form_page = testapp.get("/login")
+    return testapp.post(
+        "/login",
+        {"username": username, "password": password, "csrf_token": csrf_from(form_page.text)},
+    )
+
+
+def login_resident(testapp, line_user_id: str = "U" + "0" * 32, profile: bool = True) -> str:
+    """Log a resident in through the LINE simulator; returns the CSRF token for API calls."""
+    testapp.post_json("/dev/line-login", {"line_user_id": line_user_id, "display_name": "市民"})
+    token = testapp.get("/api/v1/me").json["csrf_token"]
+    if profile:
+        testapp.put_json(
+            "/api/v1/me/profile",
+            {"age_band": "70s", "area": "kariya", "agreed_terms": "2024-01"},
+            headers={"X-CSRF-Token": token},
+        )
+    return token
