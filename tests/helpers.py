@@ -99,3 +99,32 @@ def login_resident(testapp, line_user_id: str = "U" + "0" * 32, profile: bool = 
             headers={"X-CSRF-Token": token},
         )
     return token
+
+
+def make_person(db, n: int = 0, profile: bool = True):
+    from kariya.services import persons
+
+    clock = FixedClock(ROUND1)
+    person = persons.get_or_create(db, clock, f"U{n:032x}", f"市民{n}")
+    if profile:
+        persons.set_profile(db, clock, person, "70s", "kariya", agreed_terms="2024-01")
+    db.commit()
+    return person
+
+
+def truncate_all(engine) -> None:
+    import sqlalchemy as sa
+
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("SET LOCAL lock_timeout = '20s'")
+        )  # a leaked transaction fails, not hangs
+        tables = [
+            r[0]
+            for r in conn.execute(
+                sa.text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename != 'alembic_version'"
+                )
+            )
+        ]
+        conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))

@@ -1,0 +1,229 @@
+"""POST /api/v1/acquisitions and friends (DESIGN.md section 5; I-1, I-2, I-3)."""
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import func, select
+
+from kariya.models import Acquisition, Coupon, IdempotencyRecord, LedgerEntry, Round
+from tests.helpers import ROUND1, load_campaign, login_resident
+
+
+@pytest.fixture
+def open_round(db, testapp, set_now):
+    load_campaign(db, total=60_000, rounds=6)
+    set_now(ROUND1.replace(hour=10))
+    testapp.put_json(
+        "/dev/clock", {"now": ROUND1.replace(hour=10).isoformat(), "frozen": True}
+    )  # runs the tick
+    assert db.scalar(select(Round.state).where(Round.number == 1)) == "open"
+
+
+def counts(db):
+    db.expire_all()
+    return (
+        db.scalar(select(func.count()).select_from(Acquisition)),
+        db.scalar(select(func.count()).select_from(Coupon)),
+        db.scalar(select(Round.issued).where(Round.number == 1)),
+    )
+
+
+def test_acquire_gives_four_coupons_once(testapp, open_round, db):
+    token = login_resident(testapp)
+    response = testapp.post("/api/v1/acquisitions", headers={"X-CSRF-Token": token}, status=201)
+    body = response.json
+    assert body["round"] == 1
+    assert [c["face"] for c in body["coupons"]] == [500] * 4
+    assert {c["state"] for c in body["coupons"]} == {"issued"}
+    assert body["coupons"][0]["expires_at"] == "2024-01-22T00:00:00+09:00"
+    again = testapp.post("/api/v1/acquisitions", headers={"X-CSRF-Token": token}, status=409)
+    assert again.json["error"] == "ALREADY_ACQUIRED"
+    assert "取得済み" in again.json["message"]
+    assert counts(db) == (1, 4, 2_000)
+    listed = testapp.get("/api/v1/coupons").json["coupons"]
+    assert [c["id"] for c in listed] == [c["id"] for c in body["coupons"]]
+
+
+def test_current_round_tells_what_the_person_can_do(testapp, open_round):
+    anonymous = testapp.get("/api/v1/rounds/current").json
+    assert (
+        anonymous["round"] == 1
+        and anonymous["state"] == "open"
+        and anonymous["can_acquire"] is False
+    )
+    token = login_resident(testapp, profile=False)
+    assert testapp.get("/api/v1/rounds/current").json["reason"] == "PROFILE_REQUIRED"
+    testapp.put_json(
+        "/api/v1/me/profile",
+        {"age_band": "20s", "area": "outside", "agreed_terms": "2024-01"},
+        headers={"X-CSRF-Token": token},
+    )
+    status = testapp.get("/api/v1/rounds/current").json
+    assert status["can_acquire"] is True and status["reason"] is None
+    assert (status["quota"], status["remaining_amount"]) == (10_000, 10_000)
+    testapp.post("/api/v1/acquisitions", headers={"X-CSRF-Token": token}, status=201)
+    status = testapp.get("/api/v1/rounds/current").json
+    assert (status["can_acquire"], status["reason"], status["remaining_amount"]) == (
+        False,
+        "ALREADY_ACQUIRED",
+        8_000,
+    )
+
+
+def test_profile_is_required_first(testapp, open_round, db):
+    token = login_resident(testapp, profile=False)
+    response = testapp.post("/api/v1/acquisitions", headers={"X-CSRF-Token": token}, status=403)
+    assert response.json["error"] == "PROFILE_REQUIRED"
+    assert counts(db) == (0, 0, 0)
+
+
+def test_profile_needs_valid_choices_and_agreement(testapp, open_round):
+    token = login_resident(testapp, profile=False)
+    bad = testapp.put_json(
+        "/api/v1/me/profile",
+        {"age_band": "200s", "area": "mars"},
+        headers={"X-CSRF-Token": token},
+        status=422,
+    )
+    assert bad.json["error"] == "INVALID"
+    assert testapp.get("/api/v1/me").json["profile"] is None
+    options = testapp.get("/api/v1/profile-options").json
+    assert {"code": "outside", "label": "市外"} in options["areas"]
+
+
+def test_idempotency_key_retry_returns_the_same_result(testapp, open_round, db):
+    token = login_resident(testapp)
+    headers = {"X-CSRF-Token": token, "Idempotency-Key": "tap-1"}
+    first = testapp.post("/api/v1/acquisitions", headers=headers, status=201).json
+    second = testapp.post("/api/v1/acquisitions", headers=headers, status=201).json
+    assert first == second
+    assert counts(db) == (1, 4, 2_000)
+    different = testapp.post(
+        "/api/v1/acquisitions",
+        '{"x": 1}',
+        headers={**headers, "Content-Type": "application/json"},
+        status=409,
+    )
+    assert different.json["error"] == "IDEMPOTENCY_MISMATCH"
+
+
+def test_not_open_round_is_refused(testapp, db, set_now):
+    load_campaign(db)
+    set_now(ROUND1.replace(hour=10))  # the period has begun, but no tick has opened the round yet
+    token = login_resident(testapp)
+    response = testapp.post("/api/v1/acquisitions", headers={"X-CSRF-Token": token}, status=409)
+    assert response.json["error"] == "NOT_OPEN"
+    set_now("2023-12-01T00:00:00+09:00")
+    assert (
+        testapp.post("/api/v1/acquisitions", headers={"X-CSRF-Token": token}, status=409).json[
+            "error"
+        ]
+        == "NOT_OPEN"
+    )
+    assert counts(db) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "body,content_type,status,code",
+    [
+        ("{not json", "application/json", 422, "MALFORMED"),
+        ("[1, 2]", "application/json", 422, "MALFORMED"),
+        ("a=b", "application/x-www-form-urlencoded", 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ('{"pad": "' + "x" * 20_000 + '"}', "application/json", 413, "TOO_LARGE"),
+    ],
+)
+def test_bad_bodies_are_refused_and_write_nothing(
+    testapp, open_round, db, body, content_type, status, code
+):
+    token = login_resident(testapp)
+    response = testapp.post(
+        "/api/v1/acquisitions",
+        body,
+        headers={"X-CSRF-Token": token, "Content-Type": content_type},
+        status=status,
+    )
+    assert response.json["error"] == code
+    assert response.json["message"]
+    assert counts(db) == (0, 0, 0)
+
+
+def test_expired_or_missing_session_gets_401(testapp, open_round, db):
+    response = testapp.post("/api/v1/acquisitions", status=401)
+    assert response.json["error"] == "UNAUTHENTICATED"
+    testapp.set_cookie("kariya_session", "tampered-value")
+    assert testapp.get("/api/v1/me", status=401).json["error"] == "UNAUTHENTICATED"
+    assert counts(db) == (0, 0, 0)
+
+
+def test_staff_cannot_acquire(testapp, open_round, db):
+    from tests.helpers import csrf_from, login_staff, make_user
+
+    make_user(db, "secretariat")
+    page = login_staff(testapp, "secretariat").follow()
+    response = testapp.post(
+        "/api/v1/acquisitions", headers={"X-CSRF-Token": csrf_from(page.text)}, status=403
+    )
+    assert response.json["error"] == "FORBIDDEN"
+    assert counts(db) == (0, 0, 0)
+
+
+def test_halt_stops_acquisition_at_once(testapp, open_round, db):
+    from tests.helpers import csrf_from, login_staff, make_user
+
+    resident = testapp.__class__(testapp.app, extra_environ={"HTTP_HOST": "localhost"})
+    token = login_resident(resident)
+    make_user(db, "city")
+    page = login_staff(testapp, "city").follow()
+    testapp.post(
+        "/city/issuance/halt",
+        {"reason": "予算到達のため", "csrf_token": csrf_from(page.text)},
+        status=302,
+    )
+    response = resident.post("/api/v1/acquisitions", headers={"X-CSRF-Token": token}, status=409)
+    assert response.json["error"] == "NOT_OPEN"
+    assert "停止" in response.json["message"]
+    assert resident.get("/api/v1/rounds/current").json["state"] == "halted"
+    page = testapp.get("/city/")
+    testapp.post("/city/issuance/resume", {"csrf_token": csrf_from(page.text)}, status=302)
+    resident.post("/api/v1/acquisitions", headers={"X-CSRF-Token": token}, status=201)
+
+
+def test_database_error_mid_acquisition_leaves_nothing_half_made(testapp, open_round, db, engine):
+    """A real database fault after the acquisition and coupons were inserted (a trigger that
+    raises on the ledger insert): the request fails and no part of it remains."""
+    token = login_resident(testapp)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE FUNCTION test_fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "CREATE TRIGGER test_fail BEFORE INSERT ON ledger_posting FOR EACH ROW EXECUTE FUNCTION test_fail()"
+            )
+        )
+    try:
+        response = testapp.post(
+            "/api/v1/acquisitions",
+            headers={"X-CSRF-Token": token, "Idempotency-Key": "k"},
+            status=500,
+        )
+        assert response.json["error"] == "SERVER_ERROR"
+        assert "Traceback" not in response.text
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TRIGGER test_fail ON ledger_posting"))
+            conn.execute(sa.text("DROP FUNCTION test_fail()"))
+    assert counts(db) == (0, 0, 0)
+    assert (
+        db.scalar(
+            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "acquire")
+        )
+        == 0
+    )
+    assert db.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
+    # And the same person can then acquire normally.
+    testapp.post(
+        "/api/v1/acquisitions", headers={"X-CSRF-Token": token, "Idempotency-Key": "k"}, status=201
+    )
+    assert counts(db) == (1, 4, 2_000)
