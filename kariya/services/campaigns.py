@@ -192,3 +192,27 @@ def load(db: Session, clock, spec: CampaignSpec, actor: str) -> Campaign:
 
 def latest(db: Session) -> Campaign | None:
     return db.scalar(select(Campaign).order_by(Campaign.id.desc()).limit(1))
+
+
+def to_toml(campaign: Campaign) -> str:
+    """The campaign as a campaign file (the inverse of `parse`), for review and editing."""
+    tz = ZoneInfo(campaign.timezone)
+    lines = [
+        "[campaign]",
+        f'name = "{campaign.name}"',
+        f'timezone = "{campaign.timezone}"',
+        f"total_funds = {campaign.total_funds}",
+        f"coupon_face = {campaign.coupon_face}",
+        f"coupons_per_pack = {campaign.coupons_per_pack}",
+        f"store_limit_per_round = {campaign.store_limit_per_round}",
+        f"min_bill = [{campaign.min_bill_one}, {campaign.min_bill_two}]",
+    ]
+    for r in campaign.rounds:
+        lines += [
+            "",
+            "[[round]]",
+            f"starts = {r.starts.astimezone(tz).isoformat()}",
+            f"ends = {r.ends.astimezone(tz).isoformat()}",
+            f"planned = {r.planned}",
+        ]
+    return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ import secrets
 from sqlalchemy.orm import Session
 
 from kariya.models import Store
+from kariya.services.store_finder import store_search_text
 from workflows import store as store_wf
 from workflows.binding import fire
 
@@ -18,9 +19,7 @@ def new_qr_token() -> str:
 def create(db: Session, clock, **fields) -> Store:
     now = clock.now()
     store = Store(state="applied", created_at=now, updated_at=now, **fields)
-    store.search_text = " ".join(
-        filter(None, [store.name, store.kana, store.category, store.address])
-    )
+    store.search_text = store_search_text(store)
     db.add(store)
     db.flush()
     return store

@@ -9,3 +9,4 @@ def includeme(config):
     config.add_route("api.rounds.current", "/rounds/current")
     config.add_route("api.acquisitions", "/acquisitions")
     config.add_route("api.coupons", "/coupons")
+    config.add_route("api.stores", "/stores")

@@ -1,0 +1,21 @@
+"""The store finder (S-1): public, active stores only."""
+
+from pyramid.view import view_config
+
+from kariya.errors import Invalid
+from kariya.services import store_finder
+
+
+@view_config(route_name="api.stores", request_method="GET", renderer="json")
+def stores(request):
+    try:
+        page = int(request.params.get("page", "1"))
+    except ValueError:
+        raise Invalid("page は数字で指定してください。") from None
+    return store_finder.search(
+        request.db,
+        q=request.params.get("q", ""),
+        category=request.params.get("category", ""),
+        area=request.params.get("area", ""),
+        page=page,
+    )

@@ -1,0 +1,59 @@
+"""The secretariat reviews and, before the campaign starts, edits the campaign file."""
+
+from pyramid.httpexceptions import HTTPFound
+from pyramid.view import view_config
+
+from kariya.errors import DomainError
+from kariya.security import P
+from kariya.services import campaigns
+
+
+def _form(request, text: str, errors: list[str] | None = None, message: str | None = None):
+    campaign = campaigns.latest(request.db)
+    started = bool(
+        campaign and campaign.rounds and campaign.rounds[0].starts <= request.clock.now()
+    )
+    return {
+        "campaign": campaign,
+        "text": text,
+        "errors": errors or [],
+        "message": message,
+        "started": started,
+    }
+
+
+@view_config(
+    route_name="secretariat.campaign",
+    renderer="secretariat/campaign.jinja2",
+    permission=P.SECRETARIAT_HOME_VIEW,
+    request_method="GET",
+)
+def show(request):
+    campaign = campaigns.latest(request.db)
+    return _form(request, campaigns.to_toml(campaign) if campaign else "")
+
+
+@view_config(
+    route_name="secretariat.campaign",
+    renderer="secretariat/campaign.jinja2",
+    permission=P.SECRETARIAT_CAMPAIGN_EDIT,
+    request_method="POST",
+)
+def save(request):
+    text = request.POST.get("campaign_file", "")
+    upload = request.POST.get("upload")
+    if upload is not None and getattr(upload, "file", None) is not None:
+        text = upload.file.read(256 * 1024).decode("utf-8", errors="replace")
+    try:
+        campaign = campaigns.load(
+            request.db, request.clock, campaigns.parse(text), actor=request.identity.actor
+        )
+    except DomainError as exc:
+        # Nothing written: a 4xx answer aborts the transaction.
+        request.response.status = exc.status
+        details = exc.details if isinstance(exc.details, list) else []
+        return _form(request, text, details, exc.message)
+    request.session.flash(
+        f"キャンペーン「{campaign.name}」を保存しました({len(campaign.rounds)}回)。"
+    )
+    return HTTPFound(request.route_url("secretariat.home"))
