@@ -32,6 +32,8 @@ DEFAULTS = {
     "kariya.redis_url": "",
     "kariya.session_secure": "false",
     "kariya.public_url": "http://localhost:6543",
+    "kariya.callcenter.phone": "0566-00-0000",
+    "kariya.callcenter.hours": "平日 9:00〜17:00(土日祝日・12月29日〜1月3日を除く)",
     "kariya.login.max_failures_per_account": "5",
     "kariya.login.max_failures_per_address": "20",
     "kariya.login.window_minutes": "15",

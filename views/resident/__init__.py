@@ -3,3 +3,10 @@
 
 def includeme(config):
     config.add_route("resident.home", "/home")
+    config.add_route("resident.wallet", "/wallet")
+    config.add_route("resident.history", "/history")
+    config.add_route("resident.stores", "/stores")
+    config.add_route("resident.store", "/stores/{code}")
+    config.add_route("resident.excluded", "/excluded")
+    config.add_route("resident.help", "/help")
+    config.add_route("resident.use", "/s/{token}")

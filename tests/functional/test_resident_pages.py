@@ -1,0 +1,63 @@
+"""Residents' pages (issue 4 item 3): plain Japanese, the acquire button with its reason."""
+
+import pytest
+
+from tests.helpers import ROUND1, load_campaign, login_resident, make_store
+
+
+@pytest.fixture
+def week1(db, testapp, set_now):
+    load_campaign(db, total=60_000, rounds=6)
+    make_store(db, "S0001", "かりや青果店")
+    testapp.put_json("/dev/clock", {"now": ROUND1.replace(hour=10).isoformat(), "frozen": True})
+
+
+def test_home_offers_the_acquire_button_then_says_why_not(testapp, week1):
+    token = login_resident(testapp)
+    home = testapp.get("/home")
+    assert "第1回の割引券" in home.text
+    assert 'id="acquire" type="button" class="big" >' in home.text  # enabled
+    assert 'aria-valuenow="100"' in home.text
+    testapp.post("/api/v1/acquisitions", headers={"X-CSRF-Token": token}, status=201)
+    home = testapp.get("/home")
+    assert "disabled" in home.text.split('id="acquire"')[1].split(">")[0]
+    assert "今回分はすでに受け取りました" in home.text
+    assert "4枚" in home.text
+    assert 'aria-valuenow="80"' in home.text  # 8,000 of 10,000 left
+
+
+def test_home_asks_for_the_profile_first(testapp, week1):
+    login_resident(testapp, profile=False)
+    assert "はじめに年代とお住まいの地区を登録してください" in testapp.get("/home").text
+
+
+def test_wallet_lists_coupons_with_expiry(testapp, week1):
+    token = login_resident(testapp)
+    testapp.post("/api/v1/acquisitions", headers={"X-CSRF-Token": token}, status=201)
+    wallet = testapp.get("/wallet")
+    assert wallet.text.count('class="coupon state-issued"') == 4
+    assert 'data-expires="2024-01-22T00:00:00+09:00"' in wallet.text
+
+
+def test_store_finder_and_store_page_are_public(testapp, week1):
+    page = testapp.get("/stores", {"q": "カリヤ"})  # the name is typed in hiragana
+    assert "かりや青果店" in page.text and "1件" in page.text
+    store = testapp.get("/stores/S0001")
+    assert "かりや青果店" in store.text
+    testapp.get("/stores/NOPE", status=404)
+
+
+def test_excluded_items_and_help(testapp, week1):
+    assert "たばこ" in testapp.get("/excluded").text
+    assert "換金性の高いもの" in testapp.get("/excluded").text
+    help_page = testapp.get("/help")
+    assert "コールセンター" in help_page.text and "0566-00-0000" in help_page.text
+
+
+def test_use_page_needs_a_logged_in_resident(testapp, week1):
+    response = testapp.get("/s/some-token", status=302)
+    assert "next=%2Fs%2Fsome-token" in response.location
+    login_resident(testapp)
+    page = testapp.get("/s/some-token")
+    assert 'data-token="some-token"' in page.text
+    assert "1,000円以上のお会計" in page.text and "2,000円以上のお会計" in page.text
