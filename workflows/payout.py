@@ -1,0 +1,36 @@
+"""Payout batch (DESIGN.md section 3, F-1..F-5): draft -> submitted -> approved (by the city) ->
+exported -> transferred -> reconciled; a rejected batch goes back to draft. A batch is frozen once
+submitted: only a draft's lines can change."""
+
+from workflows.binding import define
+
+STATES = ["draft", "submitted", "approved", "rejected", "exported", "transferred", "reconciled"]
+
+TRANSITIONS = [
+    {"trigger": "submit", "source": "draft", "dest": "submitted"},
+    {"trigger": "approve", "source": "submitted", "dest": "approved"},
+    {"trigger": "reject", "source": "submitted", "dest": "rejected"},
+    {"trigger": "redraft", "source": "rejected", "dest": "draft"},
+    {"trigger": "export", "source": "approved", "dest": "exported"},
+    {"trigger": "mark_transferred", "source": "exported", "dest": "transferred"},
+    {"trigger": "reconcile", "source": "transferred", "dest": "reconciled"},
+]
+
+LABELS = {
+    "draft": "作成中",
+    "submitted": "承認待ち",
+    "approved": "承認済み",
+    "rejected": "差戻し",
+    "exported": "振込データ出力済み",
+    "transferred": "振込済み",
+    "reconciled": "照合済み",
+    "event:submit": "承認申請",
+    "event:approve": "承認",
+    "event:reject": "差戻し",
+    "event:redraft": "再作成",
+    "event:export": "振込データ出力",
+    "event:mark_transferred": "振込結果登録",
+    "event:reconcile": "照合完了",
+}
+
+MACHINE = define("payout", STATES, TRANSITIONS, "draft", LABELS)
