@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 INI ?= development.ini
 
-.PHONY: install run test lint format bench clean
+.PHONY: install system-packages run test lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -20,7 +20,14 @@ run: install
 	$(BIN)/kariya -c $(INI) demo
 	$(BIN)/pserve $(INI)
 
-test: install
+# The browser test drives Debian's Chromium (no downloaded browsers) and needs Japanese fonts.
+system-packages:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=ja 2>/dev/null | grep -q .; then \
+		echo "installing Debian packages: chromium fonts-ipafont-gothic"; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-ipafont-gothic; \
+	fi
+
+test: install system-packages
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
