@@ -24,7 +24,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULTS = {
     "jinja2.directories": str(PROJECT_ROOT / "templates"),
-    "jinja2.filters": "yen = views.filters:yen\njst = views.filters:jst\njst_date = views.filters:jst_date",
+    "jinja2.filters": "yen = views.filters:yen\njst = views.filters:jst\njst_date = views.filters:jst_date\njst_until = views.filters:jst_until\njst_day = views.filters:jst_day",
     "jinja2.globals": "csrf_token = pyramid.csrf:get_csrf_token\nrole_label = views.filters:role_label",
     "kariya.environment": "development",
     "kariya.clock": "system",

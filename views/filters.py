@@ -30,3 +30,17 @@ def jst_date(value: dt.datetime | None) -> str:
 
 def role_label(role: str) -> str:
     return ROLE_LABELS.get(role, role)
+
+
+def jst_until(value: dt.datetime | str | None) -> str:
+    """The last day of a period that ends (exclusive) at `value`: 2024-01-22T00:00 -> 1月21日(日)."""
+    if value is None:
+        return ""
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return jst_date(moment - dt.timedelta(microseconds=1))
+
+
+def jst_day(value: dt.datetime | str | None) -> str:
+    if value is None:
+        return ""
+    return jst_date(dt.datetime.fromisoformat(value) if isinstance(value, str) else value)

@@ -61,3 +61,10 @@ def test_use_page_needs_a_logged_in_resident(testapp, week1):
     page = testapp.get("/s/some-token")
     assert 'data-token="some-token"' in page.text
     assert "1,000円以上のお会計" in page.text and "2,000円以上のお会計" in page.text
+
+
+def test_periods_are_shown_by_their_last_day(testapp, week1):
+    """A round ending 2024-01-22 00:00 JST is usable through Sunday the 21st: say so."""
+    login_resident(testapp)
+    home = testapp.get("/home")
+    assert "1月15日(月) 〜 <strong>1月21日(日)まで</strong>" in home.text
