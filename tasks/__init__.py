@@ -4,6 +4,7 @@ sending of tasks. Tasks are thin: each opens its own transaction and calls a kar
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import threading
 import time
@@ -15,6 +16,11 @@ log = logging.getLogger(__name__)
 
 celery_app = Celery("kariya", set_as_current=True)
 celery_app.registry = None  # the Pyramid registry, set by configure()
+# An eager task runs with the registry of the app that enqueued it (several apps may share this
+# process, as in the tests); a worker uses celery_app.registry.
+_eager_registry: contextvars.ContextVar = contextvars.ContextVar(
+    "kariya_eager_registry", default=None
+)
 
 # Beat schedule, in code. Time-driven work is written as catch-up ("close every round whose end
 # has passed"), so a missed or doubled tick does no harm.
@@ -48,23 +54,27 @@ def configure(registry) -> Celery:
     return celery_app
 
 
-def _send_after_commit(success: bool, task_name: str, args, kwargs) -> None:
+def _send_after_commit(success: bool, registry, task_name: str, args, kwargs) -> None:
     if not success:  # the commit failed (an aborted transaction calls no after-commit hook)
         log.info("task not sent: commit failed", extra={"task": task_name})
         return
     try:
         if celery_app.conf.task_always_eager:
-            celery_app.tasks[task_name].apply(args=args, kwargs=kwargs)
+            token = _eager_registry.set(registry)
+            try:
+                celery_app.tasks[task_name].apply(args=args, kwargs=kwargs)
+            finally:
+                _eager_registry.reset(token)
         else:
             celery_app.send_task(task_name, args=args, kwargs=kwargs)
     except Exception:  # never raise from a commit hook
         log.exception("could not send task", extra={"task": task_name})
 
 
-def enqueue(transaction_manager, task_name: str, *args, **kwargs) -> None:
+def enqueue(transaction_manager, registry, task_name: str, *args, **kwargs) -> None:
     """Send `task_name` once the current transaction commits; never if it aborts."""
     transaction_manager.get().addAfterCommitHook(
-        _send_after_commit, args=(task_name, list(args), kwargs)
+        _send_after_commit, args=(registry, task_name, list(args), kwargs)
     )
 
 
@@ -74,7 +84,7 @@ def task_context():
     from kariya.clock import make_clock
     from kariya.db import unit_of_work
 
-    registry = celery_app.registry
+    registry = _eager_registry.get() or celery_app.registry
     with unit_of_work(registry) as db:
         yield db, make_clock(registry.settings, db), registry.settings
 
@@ -104,5 +114,6 @@ def includeme(config):
     import tasks.jobs  # noqa: F401  registers the tasks
 
     config.add_request_method(
-        lambda request, name, *a, **kw: enqueue(request.tm, name, *a, **kw), "enqueue"
+        lambda request, name, *a, **kw: enqueue(request.tm, request.registry, name, *a, **kw),
+        "enqueue",
     )

@@ -8,6 +8,7 @@ from kariya.models.issuance import Acquisition, Coupon
 from kariya.models.ledger import LedgerEntry, LedgerPosting
 from kariya.models.meta import Base
 from kariya.models.person import Person
+from kariya.models.redemption import Redemption, StoreUse
 from kariya.models.staff import ClockSetting, LoginAttempt, StaffUser
 from kariya.models.store import Store
 
@@ -24,8 +25,10 @@ __all__ = [
     "LedgerPosting",
     "LoginAttempt",
     "Person",
+    "Redemption",
     "Round",
     "StaffUser",
     "Store",
+    "StoreUse",
     "TransitionRecord",
 ]

@@ -31,6 +31,7 @@ class Campaign(Base):
     store_limit_per_round: Mapped[int]
     min_bill_one: Mapped[int]
     min_bill_two: Mapped[int]
+    void_window_minutes: Mapped[int] = mapped_column(default=10, server_default="10")
     issuance_halted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 

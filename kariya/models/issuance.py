@@ -42,3 +42,4 @@ class Coupon(Base):
     face: Mapped[int]
     state: Mapped[str] = mapped_column(String(10), default="issued")
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    redemption_id: Mapped[int | None] = mapped_column(ForeignKey("redemption.id"), index=True)

@@ -36,6 +36,7 @@ class CampaignSpec:
     store_limit_per_round: int
     min_bill: tuple[int, int]
     rounds: list[RoundSpec]
+    void_window_minutes: int = 10
 
     @property
     def pack(self) -> int:
@@ -70,6 +71,7 @@ def parse(text: str) -> CampaignSpec:
     face = _int(c, "coupon_face", problems, 1)
     per_pack = _int(c, "coupons_per_pack", problems, 1)
     limit = _int(c, "store_limit_per_round", problems, 1)
+    void_window = _int({"void_window_minutes": 10} | c, "void_window_minutes", problems, 0)
     min_bill = c.get("min_bill")
     if (
         not isinstance(min_bill, list)
@@ -119,7 +121,9 @@ def parse(text: str) -> CampaignSpec:
         )
     if problems:
         raise Invalid("キャンペーン設定に誤りがあります。", details=problems)
-    return CampaignSpec(name, tz, total, face, per_pack, limit, (min_bill[0], min_bill[1]), rounds)
+    return CampaignSpec(
+        name, tz, total, face, per_pack, limit, (min_bill[0], min_bill[1]), rounds, void_window
+    )
 
 
 def load(db: Session, clock, spec: CampaignSpec, actor: str) -> Campaign:
@@ -139,6 +143,7 @@ def load(db: Session, clock, spec: CampaignSpec, actor: str) -> Campaign:
     campaign.coupons_per_pack = spec.coupons_per_pack
     campaign.store_limit_per_round = spec.store_limit_per_round
     campaign.min_bill_one, campaign.min_bill_two = spec.min_bill
+    campaign.void_window_minutes = spec.void_window_minutes
     db.flush()
 
     # Bring every allocation account to its new target, balanced against the city's funds.
@@ -206,6 +211,7 @@ def to_toml(campaign: Campaign) -> str:
         f"coupons_per_pack = {campaign.coupons_per_pack}",
         f"store_limit_per_round = {campaign.store_limit_per_round}",
         f"min_bill = [{campaign.min_bill_one}, {campaign.min_bill_two}]",
+        f"void_window_minutes = {campaign.void_window_minutes}",
     ]
     for r in campaign.rounds:
         lines += [

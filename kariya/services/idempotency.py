@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya.errors import Conflict, Invalid
@@ -36,6 +37,8 @@ def replay(db: Session, person_id: int, key: str, digest: str) -> tuple[int, dic
     )
     if row is None:
         return None
+    if not row.status:  # claimed by a request still running (not visible once committed)
+        return None
     if row.request_hash != digest:
         raise Conflict(
             "同じ Idempotency-Key で異なる内容が送られました。", code="IDEMPOTENCY_MISMATCH"
@@ -43,49 +46,43 @@ def replay(db: Session, person_id: int, key: str, digest: str) -> tuple[int, dic
     return row.status, json.loads(row.body)
 
 
-def remember(
-    db: Session, clock, person_id: int, key: str, digest: str, status: int, body: dict
-) -> None:
-    db.add(
-        IdempotencyRecord(
-            person_id=person_id,
-            key=key,
-            request_hash=digest,
-            status=status,
-            body=json.dumps(body, ensure_ascii=False),
-            created_at=clock.now(),
-        )
-    )
-    db.flush()
-
-
 def run(
-    db: Session,
-    clock,
-    person_id: int,
-    key: str | None,
-    digest: str,
-    action,
-    *,
-    status: int,
-    race: tuple = (),
+    db: Session, clock, person_id: int, key: str | None, digest: str, action, *, status: int
 ) -> tuple[int, dict]:
     """Run `action()` once per (person, key); a retry gets the first (status, body) back.
 
-    `race` names the errors a concurrent first attempt with the same key causes (for example
-    ALREADY_ACQUIRED): then the stored response of the winner, committed by now, is replayed.
+    The key is claimed first with a unique insert: a concurrent request with the same key waits
+    on it (PostgreSQL) until the first commits, then finds the stored answer and replays it; if
+    the first failed, its claim rolled back with it and this one runs.
     """
     if key is None:
         return status, action()
     stored = replay(db, person_id, key, digest)
     if stored is not None:
         return stored
-    try:
-        body = action()
-    except race:
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    claimed = db.scalar(
+        dialect.insert(IdempotencyRecord)
+        .values(
+            person_id=person_id,
+            key=key,
+            request_hash=digest,
+            status=0,
+            body="",
+            created_at=clock.now(),
+        )
+        .on_conflict_do_nothing(index_elements=["person_id", "key"])
+        .returning(IdempotencyRecord.id)
+    )
+    if claimed is None:
         stored = replay(db, person_id, key, digest)
-        if stored is not None:
+        if stored is not None and stored[0]:
             return stored
-        raise
-    remember(db, clock, person_id, key, digest, status, body)
+        raise Conflict("同じ操作を処理中です。少し待ってからお試しください。", code="IN_PROGRESS")
+    body = action()
+    db.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.id == claimed)
+        .values(status=status, body=json.dumps(body, ensure_ascii=False))
+    )
     return status, body

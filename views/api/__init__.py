@@ -10,3 +10,5 @@ def includeme(config):
     config.add_route("api.acquisitions", "/acquisitions")
     config.add_route("api.coupons", "/coupons")
     config.add_route("api.stores", "/stores")
+    config.add_route("api.qr", "/qr/{token}")
+    config.add_route("api.redemptions", "/redemptions")

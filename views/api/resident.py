@@ -91,7 +91,6 @@ def acquire(request):
         idempotency.request_hash(request.method, request.path, request.body or b""),
         lambda: issuance.acquire(request.db, request.clock, person_id),
         status=201,
-        race=(issuance.AlreadyAcquired,),
     )
     request.response.status = status
     return body

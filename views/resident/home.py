@@ -7,7 +7,14 @@ from pyramid.view import view_config
 from kariya.errors import Invalid
 from kariya.models import Store
 from kariya.security import P
-from kariya.services import campaigns, excluded_items, issuance, profile_options, store_finder
+from kariya.services import (
+    campaigns,
+    excluded_items,
+    issuance,
+    profile_options,
+    redemptions,
+    store_finder,
+)
 
 
 def _callcenter(request) -> dict:
@@ -51,9 +58,7 @@ def wallet(request):
     request_method="GET",
 )
 def history(request):
-    from kariya.services import history as history_service
-
-    return {"uses": history_service.uses_of(request.db, request.identity.id)}
+    return {"uses": redemptions.of_person(request.db, request.identity.id)}
 
 
 @view_config(route_name="resident.stores", renderer="resident/stores.jinja2", request_method="GET")

@@ -3,3 +3,5 @@
 
 def includeme(config):
     config.add_route("store.home", "/")
+    config.add_route("store.redemptions", "/api/redemptions")
+    config.add_route("store.void", "/redemptions/{id:\\d+}/void")

@@ -1,7 +1,19 @@
+"""The store portal: this store's uses, live, with the void button (one store per account)."""
+
+import datetime as dt
+
+from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
+from kariya.clock import JST
 from kariya.models import Store
 from kariya.security import P
+from kariya.services import redemptions
+
+
+def _today_start(request) -> dt.datetime:
+    local = request.clock.now().astimezone(JST)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @view_config(
@@ -11,4 +23,41 @@ from kariya.security import P
     request_method="GET",
 )
 def home(request):
-    return {"store": request.db.get(Store, request.identity.store_id)}
+    store_id = request.identity.store_id
+    return {
+        "store": request.db.get(Store, store_id),
+        "uses": redemptions.of_store(
+            request.db, request.clock, store_id, since=_today_start(request)
+        ),
+    }
+
+
+@view_config(
+    route_name="store.redemptions",
+    renderer="json",
+    permission=P.STORE_HOME_VIEW,
+    request_method="GET",
+)
+def live(request):
+    """Polled by the portal page: today's uses, newest first."""
+    return {
+        "uses": redemptions.of_store(
+            request.db, request.clock, request.identity.store_id, since=_today_start(request)
+        )
+    }
+
+
+@view_config(route_name="store.void", permission=P.STORE_REDEMPTIONS_VOID, request_method="POST")
+def void(request):
+    redemption = redemptions.void(
+        request.db,
+        request.clock,
+        store_id=request.identity.store_id,
+        redemption_id=int(request.matchdict["id"]),
+        actor=request.identity.actor,
+        reason=request.POST.get("reason", ""),
+    )
+    request.session.flash(
+        f"確認番号 {redemption.confirmation_code} の利用を取り消しました。割引券はお客様に戻りました。"
+    )
+    return HTTPFound(request.route_url("store.home"))

@@ -1,0 +1,45 @@
+"""Using coupons at a store: the scanned QR, and the use itself (I-5..I-7)."""
+
+from pyramid.view import view_config
+
+from kariya.security import P
+from kariya.services import idempotency, redemptions
+from views.api.support import json_body, resident_id
+
+
+@view_config(
+    route_name="api.qr", request_method="GET", renderer="json", permission=P.RESIDENT_COUPONS_USE
+)
+def qr(request):
+    return redemptions.preview(
+        request.db, request.clock, resident_id(request), request.matchdict["token"]
+    )
+
+
+@view_config(
+    route_name="api.redemptions",
+    request_method="POST",
+    renderer="json",
+    permission=P.RESIDENT_COUPONS_USE,
+)
+def redeem(request):
+    body = json_body(request)
+    person_id = resident_id(request)
+    status, result = idempotency.run(
+        request.db,
+        request.clock,
+        person_id,
+        idempotency.check_key(request.headers.get("Idempotency-Key")),
+        idempotency.request_hash(request.method, request.path, request.body or b""),
+        lambda: redemptions.redeem(
+            request.db,
+            request.clock,
+            person_id,
+            str(body.get("store_token", "")),
+            body.get("coupons"),
+            body.get("bill_amount"),
+        ),
+        status=201,
+    )
+    request.response.status = status
+    return result

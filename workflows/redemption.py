@@ -1,0 +1,9 @@
+"""Redemption (a use at a store): confirmed -> voided (by the store, within its window)."""
+
+from workflows.binding import define
+
+STATES = ["confirmed", "voided"]
+TRANSITIONS = [{"trigger": "void", "source": "confirmed", "dest": "voided"}]
+LABELS = {"confirmed": "利用済み", "voided": "取消済み", "event:void": "取消"}
+
+MACHINE = define("redemption", STATES, TRANSITIONS, "confirmed", LABELS)
