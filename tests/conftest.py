@@ -39,6 +39,12 @@ BASE_SETTINGS = {
     "kariya.line.simulator": "true",
     "celery.broker_url": BROKER_URL,
     "celery.always_eager": "true",
+    "kariya.zengin.remitter_code": "1234567890",
+    "kariya.zengin.remitter_name": "ｶﾘﾔｼﾃﾞﾝｼﾜﾘﾋﾞｷｹﾝｼﾞﾑｷﾖｸ",
+    "kariya.zengin.bank_code": "0001",
+    "kariya.zengin.branch_code": "001",
+    "kariya.zengin.account_type": "1",
+    "kariya.zengin.account_number": "1234567",
 }
 
 

@@ -7,6 +7,7 @@ from kariya.models.campaign import Campaign, Round
 from kariya.models.issuance import Acquisition, Coupon
 from kariya.models.ledger import LedgerEntry, LedgerPosting
 from kariya.models.meta import Base
+from kariya.models.payout import PayoutBatch, PayoutItem, PayoutLine
 from kariya.models.person import Person
 from kariya.models.redemption import Redemption, StoreUse
 from kariya.models.staff import ClockSetting, LoginAttempt, StaffUser
@@ -24,6 +25,9 @@ __all__ = [
     "LedgerEntry",
     "LedgerPosting",
     "LoginAttempt",
+    "PayoutBatch",
+    "PayoutItem",
+    "PayoutLine",
     "Person",
     "Redemption",
     "Round",

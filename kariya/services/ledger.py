@@ -8,7 +8,9 @@ task posts nothing. Balances are sums of postings. Accounts:
     round:{r}:quota         unissued quota of round r       (Q_r minus what was issued)
     round:{r}:outstanding   value of round r's coupons still issued (unused, unexpired)
     round:{r}:rollover      what round r hands on at settlement (unused + unissued)
-    used                    value of used coupons (owed to stores)
+    used                    value of used coupons not yet in an approved payout batch
+    payable                 used value in approved batches, not yet transferred
+    paid                    transferred to stores (F-5: redeemed = paid + payable + pending)
     city:returned           remainder returned to the city after the last round
 """
 
@@ -33,6 +35,8 @@ from kariya.models import (
 FUNDS = "city:funds"
 RETURNED = "city:returned"
 USED = "used"
+PAYABLE = "payable"
+PAID = "paid"
 
 
 def unallocated(campaign_id: int) -> str:
@@ -141,8 +145,13 @@ def check(db: Session, campaign: Campaign) -> Report:
     problems += [
         f"account {a} is negative ({v:,})" for a, v in sorted(bal.items()) if v < 0 and a != FUNDS
     ]
+    # F-5: what the ledger says is pending, payable and paid must match the uses and the batches.
+    from kariya.services import payouts
 
-    used = bal.get(USED, 0)
+    problems += payouts.ledger_problems(db, campaign, bal)
+
+    pending, payable, paid = bal.get(USED, 0), bal.get(PAYABLE, 0), bal.get(PAID, 0)
+    used = pending + payable + paid
     out = sum(bal.get(outstanding(r.id), 0) for r in rounds)
     unissued = bal.get(unallocated(campaign.id), 0) + sum(
         bal.get(quota(r.id), 0) + bal.get(rollover(r.id), 0) for r in rounds
@@ -154,6 +163,9 @@ def check(db: Session, campaign: Campaign) -> Report:
         "T": total,
         "funded": funded,
         "used": used,
+        "pending": pending,
+        "payable": payable,
+        "paid": paid,
         "outstanding": out,
         "unissued": unissued,
         "returned": returned,

@@ -3,7 +3,8 @@
 T = 60,000 yen, six rounds, A_k = 10,000 (five packs of 2,000). Q_k = A_k + R_{k-1}, where
 R = unused coupon value at the round's end + its unissued quota; after round 6 the rest returns.
 
-  round 1: Q 10,000; 3 acquire (6,000); A uses 2, B uses 4 then voids 1, C uses none:
+  round 1: Q 10,000; 3 acquire (6,000); A uses 2, B uses 4 (1 + 1 + 2) and the store voids
+           one of B's single uses, C uses none:
            used 2,500, unused 3,500, unissued 4,000 -> R1 = 7,500
   round 2: Q 17,500; 8 acquire (16,000) -> sold out (1,500 left < a pack); the 9th is refused;
            all 8 use all coupons: used 16,000 -> R2 = 0 + 1,500 = 1,500
@@ -22,9 +23,9 @@ import pytest
 from sqlalchemy import func, select
 
 from kariya.clock import FixedClock
-from kariya.models import Acquisition, Campaign, Coupon, Round
-from kariya.services import coupons, issuance, ledger, rounds, ticker
-from tests.helpers import ROUND1, load_campaign, make_person
+from kariya.models import Acquisition, Campaign, Coupon, Redemption, Round
+from kariya.services import issuance, ledger, redemptions, rounds, ticker
+from tests.helpers import ROUND1, load_campaign, make_person, make_store
 
 
 class World:
@@ -32,7 +33,10 @@ class World:
         self.db = db
         self.campaign = load_campaign(db, total=60_000, rounds=6)
         self.people = [make_person(db, n) for n in range(12)]
-        self.uses = 0
+        self.stores = [
+            make_store(db, "S0001", "かりや青果店"),
+            make_store(db, "S0002", "喫茶みなと"),
+        ]
 
     def at(self, week: int, hours: float = 1) -> FixedClock:
         return FixedClock(ROUND1 + dt.timedelta(weeks=week - 1, hours=hours))
@@ -55,19 +59,27 @@ class World:
             self.db.rollback()
             raise
 
-    def use(self, clock, person, number, count):
-        self.uses += 1
-        ids = coupons.use(
-            self.db,
-            clock,
-            person_id=person.id,
-            rnd=self.round(number),
-            count=count,
-            ref=f"use:{self.uses}",
-            actor="test",
+    def use(self, clock, person, count, store=0):
+        """A real use at a store's QR (at most 2 per store and round: 4 means 2 + 2)."""
+        if count > 2:
+            return self.use(clock, person, 2, store) + self.use(clock, person, count - 2, store + 1)
+        result = redemptions.redeem(
+            self.db, clock, person.id, self.stores[store].qr_token, count, 1000 * count
         )
         self.db.commit()
-        return ids
+        return [result]
+
+    def void(self, clock, redemption):
+        store_id = self.db.get(Redemption, redemption["id"]).store_id
+        redemptions.void(
+            self.db,
+            clock,
+            store_id=store_id,
+            redemption_id=redemption["id"],
+            actor="staff:shop",
+            reason="誤操作",
+        )
+        self.db.commit()
 
     def check(self):
         self.db.expire_all()
@@ -85,12 +97,11 @@ def test_six_rounds_with_sold_out_halt_rollover_and_return(db):
     assert w.tick(c)["opened"] == ["テストキャンペーン 第1回"]
     for person in p[:3]:
         w.acquire(c, person)
-    w.use(c, p[0], 1, 2)
-    b_used = w.use(c, p[1], 1, 4)
-    coupons.void(
-        db, c, coupon_ids=b_used[:1], rnd=w.round(1), ref="void:1", actor="test", reason="誤操作"
-    )
-    db.commit()
+    w.use(c, p[0], 2)
+    first_visit = w.use(c, p[1], 1)[0]
+    w.use(c, p[1], 1)
+    w.use(c, p[1], 2, store=1)
+    w.void(c, first_visit)
     assert (w.round(1).quota, w.round(1).issued) == (10_000, 6_000)
     assert w.check()["used"] == 2_500
 
@@ -118,7 +129,7 @@ def test_six_rounds_with_sold_out_halt_rollover_and_return(db):
     with pytest.raises(issuance.SoldOut):
         w.acquire(c, p[8])
     for person in p[:8]:
-        w.use(c, person, 2, 4)
+        w.use(c, person, 4)
     assert w.check()["outstanding"] == 0
 
     # Round 3: R2 = 0 unused + 1,500 unissued
@@ -135,25 +146,7 @@ def test_six_rounds_with_sold_out_halt_rollover_and_return(db):
     with pytest.raises(issuance.NotOpen, match="停止"):
         w.acquire(c, p[2])
     # Coupons issued before the halt stay usable until the round ends.
-    assert coupons.use(
-        db, c, person_id=p[0].id, rnd=w.round(3), count=1, ref="use:halted", actor="test"
-    )
-    coupons.void(
-        db,
-        c,
-        coupon_ids=db.scalars(
-            select(Coupon.id).where(
-                Coupon.person_id == p[0].id,
-                Coupon.state == "used",
-                Coupon.round_id == w.round(3).id,
-            )
-        ).all(),
-        rnd=w.round(3),
-        ref="void:halted",
-        actor="test",
-        reason="取消",
-    )
-    db.commit()
+    w.void(c, w.use(c, p[0], 1)[0])
     w.check()
 
     # Round 4: opens halted; R3 = 4,000 unused + 7,500 unissued
@@ -170,7 +163,7 @@ def test_six_rounds_with_sold_out_halt_rollover_and_return(db):
     db.commit()
     assert w.round(4).state == "open"
     w.acquire(c, p[5])
-    w.use(c, p[5], 4, 2)
+    w.use(c, p[5], 2)
 
     # Round 5: R4 = 1,000 + 19,500
     c = w.at(5)
@@ -182,7 +175,7 @@ def test_six_rounds_with_sold_out_halt_rollover_and_return(db):
     w.tick(c)
     assert (w.round(6).rollover_in, w.round(6).quota) == (30_500, 40_500)
     w.acquire(c, p[7])
-    w.use(c, p[7], 6, 4)
+    w.use(c, p[7], 4)
 
     # After the programme: everything settled, R6 returned to the city.
     c = w.at(7, hours=0.5)
@@ -193,6 +186,9 @@ def test_six_rounds_with_sold_out_halt_rollover_and_return(db):
         "T": 60_000,
         "funded": 60_000,
         "used": 21_500,
+        "pending": 21_500,
+        "payable": 0,
+        "paid": 0,
         "outstanding": 0,
         "unissued": 0,
         "returned": 38_500,

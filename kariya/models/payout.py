@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from kariya.models.meta import Base
+from kariya.models.types import UTCDateTime
+
+BATCH_STATES = (
+    "draft",
+    "submitted",
+    "approved",
+    "rejected",
+    "exported",
+    "transferred",
+    "reconciled",
+)
+_batch_states = ", ".join(f"'{s}'" for s in BATCH_STATES)
+
+
+class PayoutBatch(Base):
+    """The payments of one settlement period, one line per store (F-1..F-5)."""
+
+    __tablename__ = "payout_batch"
+    __table_args__ = (CheckConstraint(f"state IN ({_batch_states})", name="state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    period_key: Mapped[str] = mapped_column(String(20))
+    period_starts: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    period_ends: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(12), default="draft")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(100))
+    submitted_by: Mapped[str | None] = mapped_column(String(100))
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    decision_reason: Mapped[str | None] = mapped_column(String(500))
+    transfer_date: Mapped[dt.date | None]
+    zengin_file: Mapped[bytes | None] = mapped_column(LargeBinary)
+    zengin_sha256: Mapped[str | None] = mapped_column(String(64))
+
+    lines: Mapped[list[PayoutLine]] = relationship(back_populates="batch", order_by="PayoutLine.id")
+
+
+class PayoutLine(Base):
+    """One store's transfer in a batch. `included` lines are paid; `held` ones (no valid account,
+    suspended) carry their uses to the next batch; a `failed` transfer does too."""
+
+    __tablename__ = "payout_line"
+    __table_args__ = (
+        UniqueConstraint("batch_id", "store_id"),
+        CheckConstraint("status IN ('included', 'held', 'transferred', 'failed')", name="status"),
+        CheckConstraint("amount >= 0 AND count >= 0 AND fee >= 0", name="amounts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("payout_batch.id"), index=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"))
+    count: Mapped[int]
+    amount: Mapped[int]
+    status: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    bank_code: Mapped[str] = mapped_column(String(4), default="")
+    branch_code: Mapped[str] = mapped_column(String(3), default="")
+    account_type: Mapped[str] = mapped_column(String(10), default="")
+    account_number: Mapped[str] = mapped_column(String(7), default="")
+    account_holder_kana: Mapped[str] = mapped_column(String(100), default="")
+    fee: Mapped[int] = mapped_column(default=0)  # the operator's cost, never deducted (F-4)
+
+    batch: Mapped[PayoutBatch] = relationship(back_populates="lines")
+
+
+class PayoutItem(Base):
+    """A redemption in a payout line. At most one active item per redemption (a partial unique
+    index): no use is ever paid twice. A failed transfer deactivates its items."""
+
+    __tablename__ = "payout_item"
+    __table_args__ = (
+        Index(
+            "uq_payout_item_active_redemption",
+            "redemption_id",
+            unique=True,
+            postgresql_where=text("active"),
+            sqlite_where=text("active"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("payout_line.id"), index=True)
+    redemption_id: Mapped[int] = mapped_column(ForeignKey("redemption.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
