@@ -125,6 +125,66 @@ def cmd_ledger_check(registry, args) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_store_qr(registry, args) -> int:
+    from kariya.services import materials, qr
+
+    with _session(registry) as db:
+        store = materials.find_store(db, args.code)
+        url = qr.store_url(registry.settings, store)
+        print(url)
+        if args.png:
+            Path(args.png).write_bytes(qr.png(url))
+            print(f"QR code image written to {args.png}", file=sys.stderr)
+    return 0
+
+
+def _staff_actor(db, username: str) -> str:
+    """The four-eyes steps are recorded under a named staff account with the right role."""
+    from sqlalchemy import select
+
+    from kariya.models import StaffUser
+
+    user = db.scalar(select(StaffUser).where(StaffUser.username == username, StaffUser.active))
+    if user is None:
+        raise DomainError(f"スタッフアカウント {username} はありません。")
+    return user
+
+
+def cmd_payouts(registry, args) -> int:
+    from kariya import roles
+    from kariya.clock import make_clock
+    from kariya.services import payouts
+
+    with _session(registry) as db:
+        clock = make_clock(registry.settings, db)
+        if args.payouts_command == "build":
+            batch = payouts.build(db, clock, registry.settings, actor="cli:payouts-build")
+        else:
+            batch = payouts.get(db, args.batch)
+        if args.payouts_command == "submit":
+            user = _staff_actor(db, args.as_user)
+            if user.role != roles.SECRETARIAT:
+                raise DomainError("承認申請は事務局のアカウントで行います。")
+            payouts.submit(db, clock, batch, actor=f"staff:{user.username}")
+        elif args.payouts_command == "approve":
+            user = _staff_actor(db, args.as_user)
+            if user.role != roles.CITY:
+                raise DomainError("承認は市の担当者のアカウントで行います。")
+            payouts.approve(db, clock, batch, actor=f"staff:{user.username}")
+        elif args.payouts_command == "export":
+            data = payouts.export(db, clock, batch, registry.settings, actor="cli:payouts-export")
+            Path(args.out).write_bytes(data)
+            print(
+                f"Zengin file written to {args.out} ({len(data)} bytes, sha256 {batch.zengin_sha256})"
+            )
+        t = payouts.totals(batch)
+        print(
+            f"batch {batch.id} [{batch.state}] period {batch.period_key}: "
+            f"{t['stores']} stores, {t['count']} uses, {t['amount']:,} yen (held {t['held_amount']:,})"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kariya", description="Kariya e-coupon back office")
     parser.add_argument(
@@ -147,6 +207,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="default: ask, or generate one")
     p.add_argument("name")
     p.set_defaults(func=cmd_create_user)
+    p = sub.add_parser("store-qr", help="print the URL in a store's QR code (and write the image)")
+    p.add_argument("code", help="store code")
+    p.add_argument("--png", metavar="FILE", help="also write the QR code as a PNG image")
+    p.set_defaults(func=cmd_store_qr)
+    p = sub.add_parser("payouts", help="payout batches to stores (F-1..F-5)")
+    psub = p.add_subparsers(dest="payouts_command", required=True)
+    psub.add_parser("build", help="build the draft batch of the last ended period").set_defaults(
+        func=cmd_payouts
+    )
+    for name, role in (("submit", "secretariat"), ("approve", "city")):
+        q = psub.add_parser(name, help=f"{name} a batch (as a {role} account)")
+        q.add_argument("batch", type=int)
+        q.add_argument("--as", dest="as_user", required=True, metavar="USER")
+        q.set_defaults(func=cmd_payouts)
+    q = psub.add_parser("export", help="write the Zengin transfer file of an approved batch")
+    q.add_argument("batch", type=int)
+    q.add_argument("--out", required=True, metavar="FILE")
+    q.set_defaults(func=cmd_payouts)
     sub.add_parser("tick", help="run every time-driven transition due now").set_defaults(
         func=cmd_tick
     )

@@ -30,7 +30,13 @@ class P(enum.StrEnum):
     SECRETARIAT_WORKFLOWS_VIEW = "secretariat:workflows:view"
     SECRETARIAT_TICK_RUN = "secretariat:tick:run"
     SECRETARIAT_LEDGER_VIEW = "secretariat:ledger:view"
+    SECRETARIAT_MATERIALS_VIEW = "secretariat:materials:view"
+    SECRETARIAT_MATERIALS_BUILD = "secretariat:materials:build"
+    SECRETARIAT_STORE_QR_REISSUE = "secretariat:store_qr:reissue"
+    SECRETARIAT_PAYOUTS_EDIT = "secretariat:payouts:edit"
     CITY_HOME_VIEW = "city:home:view"
+    CITY_PAYOUTS_APPROVE = "city:payouts:approve"
+    STORE_STATEMENTS_VIEW = "store:statements:view"
     CITY_ISSUANCE_HALT = "city:issuance:halt"
     CITY_LEDGER_VIEW = "city:ledger:view"
     STAFF_SELF_VIEW = "staff:self:view"
@@ -45,7 +51,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.RESIDENT_COUPONS_USE,
         }
     ),
-    roles.STORE: frozenset({P.STORE_HOME_VIEW, P.STORE_REDEMPTIONS_VOID, P.STAFF_SELF_VIEW}),
+    roles.STORE: frozenset(
+        {P.STORE_STATEMENTS_VIEW, P.STORE_HOME_VIEW, P.STORE_REDEMPTIONS_VOID, P.STAFF_SELF_VIEW}
+    ),
     roles.AGENT: frozenset({P.CALLCENTER_HOME_VIEW, P.CALLCENTER_PERSONS_VIEW, P.STAFF_SELF_VIEW}),
     roles.SECRETARIAT: frozenset(
         {
@@ -54,11 +62,21 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.SECRETARIAT_WORKFLOWS_VIEW,
             P.SECRETARIAT_TICK_RUN,
             P.SECRETARIAT_LEDGER_VIEW,
+            P.SECRETARIAT_PAYOUTS_EDIT,
+            P.SECRETARIAT_MATERIALS_VIEW,
+            P.SECRETARIAT_MATERIALS_BUILD,
+            P.SECRETARIAT_STORE_QR_REISSUE,
             P.STAFF_SELF_VIEW,
         }
     ),
     roles.CITY: frozenset(
-        {P.CITY_HOME_VIEW, P.CITY_ISSUANCE_HALT, P.CITY_LEDGER_VIEW, P.STAFF_SELF_VIEW}
+        {
+            P.CITY_PAYOUTS_APPROVE,
+            P.CITY_HOME_VIEW,
+            P.CITY_ISSUANCE_HALT,
+            P.CITY_LEDGER_VIEW,
+            P.STAFF_SELF_VIEW,
+        }
     ),
 }
 

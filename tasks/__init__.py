@@ -26,6 +26,8 @@ _eager_registry: contextvars.ContextVar = contextvars.ContextVar(
 # has passed"), so a missed or doubled tick does no harm.
 BEAT_SCHEDULE = {
     "tick": {"task": "kariya.tick", "schedule": 10.0},
+    # Drafts after each settlement period (it refuses quietly when nothing is payable).
+    "payouts": {"task": "kariya.payouts.build", "schedule": 3600.0},
 }
 
 

@@ -19,3 +19,29 @@ def tick() -> dict:
     if any(done.values()):
         log.info("tick", extra={"done": done})
     return done
+
+
+@celery_app.task(name="kariya.materials.build_all", acks_late=True)
+def build_materials(job_id: str) -> dict:
+    """Every active store's printed materials into one ZIP (S-2); progress in the job's file."""
+    from kariya.services import materials
+
+    with task_context() as (db, clock, settings):
+        job = materials.run_job(db, clock, settings, job_id)
+    return {"job": job_id, "state": job["state"], "stores": job["done"]}
+
+
+@celery_app.task(name="kariya.payouts.build", acks_late=True)
+def build_payout_batch() -> int | None:
+    """After each settlement period ends: the draft batch (nothing when nothing is payable or a
+    batch is still in progress). The secretariat can also build one by hand."""
+    from kariya.errors import DomainError
+    from kariya.services import payouts
+
+    try:
+        with task_context() as (db, clock, settings):
+            batch = payouts.build(db, clock, settings, actor="system:payouts")
+            return batch.id
+    except DomainError as exc:
+        log.info("no payout batch built", extra={"reason": exc.message})
+        return None

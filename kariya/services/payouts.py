@@ -482,5 +482,5 @@ def store_lines(db: Session, store_id: int) -> list[tuple[PayoutBatch, PayoutLin
             .join(PayoutLine, PayoutLine.batch_id == PayoutBatch.id)
             .where(PayoutLine.store_id == store_id)
             .order_by(PayoutBatch.id.desc())
-        ).tuples()
+        ).all()
     )

@@ -5,3 +5,7 @@ def includeme(config):
     config.add_route("city.home", "/")
     config.add_route("city.halt", "/issuance/halt")
     config.add_route("city.resume", "/issuance/resume")
+    config.add_route("city.payouts", "/payouts")
+    config.add_route("city.payout", "/payouts/{id:\\d+}")
+    config.add_route("city.payout_action", "/payouts/{id:\\d+}/{action:approve|reject}")
+    config.add_route("city.payout_xlsx", "/payouts/{id:\\d+}.xlsx")

@@ -3,5 +3,8 @@
 
 def includeme(config):
     config.add_route("store.home", "/")
+    config.add_route("store.materials", "/materials.zip")
     config.add_route("store.redemptions", "/api/redemptions")
     config.add_route("store.void", "/redemptions/{id:\\d+}/void")
+    config.add_route("store.statements", "/statements")
+    config.add_route("store.statement_xlsx", "/statements/{id:\\d+}.xlsx")

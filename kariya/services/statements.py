@@ -1,0 +1,99 @@
+"""Spreadsheets of the payments: the city's view of a batch, and a store's own statement."""
+
+from __future__ import annotations
+
+import io
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kariya.clock import to_jst
+from kariya.models import PayoutBatch, PayoutItem, PayoutLine, Redemption, Store
+from workflows import payout as payout_wf
+from workflows.binding import label
+
+LINE_STATUS = {
+    "included": "振込対象",
+    "held": "保留(次回へ繰越)",
+    "transferred": "振込済み",
+    "failed": "振込不能(次回へ繰越)",
+}
+
+
+def _save(wb: Workbook) -> bytes:
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _header(ws, row: list[str]) -> None:
+    ws.append(row)
+    for cell in ws[ws.max_row]:
+        cell.font = Font(bold=True)
+
+
+def batch_rows(db: Session, batch: PayoutBatch) -> list[tuple[Store, PayoutLine]]:
+    return [(db.get(Store, line.store_id), line) for line in batch.lines]
+
+
+def batch_xlsx(db: Session, batch: PayoutBatch) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = f"支払バッチ{batch.id}"
+    ws.append(
+        [
+            "支払バッチ",
+            batch.id,
+            "対象期間",
+            batch.period_key,
+            "状態",
+            label(payout_wf.MACHINE, batch.state),
+        ]
+    )
+    _header(
+        ws, ["店舗コード", "店舗名", "件数", "金額(円)", "状態", "理由", "振込手数料(事業者負担)"]
+    )
+    for store, line in batch_rows(db, batch):
+        ws.append(
+            [
+                store.code,
+                store.name,
+                line.count,
+                line.amount,
+                LINE_STATUS[line.status],
+                line.reason,
+                line.fee,
+            ]
+        )
+    return _save(wb)
+
+
+def store_statement_xlsx(db: Session, batch: PayoutBatch, line: PayoutLine) -> bytes:
+    store = db.get(Store, line.store_id)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "支払明細"
+    ws.append(["支払明細書", store.name, f"店舗コード {store.code}"])
+    ws.append(["支払バッチ", batch.id, "対象期間", batch.period_key])
+    ws.append(["件数", line.count, "金額(円)", line.amount, "状態", LINE_STATUS[line.status]])
+    ws.append(["振込手数料は事務局が負担します。お店の受取額から差し引くことはありません。"])
+    _header(ws, ["利用日時", "確認番号", "枚数", "割引額(円)", "お会計(円)"])
+    uses = db.scalars(
+        select(Redemption)
+        .join(PayoutItem, PayoutItem.redemption_id == Redemption.id)
+        .where(PayoutItem.line_id == line.id)
+        .order_by(Redemption.used_at)
+    )
+    for r in uses:
+        ws.append(
+            [
+                to_jst(r.used_at).strftime("%Y-%m-%d %H:%M:%S"),
+                r.confirmation_code,
+                r.coupons,
+                r.amount,
+                r.bill_amount,
+            ]
+        )
+    return _save(wb)

@@ -1,0 +1,300 @@
+"""Paying the stores (F-1..F-5): the four-eyes rule, a frozen batch, one Zengin file, the bank's
+results line by line, and each store seeing only its own statements."""
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from kariya.models import Campaign, PayoutBatch, Store
+from kariya.services import ledger, zengin
+from tests.conftest import DATABASE_URL
+from tests.helpers import (
+    ROUND1,
+    csrf_from,
+    load_campaign,
+    login_resident,
+    login_staff,
+    make_store,
+    make_user,
+)
+
+
+def staff_app(testapp, db, role, username, store_code=None):
+    from tests.helpers import PASSWORD
+
+    make_user(db, role, username=username, store_code=store_code)
+    app = testapp.__class__(testapp.app, extra_environ={"HTTP_HOST": "localhost"})
+    login_staff(app, username, PASSWORD)
+    return app
+
+
+def post(app, page_url, action_url, fields=None, status=302):
+    page = app.get(page_url)
+    return app.post(
+        action_url, {**(fields or {}), "csrf_token": csrf_from(page.text)}, status=status
+    )
+
+
+@pytest.fixture
+def spent(db, testapp):
+    """Round 1: a resident uses 2 coupons at a store with a bank account and 1 at one without."""
+    load_campaign(db, total=60_000, rounds=6)
+    paid = make_store(db, "S0001", "かりや青果店")
+    paid.bank_code, paid.branch_code, paid.account_type = "0001", "004", "普通"
+    paid.account_number, paid.account_holder_kana = "0000001", "カリヤセイカテン"
+    held = make_store(db, "S0002", "口座未登録の店")
+    db.commit()
+    testapp.put_json("/dev/clock", {"now": ROUND1.replace(hour=10).isoformat(), "frozen": True})
+    token = login_resident(testapp)
+    testapp.post("/api/v1/acquisitions", headers={"X-CSRF-Token": token}, status=201)
+    for store, count in ((paid, 2), (held, 1)):
+        testapp.post_json(
+            "/api/v1/redemptions",
+            {"store_token": store.qr_token, "coupons": count, "bill_amount": 3000},
+            headers={"X-CSRF-Token": token},
+            status=201,
+        )
+    testapp.put_json("/dev/clock", {"now": "2024-01-16T10:00:00+09:00", "frozen": True})
+    return paid, held
+
+
+def test_the_whole_path_from_a_scanned_qr_to_a_bank_transfer(testapp, db, spent):
+    paid, held = spent
+    secretariat = staff_app(testapp, db, "secretariat", "sec1")
+    city = staff_app(testapp, db, "city", "city1")
+    post(secretariat, "/secretariat/payouts", "/secretariat/payouts/build")
+    batch = db.scalar(select(PayoutBatch))
+    assert (batch.period_key, batch.state) == ("20240101-20240115", "draft")
+    page = secretariat.get(f"/secretariat/payouts/{batch.id}")
+    assert "振込 1店舗 ・ 1件 ・ <strong>1,000円</strong>" in page.text
+    assert "振込先の金融機関・支店が未登録のため保留" in page.text
+
+    post(secretariat, f"/secretariat/payouts/{batch.id}", f"/secretariat/payouts/{batch.id}/submit")
+    # The secretariat cannot approve (no permission); the city can.
+    post(
+        secretariat,
+        f"/secretariat/payouts/{batch.id}",
+        f"/city/payouts/{batch.id}/approve",
+        status=403,
+    )
+    assert "要承認" in city.get("/city/payouts").text
+    post(city, f"/city/payouts/{batch.id}", f"/city/payouts/{batch.id}/approve")
+    db.expire_all()
+    assert ledger.balance(db, ledger.PAYABLE) == 1_000
+
+    post(secretariat, f"/secretariat/payouts/{batch.id}", f"/secretariat/payouts/{batch.id}/export")
+    first = secretariat.get(f"/secretariat/payouts/{batch.id}/zengin.txt").body
+    parsed = zengin.parse(first)
+    assert [
+        (r["bank_code"], r["branch_code"], r["account_number"], r["holder"], r["amount"])
+        for r in parsed.records
+    ] == [("0001", "004", "0000001", "ｶﾘﾔｾｲｶﾃﾝ", 1_000)]
+    # Exporting again gives the same file; it pays nobody twice.
+    post(secretariat, f"/secretariat/payouts/{batch.id}", f"/secretariat/payouts/{batch.id}/export")
+    assert secretariat.get(f"/secretariat/payouts/{batch.id}/zengin.txt").body == first
+
+    post(
+        secretariat,
+        f"/secretariat/payouts/{batch.id}",
+        f"/secretariat/payouts/{batch.id}/results",
+        {"csv": "S0001,1000,成功,,165"},
+    )
+    db.expire_all()
+    assert db.get(PayoutBatch, batch.id).state == "transferred"
+    assert (
+        ledger.balance(db, ledger.PAID) == 1_000
+    )  # the fee (165) is the operator's cost, not deducted
+    report = ledger.check(db, db.scalar(select(Campaign)))
+    assert report.ok, report.text()
+    assert report.figures["pending"] == 500  # the held store's use waits for the next batch
+    post(
+        secretariat,
+        f"/secretariat/payouts/{batch.id}",
+        f"/secretariat/payouts/{batch.id}/reconcile",
+    )
+    assert "照合済み" in secretariat.get(f"/secretariat/payouts/{batch.id}").text
+
+
+def test_nobody_approves_a_batch_they_submitted(testapp, db, spent):
+    """Four eyes: the same person cannot both submit and approve, even holding both roles' CLI."""
+    from kariya.clock import FixedClock
+    from kariya.errors import Forbidden
+    from kariya.services import payouts
+
+    clock = FixedClock(ROUND1.replace(day=16, hour=10))
+    batch = payouts.build(db, clock, {}, actor="staff:alice")
+    payouts.submit(db, clock, batch, actor="staff:alice")
+    with pytest.raises(Forbidden, match="ダブルチェック"):
+        payouts.approve(db, clock, batch, actor="staff:alice")
+    payouts.approve(db, clock, batch, actor="staff:bob")
+    assert batch.state == "approved"
+
+
+def test_a_submitted_batch_is_frozen(testapp, db, spent):
+    secretariat = staff_app(testapp, db, "secretariat", "sec1")
+    post(secretariat, "/secretariat/payouts", "/secretariat/payouts/build")
+    batch = db.scalar(select(PayoutBatch))
+    post(secretariat, f"/secretariat/payouts/{batch.id}", f"/secretariat/payouts/{batch.id}/submit")
+    # No second batch while one is in progress, and no way to change this one's lines.
+    response = post(secretariat, "/secretariat/payouts", "/secretariat/payouts/build", status=409)
+    assert "処理中の支払バッチ" in response.text
+    post(
+        secretariat,
+        f"/secretariat/payouts/{batch.id}",
+        f"/secretariat/payouts/{batch.id}/submit",
+        status=409,
+    )
+    post(
+        secretariat,
+        f"/secretariat/payouts/{batch.id}",
+        f"/secretariat/payouts/{batch.id}/export",
+        status=409,
+    )
+
+
+def test_city_rejects_with_a_reason_and_the_batch_is_rebuilt(testapp, db, spent):
+    secretariat = staff_app(testapp, db, "secretariat", "sec1")
+    city = staff_app(testapp, db, "city", "city1")
+    post(secretariat, "/secretariat/payouts", "/secretariat/payouts/build")
+    batch = db.scalar(select(PayoutBatch))
+    post(secretariat, f"/secretariat/payouts/{batch.id}", f"/secretariat/payouts/{batch.id}/submit")
+    post(
+        city,
+        f"/city/payouts/{batch.id}",
+        f"/city/payouts/{batch.id}/reject",
+        {"reason": " "},
+        status=422,
+    )
+    post(
+        city,
+        f"/city/payouts/{batch.id}",
+        f"/city/payouts/{batch.id}/reject",
+        {"reason": "金額を確認してください"},
+    )
+    assert (
+        "差戻し理由: 金額を確認してください"
+        in secretariat.get(f"/secretariat/payouts/{batch.id}").text
+    )
+    post(
+        secretariat, f"/secretariat/payouts/{batch.id}", f"/secretariat/payouts/{batch.id}/redraft"
+    )
+    db.expire_all()
+    assert db.get(PayoutBatch, batch.id).state == "draft"
+    assert "<strong>1,000円</strong>" in secretariat.get(f"/secretariat/payouts/{batch.id}").text
+
+
+def test_bank_results_are_checked_line_by_line_and_a_failure_goes_to_the_next_batch(
+    testapp, db, spent
+):
+    secretariat = staff_app(testapp, db, "secretariat", "sec1")
+    city = staff_app(testapp, db, "city", "city1")
+    post(secretariat, "/secretariat/payouts", "/secretariat/payouts/build")
+    batch = db.scalar(select(PayoutBatch))
+    post(secretariat, f"/secretariat/payouts/{batch.id}", f"/secretariat/payouts/{batch.id}/submit")
+    post(city, f"/city/payouts/{batch.id}", f"/city/payouts/{batch.id}/approve")
+    post(secretariat, f"/secretariat/payouts/{batch.id}", f"/secretariat/payouts/{batch.id}/export")
+    bad = post(
+        secretariat,
+        f"/secretariat/payouts/{batch.id}",
+        f"/secretariat/payouts/{batch.id}/results",
+        {"csv": "S0001,999,成功\nS9999,100,成功\nS0001,1000,たぶん"},
+        status=422,
+    )
+    assert "結果は「成功」か「失敗」" in bad.text
+    bad = post(
+        secretariat,
+        f"/secretariat/payouts/{batch.id}",
+        f"/secretariat/payouts/{batch.id}/results",
+        {"csv": "S0001,999,成功\nS9999,100,成功"},
+        status=422,
+    )
+    assert "1行目: 店舗 S0001 の金額 999円 がバッチの 1,000円 と一致しません" in bad.text
+    assert "2行目: 店舗 S9999 はこのバッチにありません" in bad.text
+    db.expire_all()
+    assert db.get(PayoutBatch, batch.id).state == "exported"  # nothing written
+    post(
+        secretariat,
+        f"/secretariat/payouts/{batch.id}",
+        f"/secretariat/payouts/{batch.id}/results",
+        {"csv": "S0001,1000,失敗,口座解約"},
+    )
+    db.expire_all()
+    report = ledger.check(db, db.scalar(select(Campaign)))
+    assert report.ok, report.text()
+    assert (report.figures["paid"], report.figures["pending"]) == (0, 1_500)
+    # The store's account is fixed; the next batch pays the use again, once.
+    testapp.put_json("/dev/clock", {"now": "2024-02-01T10:00:00+09:00", "frozen": True})
+    post(secretariat, "/secretariat/payouts", "/secretariat/payouts/build")
+    second = db.scalars(select(PayoutBatch).order_by(PayoutBatch.id.desc())).first()
+    assert second.id != batch.id and second.period_key == "20240116-20240131"
+    assert "<strong>1,000円</strong>" in secretariat.get(f"/secretariat/payouts/{second.id}").text
+
+
+def test_a_store_sees_only_its_own_statements(testapp, db, spent):
+    paid, held = spent
+    secretariat = staff_app(testapp, db, "secretariat", "sec1")
+    post(secretariat, "/secretariat/payouts", "/secretariat/payouts/build")
+    batch = db.scalar(select(PayoutBatch))
+    own = staff_app(testapp, db, "store", "shop1", store_code="S0001")
+    other = staff_app(testapp, db, "store", "shop2", store_code="S0002")
+    assert "1,000円" in own.get("/store/statements").text
+    book = openpyxl.load_workbook(io.BytesIO(own.get(f"/store/statements/{batch.id}.xlsx").body))
+    sheet = book.active
+    assert sheet["B1"].value == "かりや青果店"
+    assert [row[3] for row in sheet.iter_rows(min_row=6, values_only=True)] == [1000]
+    # The held store sees its own held line, and nothing of the other store.
+    held_sheet = openpyxl.load_workbook(
+        io.BytesIO(other.get(f"/store/statements/{batch.id}.xlsx").body)
+    ).active
+    assert held_sheet["B1"].value == "口座未登録の店"
+    assert "保留" in held_sheet["F3"].value
+    assert "かりや青果店" not in other.get("/store/statements").text
+    make_store(db, "S0003", "本のたから堂")
+    stranger = staff_app(testapp, db, "store", "shop3", store_code="S0003")
+    stranger.get(f"/store/statements/{batch.id}.xlsx", status=404)
+    other.get(f"/secretariat/payouts/{batch.id}", status=403)
+    other.get(f"/city/payouts/{batch.id}", status=403)
+    city = staff_app(testapp, db, "city", "city1")
+    sheet = openpyxl.load_workbook(
+        io.BytesIO(city.get(f"/city/payouts/{batch.id}.xlsx").body)
+    ).active
+    assert [r[0] for r in sheet.iter_rows(min_row=3, values_only=True)] == ["S0001", "S0002"]
+
+
+def test_payouts_cli_keeps_the_same_rules(tmp_path, testapp, db, spent):
+    make_user(db, "secretariat", username="sec1")
+    make_user(db, "city", username="city1")
+    ini = tmp_path / "cli.ini"
+    ini.write_text(
+        "[app:main]\nuse = egg:kariya\n"
+        f"sqlalchemy.url = {DATABASE_URL}\nkariya.session_secret = x\nkariya.clock = settable\n"
+        "kariya.zengin.remitter_code = 1234567890\nkariya.zengin.remitter_name = ｶﾘﾔｼ\n"
+        "kariya.zengin.bank_code = 0001\nkariya.zengin.branch_code = 001\nkariya.zengin.account_type = 1\n"
+        "kariya.zengin.account_number = 1234567\n"
+    )
+    kariya = str(Path(sys.executable).with_name("kariya"))
+
+    def run(*args):
+        return subprocess.run(
+            [kariya, "-c", str(ini), "payouts", *args], capture_output=True, text=True, timeout=120
+        )
+
+    built = run("build")
+    assert built.returncode == 0, built.stderr
+    batch_id = db.scalar(select(PayoutBatch.id))
+    assert (
+        run("export", str(batch_id), "--out", str(tmp_path / "z.txt")).returncode == 2
+    )  # not approved
+    assert run("submit", str(batch_id), "--as", "city1").returncode == 2  # wrong role
+    assert run("submit", str(batch_id), "--as", "sec1").returncode == 0
+    assert "承認は市の担当者" in run("approve", str(batch_id), "--as", "sec1").stderr
+    assert run("approve", str(batch_id), "--as", "city1").returncode == 0
+    done = run("export", str(batch_id), "--out", str(tmp_path / "z.txt"))
+    assert done.returncode == 0, done.stderr
+    assert zengin.parse((tmp_path / "z.txt").read_bytes()).total == 1_000
+    assert db.scalar(select(Store.code).where(Store.id == spent[0].id)) == "S0001"

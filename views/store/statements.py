@@ -1,0 +1,35 @@
+"""A store's own payment statements (and nothing of any other store)."""
+
+from pyramid.httpexceptions import HTTPNotFound
+from pyramid.view import view_config
+
+from kariya.security import P
+from kariya.services import payouts, statements
+from views.secretariat.payouts import xlsx_response
+
+
+@view_config(
+    route_name="store.statements",
+    renderer="store/statements.jinja2",
+    permission=P.STORE_STATEMENTS_VIEW,
+    request_method="GET",
+)
+def index(request):
+    return {
+        "lines": payouts.store_lines(request.db, request.identity.store_id),
+        "line_status": statements.LINE_STATUS,
+    }
+
+
+@view_config(
+    route_name="store.statement_xlsx", permission=P.STORE_STATEMENTS_VIEW, request_method="GET"
+)
+def xlsx(request):
+    batch_id = int(request.matchdict["id"])
+    for batch, line in payouts.store_lines(request.db, request.identity.store_id):
+        if batch.id == batch_id:
+            return xlsx_response(
+                statements.store_statement_xlsx(request.db, batch, line),
+                f"statement_batch{batch.id}.xlsx",
+            )
+    raise HTTPNotFound()
