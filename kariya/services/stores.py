@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import secrets
 
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from kariya.models import Store
+from kariya.errors import Conflict, Invalid
+from kariya.models import Store, TransitionRecord
 from kariya.services.store_finder import store_search_text
 from workflows import store as store_wf
 from workflows.binding import fire
@@ -41,3 +44,48 @@ def activate_all_the_way(db: Session, clock, store: Store, *, actor: str) -> Non
     """Take a newly applied store through review and approval to active (import --activate, demo)."""
     for event in ("review", "approve", "activate"):
         transition(db, clock, store, event, actor=actor, reason="一括登録")
+
+
+def reissue(db: Session, clock, store: Store, actor: str, reason: str) -> str:
+    """Replace the store's QR token (a worn sticker, a leaked or misused code): the old code then
+    answers "no longer valid". Recorded in the store's history like a transition whose state does
+    not change. Returns the new token."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid("QRコードを再発行する理由を入力してください。")
+    if not store.qr_token:
+        raise Conflict(
+            f"店舗「{store.name}」のQRコードはまだ発行されていません(利用開始後に発行されます)。",
+            code="NO_QR",
+        )
+    if store.state in ("withdrawn", "rejected"):
+        raise Conflict(
+            f"店舗「{store.name}」は登録取消または不承認のため、QRコードを再発行できません。",
+            code="STORE_NOT_ACTIVE",
+        )
+    now = clock.now()
+    old, new = store.qr_token, new_qr_token()
+    # Compare-and-set on the old token: of two simultaneous reissues, one is refused.
+    result = db.execute(
+        update(Store)
+        .where(Store.id == store.id, Store.qr_token == old)
+        .values(qr_token=new, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict("他の操作でQRコードが変更されました。画面を開き直してください。")
+    set_committed_value(store, "qr_token", new)
+    set_committed_value(store, "updated_at", now)
+    db.execute(
+        insert(TransitionRecord).values(
+            machine=store_wf.MACHINE.kariya_name,
+            entity_id=store.id,
+            event="reissue_qr",
+            from_state=store.state,
+            to_state=store.state,
+            actor=actor,
+            reason=reason[:500],
+            at=now,
+        )
+    )
+    return new
