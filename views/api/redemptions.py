@@ -3,8 +3,8 @@
 from pyramid.view import view_config
 
 from kariya.security import P
-from kariya.services import idempotency, redemptions
-from views.api.support import json_body, resident_id
+from kariya.services import redemptions
+from views.api.support import idempotent, json_body, resident_id
 
 
 @view_config(
@@ -25,12 +25,9 @@ def qr(request):
 def redeem(request):
     body = json_body(request)
     person_id = resident_id(request)
-    status, result = idempotency.run(
-        request.db,
-        request.clock,
+    return idempotent(
+        request,
         person_id,
-        idempotency.check_key(request.headers.get("Idempotency-Key")),
-        idempotency.request_hash(request.method, request.path, request.body or b""),
         lambda: redemptions.redeem(
             request.db,
             request.clock,
@@ -39,7 +36,4 @@ def redeem(request):
             body.get("coupons"),
             body.get("bill_amount"),
         ),
-        status=201,
     )
-    request.response.status = status
-    return result

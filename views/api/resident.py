@@ -9,8 +9,8 @@ from kariya import roles
 from kariya.errors import DomainError
 from kariya.models import Person
 from kariya.security import P
-from kariya.services import idempotency, issuance, persons, profile_options
-from views.api.support import json_body, resident_id
+from kariya.services import issuance, persons, profile_options
+from views.api.support import idempotent, json_body, resident_id
 
 
 class Unauthenticated(DomainError):
@@ -82,18 +82,9 @@ def current_round(request):
 def acquire(request):
     json_body(request, required=False)  # no fields; but malformed or oversized input is refused
     person_id = resident_id(request)
-    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
-    status, body = idempotency.run(
-        request.db,
-        request.clock,
-        person_id,
-        key,
-        idempotency.request_hash(request.method, request.path, request.body or b""),
-        lambda: issuance.acquire(request.db, request.clock, person_id),
-        status=201,
+    return idempotent(
+        request, person_id, lambda: issuance.acquire(request.db, request.clock, person_id)
     )
-    request.response.status = status
-    return body
 
 
 @view_config(

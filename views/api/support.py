@@ -48,3 +48,21 @@ def resident_id(request) -> int:
     identity = request.identity
     assert identity is not None and identity.role == roles.RESIDENT  # guaranteed by permission
     return identity.id
+
+
+def idempotent(request, person_id: int, action, *, status: int = 201):
+    """Run `action` once per Idempotency-Key (if the request carries one) and answer with the
+    first result; sets the response status."""
+    from kariya.services import idempotency
+
+    status, body = idempotency.run(
+        request.db,
+        request.clock,
+        person_id,
+        idempotency.check_key(request.headers.get("Idempotency-Key")),
+        idempotency.request_hash(request.method, request.path, request.body or b""),
+        action,
+        status=status,
+    )
+    request.response.status = status
+    return body
