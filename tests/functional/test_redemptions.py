@@ -252,3 +252,55 @@ def test_void_needs_a_reason(testapp, shop, phone, db):
         status=422,
     )
     assert used_count(db) == 1
+
+
+def test_void_in_the_next_round_is_refused_even_within_the_window(testapp, shop, phone, db):
+    """I-5, I-6: a void gives coupons back only in their own round; once the round has ended
+    (here 2 minutes into the next one, well inside the 10-minute window) it is refused and
+    nothing changes."""
+    testapp.put_json("/dev/clock", {"now": "2024-01-21T23:58:00+09:00", "frozen": True})
+    body = use(testapp, phone, shop.qr_token, 1, 1000)
+    staff = store_staff(testapp, db)
+    portal = staff.get("/store/")
+    testapp.put_json("/dev/clock", {"now": "2024-01-22T00:00:00+09:00", "frozen": True})
+    response = staff.post(
+        f"/store/redemptions/{body['id']}/void",
+        {"reason": "金額の入力誤り", "csrf_token": csrf_from(portal.text)},
+        status=422,
+    )
+    assert "利用期間外" in response.text
+    db.expire_all()
+    assert db.get(Redemption, body["id"]).state == "confirmed"
+    assert used_count(db) == 1
+    assert_ledger_ok(db)
+
+
+def test_a_use_is_voided_only_once(testapp, shop, phone, db):
+    """I-10: a second void of the same use (a double click) is refused; the coupons come back
+    once and the ledger stays balanced."""
+    body = use(testapp, phone, shop.qr_token, 2, 2000)
+    staff = store_staff(testapp, db)
+    token = csrf_from(staff.get("/store/").text)
+    url = f"/store/redemptions/{body['id']}/void"
+    staff.post(url, {"reason": "入力誤り", "csrf_token": token}, status=302)
+    staff.post(url, {"reason": "入力誤り", "csrf_token": token}, status=409)
+    assert used_count(db) == 0
+    assert testapp.get(f"/api/v1/qr/{shop.qr_token}").json["usable_here"] == 2
+    assert_ledger_ok(db)
+
+
+def test_a_person_without_a_profile_cannot_use(testapp, shop):
+    """I-1, I-5: the redemption call asks for the profile first, like acquisition."""
+    token = login_resident(testapp, "U" + "1" * 32, profile=False)
+    body = use(testapp, token, shop.qr_token, 1, 1000, status=403)
+    assert body["error"] == "PROFILE_REQUIRED"
+
+
+def test_no_use_before_the_first_round(testapp, shop, phone, db):
+    """I-7: outside every usage period (before round 1 starts) the QR shows nothing usable and a
+    use is refused with OUTSIDE_PERIOD."""
+    testapp.put_json("/dev/clock", {"now": "2024-01-14T23:59:59+09:00", "frozen": True})
+    assert testapp.get(f"/api/v1/qr/{shop.qr_token}").json["usable_here"] == 0
+    body = use(testapp, phone, shop.qr_token, 1, 1000, status=422)
+    assert body["error"] == "OUTSIDE_PERIOD"
+    assert used_count(db) == 0
