@@ -304,3 +304,12 @@ def test_no_use_before_the_first_round(testapp, shop, phone, db):
     body = use(testapp, phone, shop.qr_token, 1, 1000, status=422)
     assert body["error"] == "OUTSIDE_PERIOD"
     assert used_count(db) == 0
+
+
+def test_store_portal_totals_per_round_and_settlement_period(testapp, shop, phone, db):
+    """Issue 5 item 5: the store sees its totals per round and per settlement period."""
+    use(testapp, phone, shop.qr_token, 2, 2000)
+    staff = store_staff(testapp, db)
+    portal = staff.get("/store/")
+    assert '第1回</td><td class="num">1</td><td class="num">1,000円' in portal.text
+    assert '2024年1月1日〜1月15日</td><td class="num">1</td><td class="num">1,000円' in portal.text

@@ -8,7 +8,7 @@ from pyramid.view import view_config
 from kariya.clock import JST
 from kariya.models import Store
 from kariya.security import P
-from kariya.services import redemptions
+from kariya.services import payouts, redemptions
 
 
 def _today_start(request) -> dt.datetime:
@@ -28,6 +28,9 @@ def home(request):
         "store": request.db.get(Store, store_id),
         "uses": redemptions.of_store(
             request.db, request.clock, store_id, since=_today_start(request)
+        ),
+        "totals": redemptions.store_totals(
+            request.db, store_id, payouts.cutoffs_of(request.registry.settings)
         ),
     }
 
