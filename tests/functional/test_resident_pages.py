@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.helpers import ROUND1, load_campaign, login_resident, make_store
+from tests.helpers import ROUND1, csrf_from, load_campaign, login_resident, make_store
 
 
 @pytest.fixture
@@ -26,9 +26,45 @@ def test_home_offers_the_acquire_button_then_says_why_not(testapp, week1):
     assert 'aria-valuenow="80"' in home.text  # 8,000 of 10,000 left
 
 
-def test_home_asks_for_the_profile_first(testapp, week1):
+def test_first_visit_asks_for_the_profile_once_then_home(testapp, week1, db):
+    """I-1: age band, area and the agreement, asked once (and editable later)."""
     login_resident(testapp, profile=False)
-    assert "はじめに年代とお住まいの地区を登録してください" in testapp.get("/home").text
+    first = testapp.get("/home", status=302)
+    assert first.location.endswith("/profile?next=%2Fhome")
+    form = testapp.get(first.location)
+    assert "はじめに(1回だけ)" in form.text and "80歳以上" in form.text and "市外" in form.text
+    token = csrf_from(form.text)
+    # Without the agreement: explained, nothing saved.
+    refused = testapp.post(
+        "/profile",
+        {"age_band": "70s", "area": "kariya", "next": "/home", "csrf_token": token},
+        status=422,
+    )
+    assert "同意が必要です" in refused.text
+    assert testapp.get("/api/v1/me").json["profile"] is None
+    done = testapp.post(
+        "/profile",
+        {
+            "age_band": "70s",
+            "area": "kariya",
+            "agreed_terms": "2024-01",
+            "next": "/home",
+            "csrf_token": token,
+        },
+        status=302,
+    )
+    assert done.location.endswith("/home")
+    assert "第1回の割引券" in testapp.get("/home").text
+    assert testapp.get("/api/v1/me").json["profile"] == {"age_band": "70s", "area": "kariya"}
+    # Editable later, without agreeing again.
+    edit = testapp.get("/profile")
+    assert "登録内容の変更" in edit.text and "agreed_terms" not in edit.text
+    testapp.post(
+        "/profile",
+        {"age_band": "80plus", "area": "outside", "csrf_token": csrf_from(edit.text)},
+        status=302,
+    )
+    assert testapp.get("/api/v1/me").json["profile"] == {"age_band": "80plus", "area": "outside"}
 
 
 def test_wallet_lists_coupons_with_expiry(testapp, week1):

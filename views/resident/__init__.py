@@ -3,6 +3,7 @@
 
 def includeme(config):
     config.add_route("resident.home", "/home")
+    config.add_route("resident.profile", "/profile")
     config.add_route("resident.wallet", "/wallet")
     config.add_route("resident.history", "/history")
     config.add_route("resident.stores", "/stores")

@@ -1,11 +1,11 @@
 """Residents' pages (mobile-first, Japanese). The acquire and use steps call the JSON API from
 small scripts on the page, so the page and the API share one set of rules and messages."""
 
-from pyramid.httpexceptions import HTTPNotFound
+from pyramid.httpexceptions import HTTPFound, HTTPNotFound
 from pyramid.view import view_config
 
 from kariya.errors import Invalid
-from kariya.models import Store
+from kariya.models import Person, Store
 from kariya.security import P
 from kariya.services import (
     campaigns,
@@ -32,6 +32,9 @@ def _callcenter(request) -> dict:
     request_method="GET",
 )
 def home(request):
+    person = request.db.get(Person, request.identity.id)
+    if person is None or not person.has_profile:  # first visit (I-1)
+        return HTTPFound(request.route_url("resident.profile", _query={"next": "/home"}))
     status = issuance.round_status(request.db, request.clock, request.identity.id)
     coupons = issuance.coupons_of(request.db, request.identity.id)
     usable = [c for c in coupons if c["state"] == "issued" and c["round"] == status["round"]]
