@@ -1,0 +1,105 @@
+"""A resident's whole path in headless Chromium (Debian's package; no downloaded browser) on a
+phone-sized viewport: login -> first-visit profile -> acquire -> scan the store's QR -> use ->
+history. Screenshots of each page are kept in tests/artifacts/ (I-1, I-5, P-5)."""
+
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+from waitress.server import create_server
+
+from tests.helpers import ROUND1, load_campaign, make_store
+
+pytestmark = pytest.mark.integration
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def base_url(app):
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is not installed: `make test` installs Debian's chromium package")
+    server = create_server(app, host="127.0.0.1", port=0, threads=8)
+    threading.Thread(target=server.run, daemon=True).start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+
+
+def test_resident_walks_from_login_to_history(base_url, db):
+    load_campaign(db, total=60_000, rounds=6)
+    store = make_store(db, "S0001", "かりや青果店")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        phone = browser.new_context(
+            viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True, locale="ja-JP"
+        )
+        page = phone.new_page()
+        shot = lambda name: page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)  # noqa: E731
+        page.request.put(f"{base_url}/dev/clock", data={"now": ROUND1.replace(hour=10).isoformat(), "frozen": True})
+
+        # Login (the LINE simulator's direct login) lands on the first-visit profile.
+        page.request.post(f"{base_url}/dev/line-login", data={"line_user_id": "U" + "a" * 32, "display_name": "刈谷 花子"})
+        page.goto(f"{base_url}/home")
+        expect(page).to_have_url(re.compile(r"/profile\?next="))
+        shot("1_profile")
+        page.select_option("#age_band", "70s")
+        page.select_option("#area", "kariya")
+        page.check("#agreed_terms")
+        page.click("text=登録する")
+
+        # Acquire this week's coupons.
+        expect(page).to_have_url(re.compile(r"/home$"))
+        expect(page.locator("h1")).to_contain_text("第1回の割引券")
+        shot("2_home")
+        page.click("#acquire")
+        expect(page.locator("#acquire-result")).to_contain_text("4枚受け取りました")
+        page.wait_for_url(re.compile(r"/home$"))
+        page.wait_for_load_state("networkidle")
+        expect(page.locator("#acquire")).to_be_disabled()
+        expect(page.locator(".count")).to_have_text("4枚")
+        shot("3_acquired")
+
+        # Scan the store's QR: the camera opens the URL it carries.
+        page.goto(f"{base_url}/s/{store.qr_token}")
+        expect(page.locator("#step-input .store-name")).to_have_text("かりや青果店")
+        expect(page.locator("#usable")).to_have_text("2")
+        page.click(".count-choice[data-count='2']")
+        page.fill("#bill", "２，５００")
+        shot("4_use_input")
+        page.click("#to-confirm")
+        expect(page.locator("#step-confirm")).to_be_visible()
+        expect(page.locator("#confirm-amount")).to_have_text("1,000円")
+        expect(page.locator("#confirm-bill")).to_have_text("2,500円")
+        clock = page.locator("#step-confirm .live-clock")
+        first = clock.inner_text()
+        page.wait_for_timeout(1200)
+        assert clock.inner_text() != first  # the confirmation screen is live, not a screenshot
+        shot("5_confirm")
+        page.click("#confirm")
+        expect(page.locator("#step-done")).to_be_visible()
+        code = page.locator("#done-code").inner_text()
+        assert re.fullmatch(r"[2-9A-Z]{6}", code)
+        shot("6_done")
+
+        # History shows the use with its confirmation code.
+        page.goto(f"{base_url}/history")
+        expect(page.locator("table")).to_contain_text("かりや青果店")
+        expect(page.locator("table")).to_contain_text(code)
+        expect(page.locator("table")).to_contain_text("2,500円")
+        shot("7_history")
+        browser.close()
+    assert len(list(ARTIFACTS.glob("*.png"))) >= 7
