@@ -97,3 +97,52 @@ def store_statement_xlsx(db: Session, batch: PayoutBatch, line: PayoutLine) -> b
             ]
         )
     return _save(wb)
+
+
+def store_statement_pdf(db: Session, batch: PayoutBatch, line: PayoutLine) -> bytes:
+    """The same statement as a printable A4 PDF (Japanese text in a built-in CID font)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.pdfgen import canvas
+
+    from kariya.services.materials import GOTHIC, _fonts
+
+    _fonts()
+    store = db.get(Store, line.store_id)
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=A4)
+    pdf.setTitle(f"支払明細書 {store.name} バッチ{batch.id}")
+    width, height = A4
+    y = height - 25 * mm
+
+    def text(value: str, size: int = 10, x: float = 20 * mm) -> None:
+        nonlocal y
+        if y < 20 * mm:
+            pdf.showPage()
+            y = height - 20 * mm
+        pdf.setFont(GOTHIC, size)
+        pdf.drawString(x, y, value)
+        y -= size * 0.5 * mm + 3 * mm
+
+    text("支払明細書", 18)
+    text(f"{store.name} 様(店舗コード {store.code})", 12)
+    text(
+        f"支払バッチ No.{batch.id} / 対象期間 {batch.period_key} / 状態 {LINE_STATUS[line.status]}"
+    )
+    text(f"件数 {line.count}件 / 金額 {line.amount:,}円")
+    text("振込手数料は事務局が負担します。お店の受取額から差し引くことはありません。")
+    y -= 3 * mm
+    text("利用日時                確認番号   枚数   割引額     お会計", 10)
+    uses = db.scalars(
+        select(Redemption)
+        .join(PayoutItem, PayoutItem.redemption_id == Redemption.id)
+        .where(PayoutItem.line_id == line.id)
+        .order_by(Redemption.used_at)
+    )
+    for r in uses:
+        text(
+            f"{to_jst(r.used_at):%Y-%m-%d %H:%M}    {r.confirmation_code}     {r.coupons}     {r.amount:>6,}円   {r.bill_amount:>8,}円"
+        )
+    pdf.showPage()
+    pdf.save()
+    return out.getvalue()

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import openpyxl
+import pypdfium2 as pdfium
 import pytest
 from sqlalchemy import select
 
@@ -257,6 +258,10 @@ def test_a_store_sees_only_its_own_statements(testapp, db, spent):
     make_store(db, "S0003", "本のたから堂")
     stranger = staff_app(testapp, db, "store", "shop3", store_code="S0003")
     stranger.get(f"/store/statements/{batch.id}.xlsx", status=404)
+    pdf = pdfium.PdfDocument(own.get(f"/store/statements/{batch.id}.pdf").body)
+    assert [round(v) for v in pdf[0].get_size()] == [595, 842]  # A4
+    assert "かりや青果店" in pdf[0].get_textpage().get_text_range()
+    stranger.get(f"/store/statements/{batch.id}.pdf", status=404)
     other.get(f"/secretariat/payouts/{batch.id}", status=403)
     other.get(f"/city/payouts/{batch.id}", status=403)
     city = staff_app(testapp, db, "city", "city1")

@@ -8,3 +8,4 @@ def includeme(config):
     config.add_route("store.void", "/redemptions/{id:\\d+}/void")
     config.add_route("store.statements", "/statements")
     config.add_route("store.statement_xlsx", "/statements/{id:\\d+}.xlsx")
+    config.add_route("store.statement_pdf", "/statements/{id:\\d+}.pdf")
