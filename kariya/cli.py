@@ -138,6 +138,39 @@ def cmd_store_qr(registry, args) -> int:
     return 0
 
 
+def cmd_import_stores(registry, args) -> int:
+    from kariya.clock import make_clock
+    from kariya.errors import Invalid
+    from kariya.services import store_import
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise Invalid(f"ファイル {args.file} が見つかりません。")
+    data = path.read_bytes()
+    with _session(registry) as db:
+        report = store_import.import_stores(
+            db,
+            make_clock(registry.settings, db),
+            data,
+            actor="cli:import-stores",
+            dry_run=args.dry_run,
+            activate=args.activate,
+            filename=path.name,
+        )
+        print(report.text())
+        if not report.ok:  # a dry run with errors (an import with errors raises by itself)
+            raise store_import.errors_refusal(report)
+    return 0
+
+
+def cmd_store_template(registry, args) -> int:
+    from kariya.services import store_import
+
+    Path(args.file).write_bytes(store_import.template_workbook())
+    print(f"store template written to {args.file}")
+    return 0
+
+
 def _staff_actor(db, username: str) -> str:
     """The four-eyes steps are recorded under a named staff account with the right role."""
     from sqlalchemy import select
@@ -211,6 +244,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("code", help="store code")
     p.add_argument("--png", metavar="FILE", help="also write the QR code as a PNG image")
     p.set_defaults(func=cmd_store_qr)
+    p = sub.add_parser("import-stores", help="import the city's store list (.xlsx, S-1)")
+    p.add_argument("file", help="the workbook (.xlsx)")
+    p.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
+    p.add_argument(
+        "--activate", action="store_true", help="take newly created stores through to active"
+    )
+    p.set_defaults(func=cmd_import_stores)
+    p = sub.add_parser("store-template", help="write the store list template (.xlsx)")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_store_template)
     p = sub.add_parser("payouts", help="payout batches to stores (F-1..F-5)")
     psub = p.add_subparsers(dest="payouts_command", required=True)
     psub.add_parser("build", help="build the draft batch of the last ended period").set_defaults(

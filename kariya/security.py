@@ -34,6 +34,9 @@ class P(enum.StrEnum):
     SECRETARIAT_MATERIALS_BUILD = "secretariat:materials:build"
     SECRETARIAT_STORE_QR_REISSUE = "secretariat:store_qr:reissue"
     SECRETARIAT_PAYOUTS_EDIT = "secretariat:payouts:edit"
+    SECRETARIAT_STORES_VIEW = "secretariat:stores:view"
+    SECRETARIAT_STORES_IMPORT = "secretariat:stores:import"
+    SECRETARIAT_STORES_EDIT = "secretariat:stores:edit"
     CITY_HOME_VIEW = "city:home:view"
     CITY_PAYOUTS_APPROVE = "city:payouts:approve"
     STORE_STATEMENTS_VIEW = "store:statements:view"
@@ -66,6 +69,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.SECRETARIAT_MATERIALS_VIEW,
             P.SECRETARIAT_MATERIALS_BUILD,
             P.SECRETARIAT_STORE_QR_REISSUE,
+            P.SECRETARIAT_STORES_VIEW,
+            P.SECRETARIAT_STORES_IMPORT,
+            P.SECRETARIAT_STORES_EDIT,
             P.STAFF_SELF_VIEW,
         }
     ),

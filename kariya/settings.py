@@ -18,6 +18,8 @@ ENV_OVERRIDES = {
     "KARIYA_CELERY_EAGER": "celery.always_eager",
     "KARIYA_CLOCK": "kariya.clock",
     "KARIYA_LINE_SIMULATOR": "kariya.line.simulator",
+    "KARIYA_LINE_CHANNEL_ID": "kariya.line.channel_id",
+    "KARIYA_LINE_CHANNEL_SECRET": "kariya.line.channel_secret",
 }
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +31,18 @@ DEFAULTS = {
     "kariya.environment": "development",
     "kariya.clock": "system",
     "kariya.line.simulator": "false",
+    # LINE Login v2.1 (LINE.md): the Login channel, LINE's endpoints and our registered callback
+    # (empty redirect_uri: {public_url}/login/line/callback).
+    "kariya.line.channel_id": "",
+    "kariya.line.channel_secret": "",
+    "kariya.line.authorize_url": "https://access.line.me/oauth2/v2.1/authorize",
+    "kariya.line.token_url": "https://api.line.me/oauth2/v2.1/token",
+    "kariya.line.friendship_url": "https://api.line.me/friendship/v1/status",
+    "kariya.line.redirect_uri": "",
+    "kariya.line.timeout_seconds": "10",
+    # How residents add the city's official account as a friend (P-1), shown to non-friends.
+    "kariya.line.account_name": "刈谷市LINE公式アカウント",
+    "kariya.line.add_friend_url": "",
     "kariya.redis_url": "",
     "kariya.session_secure": "false",
     "kariya.public_url": "http://localhost:6543",
@@ -56,6 +70,10 @@ DEFAULTS = {
 
 DEV_SECRET_MARKERS = ("dev-only", "change-me", "changeme", "secret")
 
+# The LINE simulator's own channel, used where the simulator is on and no channel is configured.
+SIMULATOR_CHANNEL_ID = "1234567890"
+SIMULATOR_CHANNEL_SECRET = "line-simulator-channel-secret-dev-only"
+
 
 def load(settings: dict, environ: dict | None = None) -> dict:
     """Return the effective settings: defaults < ini < environment."""
@@ -65,6 +83,12 @@ def load(settings: dict, environ: dict | None = None) -> dict:
     for env_name, key in ENV_OVERRIDES.items():
         if environ.get(env_name):
             merged[key] = environ[env_name]
+    if line_simulator(merged) and not merged.get("kariya.line.channel_id"):
+        merged["kariya.line.channel_id"] = SIMULATOR_CHANNEL_ID
+        merged["kariya.line.channel_secret"] = SIMULATOR_CHANNEL_SECRET
+    if not merged.get("kariya.line.redirect_uri"):
+        public_url = (merged.get("kariya.public_url") or "").rstrip("/")
+        merged["kariya.line.redirect_uri"] = public_url + "/login/line/callback"
     check(merged)
     return merged
 
@@ -104,5 +128,10 @@ def check(settings: dict) -> None:
         )
     if not asbool(settings.get("kariya.session_secure")):
         problems.append("kariya.session_secure must be true (cookies over HTTPS only)")
+    if not settings.get("kariya.line.channel_id") or not settings.get("kariya.line.channel_secret"):
+        problems.append(
+            "kariya.line.channel_id and kariya.line.channel_secret must be set "
+            "(set KARIYA_LINE_CHANNEL_ID and KARIYA_LINE_CHANNEL_SECRET)"
+        )
     if problems:
         raise ConfigurationError("production.ini refuses to start: " + "; ".join(problems))

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pyramid.request import call_app_with_subpath_as_path_info
 from pyramid.security import remember
 
 from kariya import roles
 from kariya import settings as kariya_settings
 from kariya.clock import set_clock
 from kariya.errors import Invalid
+from kariya.line_simulator import NOW_KEY, LineSimulator
 from kariya.security import Identity
 from kariya.services import persons
 
@@ -52,6 +54,13 @@ def line_login(request):
     return {"person_id": person.id, "line_user_id": person.line_user_id}
 
 
+def line_simulator(request):
+    """LINE's login and friendship endpoints, simulated (kariya/line_simulator.py), on the
+    app's clock so that its codes and ID tokens agree with the time the app checks them at."""
+    request.environ[NOW_KEY] = request.clock.now()
+    return call_app_with_subpath_as_path_info(request, request.registry["kariya.line_simulator"])
+
+
 def includeme(config):
     settings = config.get_settings()
     if kariya_settings.clock_settable(settings):
@@ -72,3 +81,6 @@ def includeme(config):
             renderer="json",
             require_csrf=False,
         )
+        config.registry["kariya.line_simulator"] = LineSimulator.from_settings(settings)
+        config.add_route("dev.line_simulator", "/dev/line/*subpath")
+        config.add_view(line_simulator, route_name="dev.line_simulator", require_csrf=False)

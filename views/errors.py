@@ -17,11 +17,17 @@ log = logging.getLogger(__name__)
 
 
 JSON_PREFIXES = ("/api/", "/dev/")
+STAFF_PREFIXES = ("/secretariat", "/city", "/callcenter", "/store", "/api")
 
 
 def is_api(request) -> bool:
     """JSON callers get {"error", "message"}; people get a Japanese page."""
     return request.path.startswith(JSON_PREFIXES)
+
+
+def is_staff_page(request) -> bool:
+    """Staff portals and the API; every other page belongs to residents."""
+    return any(request.path == p or request.path.startswith(p + "/") for p in STAFF_PREFIXES)
 
 
 def error_response(request, status: int, code: str, message: str, title: str | None = None):
@@ -75,6 +81,10 @@ def forbidden(exc, request):
     if request.identity is None:
         if is_api(request):
             return error_response(request, 401, "UNAUTHENTICATED", "ログインしてください。")
+        if not is_staff_page(request):  # residents log in through LINE and come back (P-1)
+            return HTTPFound(
+                request.route_url("resident.login_line", _query={"next": request.path_qs})
+            )
         return HTTPFound(request.route_url("login", _query={"next": request.path_qs}))
     log.warning("forbidden", extra={"path": request.path, "role": request.identity.role})
     return error_response(

@@ -25,9 +25,24 @@ def test_production_ini_as_shipped_refuses_without_a_secret():
         kariya_settings.load(production(), environ={})
 
 
+LINE_CHANNEL = {"KARIYA_LINE_CHANNEL_ID": "2000000001", "KARIYA_LINE_CHANNEL_SECRET": "a" * 32}
+
+
 def test_production_starts_with_a_real_secret_from_the_environment():
-    merged = kariya_settings.load(production(), environ={"KARIYA_SESSION_SECRET": GOOD_SECRET})
+    merged = kariya_settings.load(
+        production(), environ={"KARIYA_SESSION_SECRET": GOOD_SECRET, **LINE_CHANNEL}
+    )
     assert merged["kariya.session_secret"] == GOOD_SECRET
+    assert merged["kariya.line.channel_secret"] == "a" * 32
+    assert merged["kariya.line.redirect_uri"] == "https://coupon.example.jp/login/line/callback"
+
+
+def test_production_refuses_to_start_without_the_line_channel_secret():
+    """P-1: residents log in through LINE; without the Login channel's secret no ID token can
+    be verified, so production must not start."""
+    environ = {"KARIYA_SESSION_SECRET": GOOD_SECRET, "KARIYA_LINE_CHANNEL_ID": "2000000001"}
+    with pytest.raises(ConfigurationError, match="kariya.line.channel_secret"):
+        kariya_settings.load(production(), environ=environ)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,81 @@
+"""Residents log in through LINE Login v2.1 (P-1); the rules are in kariya.services.line_login."""
+
+from __future__ import annotations
+
+from pyramid.httpexceptions import HTTPFound
+from pyramid.renderers import render_to_response
+from pyramid.security import remember
+from pyramid.view import view_config
+
+from kariya import roles
+from kariya.security import Identity
+from kariya.services import line_login
+
+
+def _destination(request, next_path: str, has_profile: bool = True) -> str:
+    """Where a logged-in resident goes: the first-visit profile (I-1), the page they asked
+    for, or their home."""
+    if not has_profile:
+        target = next_path or request.route_path("resident.home")
+        return request.route_url("resident.profile", _query={"next": target})
+    if next_path:
+        return request.application_url + next_path
+    return request.route_url("resident.home")
+
+
+@view_config(route_name="resident.login_line", request_method="GET")
+def start(request):
+    next_path = line_login.safe_path(request.params.get("next"))
+    identity = request.identity
+    if identity is not None and identity.role == roles.RESIDENT:
+        return HTTPFound(_destination(request, next_path))
+    url = line_login.for_registry(request.registry).start(request.session, request.clock, next_path)
+    response = HTTPFound(url)
+    response.cache_control = "no-store"
+    return response
+
+
+@view_config(route_name="resident.login_line_callback", request_method="GET")
+def callback(request):
+    try:
+        result = line_login.for_registry(request.registry).finish(
+            request.db, request.clock, request.session, request.GET
+        )
+    except line_login.LineLoginFailed as exc:
+        return _refused(request, exc)
+    headers = remember(request, Identity(role=roles.RESIDENT, id=result.person.id))
+    if result.friendship_status_changed:
+        request.session.flash("刈谷市LINE公式アカウントのお友だち追加ありがとうございます。")
+    return HTTPFound(
+        _destination(request, result.next_path, result.person.has_profile), headers=headers
+    )
+
+
+def _refused(request, exc: line_login.LineLoginFailed):
+    """A Japanese page; its 4xx/5xx status aborts the transaction, so nothing is written."""
+    template = (
+        "resident/login_not_friend.jinja2"
+        if isinstance(exc, line_login.NotFriend)
+        else "resident/login_failed.jinja2"
+    )
+    settings = request.registry.settings
+    retry = request.route_url(
+        "resident.login_line", _query={"next": exc.next_path} if exc.next_path else {}
+    )
+    response = render_to_response(
+        template,
+        {
+            "title": exc.title,
+            "message": exc.message,
+            "code": exc.code,
+            "retry_url": retry,
+            "account_name": settings.get("kariya.line.account_name", ""),
+            "add_friend_url": settings.get("kariya.line.add_friend_url", ""),
+            "callcenter_phone": settings.get("kariya.callcenter.phone", ""),
+            "callcenter_hours": settings.get("kariya.callcenter.hours", ""),
+        },
+        request=request,
+    )
+    response.status = exc.status
+    response.cache_control = "no-store"
+    return response
