@@ -45,14 +45,24 @@ def test_resident_walks_from_login_to_history(base_url, db):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         phone = browser.new_context(
-            viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True, locale="ja-JP"
+            viewport={"width": 390, "height": 844},
+            device_scale_factor=2,
+            is_mobile=True,
+            has_touch=True,
+            locale="ja-JP",
         )
         page = phone.new_page()
         shot = lambda name: page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)  # noqa: E731
-        page.request.put(f"{base_url}/dev/clock", data={"now": ROUND1.replace(hour=10).isoformat(), "frozen": True})
+        page.request.put(
+            f"{base_url}/dev/clock",
+            data={"now": ROUND1.replace(hour=10).isoformat(), "frozen": True},
+        )
 
         # Login (the LINE simulator's direct login) lands on the first-visit profile.
-        page.request.post(f"{base_url}/dev/line-login", data={"line_user_id": "U" + "a" * 32, "display_name": "刈谷 花子"})
+        page.request.post(
+            f"{base_url}/dev/line-login",
+            data={"line_user_id": "U" + "a" * 32, "display_name": "刈谷 花子"},
+        )
         page.goto(f"{base_url}/home")
         expect(page).to_have_url(re.compile(r"/profile\?next="))
         shot("1_profile")
