@@ -4,6 +4,7 @@ history. Screenshots of each page are kept in tests/artifacts/ (I-1, I-5, P-5)."
 
 import re
 import shutil
+import socket
 import threading
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from waitress.server import create_server
 
+from kariya import make_config
+from tasks import configure
+from tests.conftest import BASE_SETTINGS
 from tests.helpers import ROUND1, load_campaign, make_store
 
 pytestmark = pytest.mark.integration
@@ -29,13 +33,29 @@ FLAGS = [
 
 
 @pytest.fixture(scope="module")
-def base_url(app):
+def base_url(engine, registry):
+    """The app served on a free port, its LINE endpoints pointing at the LINE simulator it
+    mounts at /dev/line, so login runs the real OIDC client over real HTTP."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is not installed: `make test` installs Debian's chromium package")
-    server = create_server(app, host="127.0.0.1", port=0, threads=8)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    line = {
+        "kariya.line.channel_id": "1234567890",
+        "kariya.line.channel_secret": "browser-test-line-channel-secret",
+        "kariya.line.authorize_url": base + "/dev/line/oauth2/v2.1/authorize",
+        "kariya.line.token_url": base + "/dev/line/oauth2/v2.1/token",
+        "kariya.line.friendship_url": base + "/dev/line/friendship/v1/status",
+        "kariya.line.redirect_uri": base + "/login/line/callback",
+    }
+    app = make_config({**BASE_SETTINGS, **line}).make_wsgi_app()
+    server = create_server(app, host="127.0.0.1", port=port, threads=8)
     threading.Thread(target=server.run, daemon=True).start()
-    yield f"http://127.0.0.1:{server.effective_port}"
+    yield base
     server.close()
+    configure(registry)  # the Celery app back to the suite's app
 
 
 def test_resident_walks_from_login_to_history(base_url, db):
