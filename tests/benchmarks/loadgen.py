@@ -1,0 +1,251 @@
+"""Load generator of the weekly-rush benchmark; runs in its own process (see rush.py).
+
+    python -m tests.benchmarks.loadgen < spec.json
+
+Reads a JSON spec on stdin: base_url (only 127.0.0.1 is accepted), secret (the session secret of
+the app's ini), person_ids, concurrency, trivial_requests, request_timeout, phase_timeout.
+
+1. Mints, offline, one signed session cookie and CSRF token per person, exactly as Pyramid's
+   SignedCookieSessionFactory and SessionCSRFStoragePolicy would have written them at login.
+2. Checks with one real request that a minted cookie is accepted (GET /api/v1/me: 200 and the
+   same CSRF token back).
+3. Sends one `POST /api/v1/acquisitions` per person, `concurrency` at a time (closed loop), and
+   records each answer's status, error code and latency.
+4. Measures the trivial `GET /healthz/live` the same way.
+
+Prints one JSON object on stdout: {"verify": ..., "acquire": ..., "trivial": ...}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import math
+import sys
+import time
+import urllib.parse
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+
+import aiohttp
+from webob.cookies import JSONSerializer, SignedSerializer
+
+# What kariya/security.py gives SignedCookieSessionFactory, and that factory's own defaults.
+COOKIE_NAME = "kariya_session"
+SESSION_SALT = "pyramid.session."
+SESSION_HASHALG = "sha512"
+CSRF_KEY = "_csrft_"  # SessionCSRFStoragePolicy's session key
+RESIDENT = "resident"
+
+ACQUIRE_PATH = "/api/v1/acquisitions"
+TRIVIAL_PATH = "/healthz/live"
+ME_PATH = "/api/v1/me"
+
+
+class SessionMinter:
+    """Writes session cookies the way Pyramid's signed cookie session factory does."""
+
+    def __init__(self, secret: str) -> None:
+        self._serializer = SignedSerializer(
+            secret, SESSION_SALT, SESSION_HASHALG, serializer=JSONSerializer()
+        )
+
+    def mint(self, person_id: int, now: float | None = None) -> tuple[str, str]:
+        """A logged-in resident's (cookie value, CSRF token).
+
+        The cookie holds (accessed, created, state), signed; `accessed` is now, so the session
+        is neither expired (timeout) nor reissued (reissue_time) during the run.
+        """
+        now = time.time() if now is None else now
+        token = uuid.uuid4().hex  # what SessionCSRFStoragePolicy generates
+        state = {"auth": {"role": RESIDENT, "id": person_id}, CSRF_KEY: token}
+        cookie = self._serializer.dumps((int(now), now, state)).decode("ascii")
+        return cookie, token
+
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """One request to send."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+@dataclasses.dataclass
+class Answer:
+    """What came back: the HTTP status (0 when none), the error code, the latency."""
+
+    status: int = 0
+    code: str = ""
+    ms: float = math.nan
+    at: float = math.nan  # when it came, in seconds from the start of its phase
+
+    @property
+    def label(self) -> str:
+        return f"{self.status} {self.code}".strip()
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of already sorted values (nan when empty)."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def latency_figures(answers: list[Answer]) -> dict:
+    """p50, p90, p99 and max latency (ms) of the answers that came back."""
+    latencies = sorted(a.ms for a in answers if a.status and not math.isnan(a.ms))
+    return {
+        "p50_ms": round(percentile(latencies, 0.50), 1),
+        "p90_ms": round(percentile(latencies, 0.90), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
+        "max_ms": round(latencies[-1], 1) if latencies else math.nan,
+    }
+
+
+def summarize(answers: list[Answer], seconds: float, cpu_seconds: float) -> dict:
+    """Counts by outcome, throughput over every request, latency percentiles (ms) overall and
+    per outcome, when each outcome was last seen (s into the phase), and the share of one core
+    this process used meanwhile."""
+    by_label: dict[str, list[Answer]] = {}
+    for answer in answers:
+        by_label.setdefault(answer.label, []).append(answer)
+    return {
+        "requests": len(answers),
+        "answered": sum(1 for a in answers if a.status),
+        "seconds": round(seconds, 3),
+        "rps": round(len(answers) / seconds, 1) if seconds > 0 else 0.0,
+        "client_cpu": round(cpu_seconds / seconds, 2) if seconds > 0 else 0.0,
+        **latency_figures(answers),
+        "outcomes": dict(Counter(a.label for a in answers).most_common()),
+        "by_outcome": {
+            label: {
+                **latency_figures(group),
+                "last_at_s": round(
+                    max((a.at for a in group if not math.isnan(a.at)), default=0), 2
+                ),
+            }
+            for label, group in by_label.items()
+        },
+    }
+
+
+async def send(http: aiohttp.ClientSession, base_url: str, call: Call, t0: float) -> Answer:
+    """Send one request; any failure becomes an Answer with status 0 and the error's name.
+    `t0` is the start of the phase (perf_counter)."""
+    started = time.perf_counter()
+    try:
+        async with http.request(call.method, base_url + call.path, headers=call.headers) as resp:
+            body = await resp.read()
+            answer = Answer(status=resp.status)
+            if resp.status >= 400:
+                try:
+                    answer.code = str(json.loads(body).get("error", ""))
+                except (ValueError, AttributeError):
+                    answer.code = "UNPARSED"
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        answer = Answer(code=type(exc).__name__)
+    finished = time.perf_counter()
+    answer.ms = (finished - started) * 1000
+    answer.at = finished - t0
+    return answer
+
+
+async def run_phase(
+    http: aiohttp.ClientSession,
+    base_url: str,
+    calls: list[Call],
+    concurrency: int,
+    phase_timeout: float,
+) -> dict:
+    """Send every call, `concurrency` in flight at a time; returns their summary. Calls not
+    answered within `phase_timeout` are recorded as PHASE_TIMEOUT."""
+    answers = [Answer(code="PHASE_TIMEOUT") for _ in calls]
+    pending = iter(range(len(calls)))
+
+    started, cpu_started = time.perf_counter(), time.process_time()
+
+    async def lane() -> None:
+        for i in pending:  # a shared iterator: each call is taken by exactly one lane
+            answers[i] = await send(http, base_url, calls[i], started)
+
+    lanes = [asyncio.ensure_future(lane()) for _ in range(min(concurrency, len(calls)))]
+    _done, late = await asyncio.wait(lanes, timeout=phase_timeout)
+    for task in late:
+        task.cancel()
+    if late:
+        await asyncio.gather(*late, return_exceptions=True)
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    return summarize(answers, seconds, cpu_seconds)
+
+
+async def verify(http: aiohttp.ClientSession, base_url: str, cookie: str, token: str) -> dict:
+    """One real request with a minted cookie: the app must know the resident and the token."""
+    headers = {"Cookie": f"{COOKIE_NAME}={cookie}"}
+    async with http.get(base_url + ME_PATH, headers=headers) as resp:
+        status = resp.status
+        body = await resp.json(content_type=None) if status == 200 else {}
+    return {
+        "status": status,
+        "csrf_matches": body.get("csrf_token") == token,
+        "ok": status == 200 and body.get("csrf_token") == token,
+    }
+
+
+def check_local(base_url: str) -> None:
+    """The benchmark only ever talks to this machine."""
+    host = urllib.parse.urlsplit(base_url).hostname
+    if host != "127.0.0.1":
+        raise SystemExit(f"refusing to send load to {host!r}: only 127.0.0.1 is allowed")
+
+
+async def run(spec: dict) -> dict:
+    """Verify a minted cookie, then run the acquisition phase and the trivial phase."""
+    base_url = spec["base_url"].rstrip("/")
+    check_local(base_url)
+    concurrency = int(spec.get("concurrency", 256))
+    request_timeout = float(spec.get("request_timeout", 30))
+    phase_timeout = float(spec.get("phase_timeout", 120))
+    person_ids = [int(p) for p in spec["person_ids"]]
+
+    minter = SessionMinter(spec["secret"])
+    now = time.time()
+    sessions = [minter.mint(pid, now) for pid in person_ids]
+    acquire_calls = [
+        Call("POST", ACQUIRE_PATH, {"Cookie": f"{COOKIE_NAME}={cookie}", "X-CSRF-Token": token})
+        for cookie, token in sessions
+    ]
+    trivial_calls = [Call("GET", TRIVIAL_PATH, {})] * int(spec.get("trivial_requests", 0))
+
+    connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
+    timeout = aiohttp.ClientTimeout(total=request_timeout)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+    ) as http:
+        checked = await verify(http, base_url, *sessions[0])
+        result: dict = {"verify": checked}
+        if not checked["ok"]:
+            return result
+        result["acquire"] = await run_phase(
+            http, base_url, acquire_calls, concurrency, phase_timeout
+        )
+        if trivial_calls:
+            result["trivial"] = await run_phase(
+                http, base_url, trivial_calls, concurrency, phase_timeout
+            )
+    return result
+
+
+def main() -> int:
+    spec = json.load(sys.stdin)
+    result = asyncio.run(run(spec))
+    print(json.dumps(result))
+    return 0 if result["verify"]["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,611 @@
+"""Benchmark: the weekly rush. 20,065 residents ask at once for round 1's 10,000 packs.
+
+    .venv/bin/python -m tests.benchmarks.rush [--concurrency 256] [--worker-class sync]
+                                              [--profile DIR]
+
+1. Drops and recreates the PostgreSQL database named in bench.ini (`kariya_bench`), migrates it.
+2. Loads a campaign of 6 weekly rounds; round 1 started an hour ago (real clock) and its quota is
+   exactly 10,000 packs of 4 x 500 yen; the ticker opens it.
+3. Inserts 20,065 residents with profiles (one executemany insert).
+4. Serves bench.ini under gunicorn on a free port of 127.0.0.1: 2 gthread workers of 4 threads
+   each by default (8 requests in progress at most, each thread with its own pooled connection).
+   A request of today's hot path spends about half its time waiting on PostgreSQL, so threads
+   overlap those waits: measured 400-465 acquisitions/s against 365-405 with 2 sync workers, at
+   a similar p99 (1.0-1.3 s). `--worker-class sync` measures the other.
+5. Runs the load generator (loadgen.py) in a separate process: one POST /api/v1/acquisitions
+   per resident, 256 in flight (closed loop: latencies include queueing in gunicorn's backlog),
+   then as many GET /healthz/live for the trivial baseline.
+6. Counts from the database: acquisitions, overselling, duplicates, coupons, the ledger check.
+
+Prints a short summary and, as the last line, one JSON object. Exits 1 when a target is missed
+(acquired = 10,000, oversold = duplicates = other_errors = 0, ledger ok, all answered within
+60 s, p99 under 1,500 ms), 2 when the run fails or passes its time limit (--time-limit, 300 s
+by default); gunicorn is always stopped. Needs PostgreSQL at 127.0.0.1:5432 and Redis at
+127.0.0.1:6379. Everything shares 2 cores with the database and the load generator, so other
+work on the machine moves the figures a lot: the summary shows the load average before the run.
+
+With --profile DIR, py-spy samples each gunicorn worker (wall clock, idle included) during the
+acquisitions, and their request time is printed by place, split into waiting on PostgreSQL
+(psycopg) and the rest. Profile with `--worker-class sync`: with threads, py-spy costs much
+more and a thread waiting for the GIL after a query still counts as waiting on PostgreSQL.
+`--ini` serves another paste ini (e.g. an experiment) with the same database and secret keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from kariya.clock import Clock, FixedClock
+from kariya.db import get_session_factory
+from kariya.migrations import upgrade
+from kariya.models import Acquisition, Campaign, Coupon, Person, Round
+from kariya.services import campaigns, ledger, ticker
+from kariya.settings import ENV_OVERRIDES, PROJECT_ROOT
+from tests.helpers import campaign_toml
+
+BENCH_INI = Path(__file__).with_name("bench.ini")
+PERSONS = 20_065
+PACKS = 10_000
+FACE, PER_PACK = 500, 4  # what tests.helpers.campaign_toml writes
+PACK = FACE * PER_PACK
+ROUNDS = 6
+CAMPAIGN_NAME = "週次ラッシュ ベンチマーク"
+READY_DIR_ENV = "KARIYA_BENCH_READY_DIR"
+
+# Measured best here (see the module docstring): gthread with 4 threads per worker.
+WORKER_CLASS, THREADS = "gthread", 4
+
+# Targets (the brief of the rush): a miss makes the run exit 1.
+MAX_SECONDS = 60.0
+MAX_P99_MS = 1500.0
+
+
+class BenchTimeout(Exception):
+    """The run went past its overall time limit."""
+
+
+def post_worker_init(worker: object) -> None:
+    """gunicorn hook (rush.py doubles as gunicorn's config module): a worker has loaded the
+    app; leave a file named by its pid so that the run starts only when every worker is ready."""
+    ready_dir = os.environ.get(READY_DIR_ENV)
+    if ready_dir:
+        Path(ready_dir, str(getattr(worker, "pid", os.getpid()))).touch()
+
+
+def app_settings(ini: Path) -> dict[str, str]:
+    """The [app:main] settings of a paste ini, as the app will read them."""
+    parser = configparser.ConfigParser(defaults={"here": str(ini.parent.resolve())})
+    parser.read(ini)
+    return dict(parser["app:main"])
+
+
+def fresh_database(url: str) -> sa.Engine:
+    """Drop and create the database of `url`, migrate it, return an engine on it. Only a
+    local database whose name says it is a benchmark's is ever dropped."""
+    target = make_url(url)
+    if target.host not in ("127.0.0.1", "localhost") or "bench" not in (target.database or ""):
+        raise RuntimeError(f"refusing to drop {target.database!r} on {target.host!r}")
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+    engine = sa.create_engine(url)
+    upgrade(engine)
+    return engine
+
+
+def load_campaign(engine: sa.Engine, now: dt.datetime, packs: int) -> tuple[int, int]:
+    """A campaign whose round 1 started an hour ago with a quota of `packs` packs, opened by
+    the ticker on the real clock. Returns (campaign id, round 1 id)."""
+    round1 = (now - dt.timedelta(hours=1)).replace(microsecond=0)
+    planned = packs * PACK
+    text = campaign_toml(
+        total=planned * ROUNDS,
+        rounds=ROUNDS,
+        planned=[planned] * ROUNDS,
+        start=round1,
+        name=CAMPAIGN_NAME,
+    )
+    spec = campaigns.parse(text)
+    db = get_session_factory(engine)()
+    try:
+        campaign = campaigns.load(db, FixedClock(round1 - dt.timedelta(days=1)), spec, "bench")
+        db.commit()
+        opened = ticker.run_due(db, Clock(), actor="bench")
+        db.commit()
+        rnd = db.scalar(sa.select(Round).where(Round.campaign_id == campaign.id, Round.number == 1))
+        if rnd.state != "open" or rnd.quota != planned or not opened["opened"]:
+            raise RuntimeError(f"round 1 is {rnd.state} with quota {rnd.quota:,}, not open")
+        return campaign.id, rnd.id
+    finally:
+        db.close()
+
+
+def insert_persons(engine: sa.Engine, count: int, now: dt.datetime) -> list[int]:
+    """`count` residents who have registered their profile, in one executemany insert."""
+    rows = [
+        {
+            "line_user_id": "U" + uuid.uuid4().hex,
+            "display_name": f"市民{n}",
+            "age_band": ("20s", "30s", "40s", "50s", "60s", "70s")[n % 6],
+            "area": "kariya",
+            "terms_version": "2024-01",
+            "profile_at": now,
+            "created_at": now,
+        }
+        for n in range(count)
+    ]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Person), rows)
+        return list(conn.scalars(sa.select(Person.id).order_by(Person.id)))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """This environment without the variables that would point the app elsewhere."""
+    env = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES}
+    env.update(extra)
+    return env
+
+
+@dataclasses.dataclass
+class Server:
+    base_url: str
+    worker_pids: list[int]
+    log: Path
+
+
+@contextlib.contextmanager
+def gunicorn(
+    ini: Path, workers: int, worker_class: str, threads: int, workdir: Path, deadline: float
+) -> Iterator[Server]:
+    """Serve `ini` under gunicorn on a free port of 127.0.0.1 until the block ends; always
+    stopped (TERM, then KILL of its process group)."""
+    port = free_port()
+    ready_dir = workdir / "ready"
+    ready_dir.mkdir()
+    log = workdir / "gunicorn.log"
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:tests.benchmarks.rush",
+        "--paste",
+        str(ini),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        worker_class,
+        "--threads",
+        str(threads),
+        "--backlog",
+        "2048",
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "5",
+        "--worker-tmp-dir",
+        "/dev/shm",
+        "--no-control-socket",  # nothing to manage, and no socket shared with other gunicorns
+    ]
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=child_env(**{READY_DIR_ENV: str(ready_dir)}),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so that it can be stopped whole
+        )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_ready(proc, base_url, ready_dir, workers, min(deadline, time.monotonic() + 60), log)
+        pids = sorted(int(p.name) for p in ready_dir.iterdir())
+        yield Server(base_url, pids, log)
+    finally:
+        stop(proc)
+
+
+def wait_ready(
+    proc: subprocess.Popen, base_url: str, ready_dir: Path, workers: int, until: float, log: Path
+) -> None:
+    """Wait until every worker has loaded the app and /healthz/live answers."""
+    while time.monotonic() < until:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited ({proc.returncode}):\n{tail(log)}")
+        if len(list(ready_dir.iterdir())) >= workers:
+            try:
+                with urllib.request.urlopen(base_url + "/healthz/live", timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+        time.sleep(0.1)
+    raise RuntimeError(f"gunicorn did not become ready:\n{tail(log)}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop gunicorn: TERM to the master, KILL to its process group if it lingers."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=15)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def profiled(pids: list[int], outdir: Path | None, rate: int) -> Iterator[list[Path]]:
+    """py-spy records each pid (wall clock: idle included) for the block; yields the files of
+    collapsed stacks it writes."""
+    if outdir is None:
+        yield []
+        return
+    outdir.mkdir(parents=True, exist_ok=True)
+    spies, files = [], []
+    for pid in pids:
+        out = outdir / f"worker-{pid}.txt"
+        spy = [Path(sys.executable).with_name("py-spy"), "record", "--pid", str(pid)]
+        spy += ["--idle", "--nonblocking", "--rate", str(rate), "--format", "raw"]
+        spy += ["--output", str(out)]
+        with open(outdir / f"py-spy-{pid}.log", "wb") as log:
+            spies.append(subprocess.Popen(spy, stdout=log, stderr=subprocess.STDOUT))
+        files.append(out)
+    time.sleep(1)  # let py-spy attach
+    try:
+        yield files
+    finally:
+        for spy in spies:
+            if spy.poll() is None:
+                spy.send_signal(signal.SIGINT)
+        for spy in spies:
+            try:
+                spy.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+                spy.wait()
+
+
+# Where a sample of a request is attributed: the innermost frame that matches, leaf first.
+PROFILE_PLACES = (
+    ("_do_ping_w_event", "pool checkout: pre-ping SELECT 1"),
+    ("Transaction._commitResources", "COMMIT (pyramid_tm)"),
+    ("Transaction.abort", "ROLLBACK and session close (pyramid_tm)"),
+    ("Response.write (gunicorn", "writing the response (gunicorn)"),
+)
+PROJECT_PACKAGES = ("kariya/", "views/", "workflows/", "tasks/")
+
+
+def profile_place(frames: list[str]) -> str:
+    """The innermost project function (or notable library step) of one sampled stack."""
+    for frame in reversed(frames):
+        for needle, place in PROFILE_PLACES:
+            if needle in frame:
+                return place
+        name, _, where = frame.partition(" (")
+        if where.startswith(PROJECT_PACKAGES) and not where.startswith("kariya/logs.py"):
+            return f"{name} ({where.rpartition(':')[0]})"
+    return "framework (gunicorn, pyramid, webob, request-id tween)"
+
+
+def profile_breakdown(files: list[Path]) -> tuple[int, int, list[tuple[str, int, int]]]:
+    """Reads py-spy's collapsed stacks (wall clock, idle included). Returns the samples of the
+    workers, those inside a request, and per place: (place, samples waiting on PostgreSQL, i.e.
+    in psycopg, other samples), busiest first."""
+    total = in_requests = 0
+    places: dict[str, list[int]] = {}
+    for path in files:
+        if not path.exists():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue
+            samples = int(count)
+            total += samples
+            if ".handle_request (gunicorn/workers/" not in stack:
+                continue  # waiting for a connection, closing one, or the gthread poller
+            in_requests += samples
+            frames = stack.split(";")
+            row = places.setdefault(profile_place(frames), [0, 0])
+            row[0 if frames[-1].partition(" (")[2].startswith("psycopg/") else 1] += samples
+    ranked = sorted(places.items(), key=lambda item: -sum(item[1]))
+    return total, in_requests, [(place, db, other) for place, (db, other) in ranked]
+
+
+def print_profile(files: list[Path], outdir: Path) -> None:
+    """The request time of the workers, by place, split into PostgreSQL wait and the rest."""
+    total, in_requests, rows = profile_breakdown(files)
+    if not in_requests:
+        print("profile: no samples")
+        return
+    db = sum(r[1] for r in rows)
+    print(
+        f"profile (py-spy, wall clock, {outdir}): {in_requests / total:.0%} of the workers' "
+        f"time in requests; of that {db / in_requests:.0%} in psycopg (waiting on PostgreSQL) "
+        f"and {1 - db / in_requests:.0%} elsewhere (Python)"
+    )
+    print(f"  {'share':>6} {'psycopg':>8} {'other':>6}  place")
+    for place, db_samples, other in rows[:18]:
+        share = (db_samples + other) / in_requests
+        if share >= 0.005:
+            print(
+                f"  {share:>6.1%} {db_samples / in_requests:>8.1%} "
+                f"{other / in_requests:>6.1%}  {place}"
+            )
+
+
+def run_loadgen(spec: dict, timeout: float) -> dict:
+    """Run loadgen.py in its own process; its last stdout line is its result."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.loadgen"],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=child_env(),
+        timeout=timeout,
+    )
+    if done.returncode not in (0, 1) or not done.stdout.strip():
+        raise RuntimeError(f"loadgen failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if not result["verify"]["ok"]:
+        raise RuntimeError(f"a minted session cookie was refused: {result['verify']}")
+    return result
+
+
+def count_outcome(engine: sa.Engine, campaign_id: int, round_id: int, packs: int) -> dict:
+    """What the database says after the rush."""
+    db = get_session_factory(engine)()
+    try:
+        rnd = db.get(Round, round_id)
+        acquired = db.scalar(sa.select(sa.func.count()).where(Acquisition.round_id == round_id))
+        pairs = (
+            sa.select(Acquisition.round_id, Acquisition.person_id)
+            .group_by(Acquisition.round_id, Acquisition.person_id)
+            .having(sa.func.count() > 1)
+            .subquery()
+        )
+        duplicates = db.scalar(sa.select(sa.func.count()).select_from(pairs))
+        coupons = db.scalar(sa.select(sa.func.count()).where(Coupon.round_id == round_id))
+        report = ledger.check(db, db.get(Campaign, campaign_id))
+        return {
+            "acquired": acquired,
+            "oversold": max(0, rnd.issued - rnd.quota) + (1 if acquired > packs else 0),
+            "duplicates": duplicates,
+            "coupons": coupons,
+            "coupons_ok": coupons == PER_PACK * acquired,
+            "round_state": rnd.state,
+            "issued": rnd.issued,
+            "quota": rnd.quota,
+            "ledger_ok": report.ok,
+            "ledger_problems": report.problems,
+        }
+    finally:
+        db.close()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ini", type=Path, default=BENCH_INI, help="paste ini to serve")
+    parser.add_argument("--persons", type=int, default=PERSONS)
+    parser.add_argument("--packs", type=int, default=PACKS, help="round 1's quota in packs")
+    parser.add_argument("--concurrency", type=int, default=256, help="requests in flight")
+    parser.add_argument(
+        "--trivial", type=int, help="GET /healthz/live count (default: --persons; 0 with --profile)"
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-class", default=WORKER_CLASS, choices=("sync", "gthread"))
+    parser.add_argument("--threads", type=int, default=THREADS, help="threads per gthread worker")
+    parser.add_argument("--request-timeout", type=float, default=30.0)
+    parser.add_argument("--time-limit", type=int, default=300, help="seconds for the whole run")
+    parser.add_argument("--profile", type=Path, help="py-spy the workers, write stacks here")
+    parser.add_argument("--profile-rate", type=int, default=200, help="py-spy samples per s")
+    args = parser.parse_args(argv)
+    if args.trivial is None:
+        # A profile is of the acquisitions alone unless --trivial asks for the baseline too.
+        args.trivial = 0 if args.profile else args.persons
+    return args
+
+
+@dataclasses.dataclass
+class Setup:
+    settings: dict[str, str]
+    engine: sa.Engine
+    campaign_id: int
+    round_id: int
+    person_ids: list[int]
+
+
+def prepare(args: argparse.Namespace) -> Setup:
+    """A fresh database with the campaign (round 1 open) and the residents."""
+    started = time.monotonic()
+    settings = app_settings(args.ini)
+    now = dt.datetime.now(dt.UTC)
+    engine = fresh_database(settings["sqlalchemy.url"])
+    campaign_id, round_id = load_campaign(engine, now, args.packs)
+    person_ids = insert_persons(engine, args.persons, now)
+    print(
+        f"setup: {len(person_ids):,} residents, round 1 quota {args.packs:,} packs "
+        f"({time.monotonic() - started:.1f} s)",
+        file=sys.stderr,
+    )
+    return Setup(settings, engine, campaign_id, round_id, person_ids)
+
+
+def rush(args: argparse.Namespace, setup: Setup, deadline: float) -> tuple[dict, list[Path], str]:
+    """Serve the app, run the load generator against it (py-spy watching when asked), stop the
+    app. Returns the load generator's result, the profile files and the server log's tail."""
+    with (
+        tempfile.TemporaryDirectory(prefix="kariya-rush-") as workdir,
+        gunicorn(
+            args.ini, args.workers, args.worker_class, args.threads, Path(workdir), deadline
+        ) as server,
+        profiled(server.worker_pids, args.profile, args.profile_rate) as profiles,
+    ):
+        phases = 2 if args.trivial else 1
+        spec = {
+            "base_url": server.base_url,
+            "secret": setup.settings["kariya.session_secret"],
+            "person_ids": setup.person_ids,
+            "concurrency": args.concurrency,
+            "trivial_requests": args.trivial,
+            "request_timeout": args.request_timeout,
+            "phase_timeout": max(1.0, (deadline - time.monotonic() - 30) / phases),
+        }
+        load = run_loadgen(spec, timeout=max(1.0, deadline - time.monotonic() - 20))
+        return load, profiles, tail(server.log, 10)
+
+
+def figures(args: argparse.Namespace, setup: Setup, load: dict, outcome: dict) -> dict:
+    """The JSON line."""
+    acquire, baseline = load["acquire"], load.get("trivial") or {}
+    outcomes = acquire["outcomes"]
+    sold_out = outcomes.get("409 SOLD_OUT", 0)
+    trivial_rps = baseline.get("rps", 0.0)
+    return {
+        "persons": len(setup.person_ids),
+        "acquired": outcome["acquired"],
+        "sold_out": sold_out,
+        "other_errors": acquire["requests"] - outcomes.get("201", 0) - sold_out,
+        "seconds": acquire["seconds"],
+        "acquisitions_per_s": acquire["rps"],
+        "p50_ms": acquire["p50_ms"],
+        "p99_ms": acquire["p99_ms"],
+        "trivial_rps": trivial_rps,
+        "ratio": round(acquire["rps"] / trivial_rps, 3) if trivial_rps else None,
+        "oversold": outcome["oversold"],
+        "duplicates": outcome["duplicates"],
+        "ledger_ok": outcome["ledger_ok"],
+    }
+
+
+def missed_targets(args: argparse.Namespace, result: dict, outcome: dict) -> list[str]:
+    checks = (
+        (f"acquired = {args.packs:,}", result["acquired"] == args.packs),
+        ("oversold = 0", result["oversold"] == 0),
+        ("duplicates = 0", result["duplicates"] == 0),
+        ("other_errors = 0", result["other_errors"] == 0),
+        ("coupons = 4 x acquisitions", outcome["coupons_ok"]),
+        ("ledger ok", result["ledger_ok"]),
+        (f"answered within {MAX_SECONDS:.0f} s", result["seconds"] <= MAX_SECONDS),
+        (f"p99 under {MAX_P99_MS:,.0f} ms", result["p99_ms"] < MAX_P99_MS),
+    )
+    return [name for name, ok in checks if not ok]
+
+
+def report(args: argparse.Namespace, load: dict, outcome: dict, load_before: float) -> None:
+    """The human summary."""
+    acquire, baseline = load["acquire"], load.get("trivial") or {}
+    print(
+        "session cookie minted offline: accepted (GET /api/v1/me answered "
+        f"{load['verify']['status']} with the same CSRF token)"
+    )
+    server_kind = args.worker_class + (
+        f" x {args.threads} threads" if args.worker_class == "gthread" else ""
+    )
+    print(
+        f"gunicorn {args.workers} {server_kind} workers, {args.concurrency} requests in flight "
+        f"(closed loop: latencies include queueing); load average before {load_before:.1f} "
+        f"on {os.cpu_count()} cores"
+    )
+    print(
+        f"acquisition: {acquire['requests']:,} requests in {acquire['seconds']:.1f} s = "
+        f"{acquire['rps']:,.0f}/s; p50 {acquire['p50_ms']:.0f} ms, p90 {acquire['p90_ms']:.0f} "
+        f"ms, p99 {acquire['p99_ms']:.0f} ms, max {acquire['max_ms']:.0f} ms; the load "
+        f"generator used {acquire['client_cpu']:.0%} of a core"
+    )
+    for label, by in acquire["by_outcome"].items():
+        print(
+            f"  {acquire['outcomes'][label]:>6,} x {label:<14} p50 {by['p50_ms']:>6.0f} ms, "
+            f"p99 {by['p99_ms']:>6.0f} ms, the last at {by['last_at_s']:.1f} s"
+        )
+    if baseline:
+        print(
+            f"trivial GET /healthz/live: {baseline['rps']:,.0f}/s (p50 {baseline['p50_ms']:.0f} "
+            f"ms, p99 {baseline['p99_ms']:.0f} ms, answers {baseline['outcomes']}; load "
+            f"generator {baseline['client_cpu']:.0%} of a core)"
+        )
+    print(
+        f"database: {outcome['acquired']:,} acquisitions, {outcome['coupons']:,} coupons "
+        f"({'=' if outcome['coupons_ok'] else '!='} 4 x acquisitions), round 1 "
+        f"{outcome['round_state']}, issued {outcome['issued']:,} of {outcome['quota']:,} yen, "
+        f"duplicates {outcome['duplicates']}"
+    )
+    problems = "; ".join(outcome["ledger_problems"])
+    print("ledger check: " + ("ok" if outcome["ledger_ok"] else f"FAILED {problems}"))
+
+
+def on_alarm(_signum: int, _frame: object) -> None:
+    raise BenchTimeout("the benchmark went past its time limit")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    load_before = os.getloadavg()[0]
+    deadline = time.monotonic() + args.time_limit
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(args.time_limit)  # gunicorn is stopped on the way out (see gunicorn())
+    try:
+        setup = prepare(args)
+        load, profiles, server_log = rush(args, setup, deadline)
+        outcome = count_outcome(setup.engine, setup.campaign_id, setup.round_id, args.packs)
+        setup.engine.dispose()
+    except (BenchTimeout, subprocess.TimeoutExpired) as exc:
+        print(f"benchmark stopped: over its time limit of {args.time_limit} s ({exc})")
+        return 2
+    except RuntimeError as exc:
+        print(f"benchmark failed: {exc}")
+        return 2
+    finally:
+        signal.alarm(0)
+
+    result = figures(args, setup, load, outcome)
+    missed = missed_targets(args, result, outcome)
+    report(args, load, outcome, load_before)
+    if result["other_errors"]:
+        print(f"gunicorn log (tail):\n{server_log}")
+    if args.profile:
+        print_profile(profiles, args.profile)
+    print("targets: " + ("all met" if not missed else "MISSED " + ", ".join(missed)))
+    # One JSON object on the last line; a figure that could not be measured is null.
+    print(json.dumps({k: None if v != v else v for k, v in result.items()}))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
