@@ -104,3 +104,32 @@ def test_periods_are_shown_by_their_last_day(testapp, week1):
     login_resident(testapp)
     home = testapp.get("/home")
     assert "1月15日(月) 〜 <strong>1月21日(日)まで</strong>" in home.text
+
+
+def test_pages_state_the_campaigns_own_numbers(testapp, db, set_now):
+    """Face value, pack, minimum bills and the store limit come from the campaign's data."""
+    from kariya.clock import FixedClock
+    from kariya.services import campaigns
+    from tests.helpers import campaign_toml
+
+    text = (
+        campaign_toml()
+        .replace("coupon_face = 500", "coupon_face = 300")
+        .replace("min_bill = [1000, 2000]", "min_bill = [800, 1600]")
+    )
+    campaigns.load(
+        db,
+        FixedClock(ROUND1.replace(day=1)),
+        campaigns.parse(
+            text.replace("total_funds = 60000000", "total_funds = 60000000").replace(
+                "coupons_per_pack = 4", "coupons_per_pack = 5"
+            )
+        ),
+        "test",
+    )
+    db.commit()
+    make_store(db, "S0001", "かりや青果店")
+    assert "300円券が5枚" in testapp.get("/help").text
+    store = testapp.get("/stores/S0001").text
+    assert "1枚(800円以上)または2枚(1,600円以上)" in store and "1週間に2枚まで" in store
+    assert "(300円券×5枚)" in testapp.get("/").text

@@ -113,10 +113,8 @@ def help_page(request):
 )
 def use(request):
     """The page a store's QR opens: the steps run against /api/v1/qr and /api/v1/redemptions."""
-    campaign = campaigns.latest(request.db)
-    rules = (
-        {"face": campaign.coupon_face, "min_bill": [campaign.min_bill_one, campaign.min_bill_two]}
-        if campaign
-        else None
-    )
-    return {"token": request.matchdict["token"], "now": request.clock.now(), "rules": rules}
+    return {
+        "token": request.matchdict["token"],
+        "now": request.clock.now(),
+        "rules": campaigns.rules(request.db),
+    }
