@@ -128,3 +128,31 @@ def truncate_all(engine) -> None:
             )
         ]
         conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+def write_cli_ini(tmp_path, **extra: str) -> str:
+    """An ini file for the `kariya` console script against the test database."""
+    from tests.conftest import DATABASE_URL
+
+    path = tmp_path / "cli.ini"
+    lines = [
+        "[app:main]",
+        "use = egg:kariya",
+        f"sqlalchemy.url = {DATABASE_URL}",
+        "kariya.session_secret = test-session-secret",
+        "kariya.clock = settable",
+        "celery.always_eager = true",
+    ] + [f"{key} = {value}" for key, value in extra.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def run_cli(ini: str, *args: str, input: str | None = None):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    kariya = str(Path(sys.executable).with_name("kariya"))
+    return subprocess.run(
+        [kariya, "-c", ini, *args], capture_output=True, text=True, timeout=120, input=input
+    )

@@ -1,36 +1,21 @@
 """The `kariya` console script against the test database (DESIGN.md section 5)."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from kariya.models import Campaign, Round, StaffUser
-from tests.conftest import DATABASE_URL
-from tests.helpers import campaign_toml
-
-KARIYA = str(Path(sys.executable).with_name("kariya"))
+from tests.helpers import campaign_toml, run_cli, write_cli_ini
 
 
 @pytest.fixture
 def ini(tmp_path):
-    path = tmp_path / "cli.ini"
-    path.write_text(
-        "[app:main]\nuse = egg:kariya\n"
-        f"sqlalchemy.url = {DATABASE_URL}\n"
-        "kariya.session_secret = test-session-secret\n"
-        "kariya.clock = settable\ncelery.always_eager = true\n"
-    )
-    return str(path)
+    return write_cli_ini(tmp_path)
 
 
 def run(ini, *args, input=None):
-    return subprocess.run(
-        [KARIYA, "-c", ini, *args], capture_output=True, text=True, timeout=120, input=input
-    )
+    return run_cli(ini, *args, input=input)
 
 
 def test_initdb_load_campaign_tick_and_ledger_check(ini, tmp_path, db, set_now):

@@ -3,10 +3,7 @@ variations people send, the dry run, idempotency, every refusal, the error workb
 template, 600 stores in a few seconds, the secretariat's screens and the CLI."""
 
 import io
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -17,8 +14,15 @@ from kariya.errors import Invalid
 from kariya.models import Store, TransitionRecord
 from kariya.services import store_import
 from kariya.services.store_import import HEADERS, ImportRefused
-from tests.conftest import DATABASE_URL
-from tests.helpers import ROUND1, csrf_from, login_staff, make_store, make_user
+from tests.helpers import (
+    ROUND1,
+    csrf_from,
+    login_staff,
+    make_store,
+    make_user,
+    run_cli,
+    write_cli_ini,
+)
 
 CLOCK = FixedClock(ROUND1)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -700,23 +704,14 @@ def test_residents_and_anonymous_are_kept_out(db, testapp, upload_dir):
 
 # --- the CLI ----------------------------------------------------------------------------------------
 
-KARIYA = str(Path(sys.executable).with_name("kariya"))
-
 
 @pytest.fixture
 def ini(tmp_path):
-    path = tmp_path / "cli.ini"
-    path.write_text(
-        "[app:main]\nuse = egg:kariya\n"
-        f"sqlalchemy.url = {DATABASE_URL}\n"
-        "kariya.session_secret = test-session-secret\n"
-        "kariya.clock = settable\ncelery.always_eager = true\n"
-    )
-    return str(path)
+    return write_cli_ini(tmp_path)
 
 
-def run(ini, *args):
-    return subprocess.run([KARIYA, "-c", ini, *args], capture_output=True, text=True, timeout=120)
+def run(ini, *args, input=None):
+    return run_cli(ini, *args, input=input)
 
 
 def test_cli_import_stores(ini, tmp_path, db):
