@@ -15,8 +15,9 @@ def get_engine(settings: dict, prefix: str = "sqlalchemy."):
     options = {}
     if url.startswith("sqlite"):
         options["connect_args"] = {"check_same_thread": False, "timeout": 30}
-    else:
-        options.setdefault("pool_pre_ping", True)
+    elif prefix + "pool_pre_ping" not in settings:
+        # Safe default; an ini may turn it off (it was 11% of request time in the rush profile).
+        options["pool_pre_ping"] = True
     engine = engine_from_config(settings, prefix, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
