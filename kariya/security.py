@@ -43,6 +43,12 @@ class P(enum.StrEnum):
     CITY_ISSUANCE_HALT = "city:issuance:halt"
     CITY_LEDGER_VIEW = "city:ledger:view"
     STAFF_SELF_VIEW = "staff:self:view"
+    STORE_NOTICES_READ = "store:notices:read"
+    STORE_BANK_REQUEST = "store:bank:request"
+    SECRETARIAT_NOTICES_EDIT = "secretariat:notices:edit"
+    SECRETARIAT_BANK_DECIDE = "secretariat:bank:decide"
+    SECRETARIAT_ADJUSTMENTS_PROPOSE = "secretariat:adjustments:propose"
+    CITY_ADJUSTMENTS_DECIDE = "city:adjustments:decide"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
@@ -55,7 +61,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
         }
     ),
     roles.STORE: frozenset(
-        {P.STORE_STATEMENTS_VIEW, P.STORE_HOME_VIEW, P.STORE_REDEMPTIONS_VOID, P.STAFF_SELF_VIEW}
+        {
+            P.STORE_STATEMENTS_VIEW,
+            P.STORE_HOME_VIEW,
+            P.STORE_REDEMPTIONS_VOID,
+            P.STORE_NOTICES_READ,
+            P.STORE_BANK_REQUEST,
+            P.STAFF_SELF_VIEW,
+        }
     ),
     roles.AGENT: frozenset({P.CALLCENTER_HOME_VIEW, P.CALLCENTER_PERSONS_VIEW, P.STAFF_SELF_VIEW}),
     roles.SECRETARIAT: frozenset(
@@ -72,6 +85,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.SECRETARIAT_STORES_VIEW,
             P.SECRETARIAT_STORES_IMPORT,
             P.SECRETARIAT_STORES_EDIT,
+            P.SECRETARIAT_NOTICES_EDIT,
+            P.SECRETARIAT_BANK_DECIDE,
+            P.SECRETARIAT_ADJUSTMENTS_PROPOSE,
             P.STAFF_SELF_VIEW,
         }
     ),
@@ -81,6 +97,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.CITY_HOME_VIEW,
             P.CITY_ISSUANCE_HALT,
             P.CITY_LEDGER_VIEW,
+            P.CITY_ADJUSTMENTS_DECIDE,
             P.STAFF_SELF_VIEW,
         }
     ),

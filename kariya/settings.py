@@ -20,6 +20,10 @@ ENV_OVERRIDES = {
     "KARIYA_LINE_SIMULATOR": "kariya.line.simulator",
     "KARIYA_LINE_CHANNEL_ID": "kariya.line.channel_id",
     "KARIYA_LINE_CHANNEL_SECRET": "kariya.line.channel_secret",
+    "KARIYA_SMTP_HOST": "kariya.smtp.host",
+    "KARIYA_SMTP_PORT": "kariya.smtp.port",
+    "KARIYA_SMTP_USERNAME": "kariya.smtp.username",
+    "KARIYA_SMTP_PASSWORD": "kariya.smtp.password",
 }
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +63,16 @@ DEFAULTS = {
     "kariya.zengin.separator": "crlf",
     "kariya.zengin.transfer_code": "7",
     "kariya.db_pool_size": "8",
+    # Mail to stores (S-4). No host: mail waits in the outbox. Development and the tests point
+    # this at a local SMTP server (kariya mail-sink, or aiosmtpd in the tests).
+    "kariya.smtp.host": "",
+    "kariya.smtp.port": "25",
+    "kariya.smtp.starttls": "false",
+    "kariya.smtp.username": "",
+    "kariya.smtp.password": "",
+    "kariya.smtp.from": "刈谷市電子割引券事務局 <noreply@example.jp>",
+    "kariya.smtp.timeout_seconds": "10",
+    "kariya.smtp.max_attempts": "5",
     "celery.broker_url": "memory://",
     "celery.always_eager": "false",
     "retry.attempts": "3",

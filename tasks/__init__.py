@@ -28,6 +28,8 @@ BEAT_SCHEDULE = {
     "tick": {"task": "kariya.tick", "schedule": 10.0},
     # Drafts after each settlement period (it refuses quietly when nothing is payable).
     "payouts": {"task": "kariya.payouts.build", "schedule": 3600.0},
+    # The mail outbox: what the request's own send missed (SMTP down) is retried here.
+    "mail": {"task": "kariya.mail.send", "schedule": 60.0},
 }
 
 

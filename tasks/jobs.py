@@ -45,3 +45,12 @@ def build_payout_batch() -> int | None:
     except DomainError as exc:
         log.info("no payout batch built", extra={"reason": exc.message})
         return None
+
+
+@celery_app.task(name="kariya.mail.send", acks_late=True)
+def send_mail() -> dict:
+    """Send the outbox (notices to stores, bank account messages); retried by the beat."""
+    from kariya.services import mail
+
+    with task_context() as (db, clock, settings):
+        return mail.send_pending(db, clock, settings)

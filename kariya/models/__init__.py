@@ -7,16 +7,23 @@ from kariya.models.campaign import Campaign, Round
 from kariya.models.issuance import Acquisition, Coupon
 from kariya.models.ledger import LedgerEntry, LedgerPosting
 from kariya.models.meta import Base
-from kariya.models.payout import PayoutBatch, PayoutItem, PayoutLine
+from kariya.models.payout import PayoutAdjustment, PayoutBatch, PayoutItem, PayoutLine
 from kariya.models.person import Person
 from kariya.models.redemption import Redemption, StoreUse
 from kariya.models.staff import ClockSetting, LoginAttempt, StaffUser
 from kariya.models.store import Store
+from kariya.models.store_contact import (
+    BankChangeRequest,
+    OutboundMail,
+    StoreNotice,
+    StoreNoticeRead,
+)
 
 configure_mappers()
 
 __all__ = [
     "Acquisition",
+    "BankChangeRequest",
     "Base",
     "Campaign",
     "ClockSetting",
@@ -25,6 +32,8 @@ __all__ = [
     "LedgerEntry",
     "LedgerPosting",
     "LoginAttempt",
+    "OutboundMail",
+    "PayoutAdjustment",
     "PayoutBatch",
     "PayoutItem",
     "PayoutLine",
@@ -33,6 +42,8 @@ __all__ = [
     "Round",
     "StaffUser",
     "Store",
+    "StoreNotice",
+    "StoreNoticeRead",
     "StoreUse",
     "TransitionRecord",
 ]

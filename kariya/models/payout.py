@@ -82,8 +82,9 @@ class PayoutLine(Base):
 
 
 class PayoutItem(Base):
-    """A redemption in a payout line. At most one active item per redemption (a partial unique
-    index): no use is ever paid twice. A failed transfer deactivates its items."""
+    """A redemption, or an approved adjustment, in a payout line. At most one active item per
+    redemption and per adjustment (partial unique indexes): nothing is ever paid twice. A failed
+    transfer deactivates its items."""
 
     __tablename__ = "payout_item"
     __table_args__ = (
@@ -94,9 +95,46 @@ class PayoutItem(Base):
             postgresql_where=text("active"),
             sqlite_where=text("active"),
         ),
+        Index(
+            "uq_payout_item_active_adjustment",
+            "adjustment_id",
+            unique=True,
+            postgresql_where=text("active"),
+            sqlite_where=text("active"),
+        ),
+        CheckConstraint(
+            "(redemption_id IS NULL) <> (adjustment_id IS NULL)", name="one_subject"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     line_id: Mapped[int] = mapped_column(ForeignKey("payout_line.id"), index=True)
-    redemption_id: Mapped[int] = mapped_column(ForeignKey("redemption.id"))
+    redemption_id: Mapped[int | None] = mapped_column(ForeignKey("redemption.id"))
+    adjustment_id: Mapped[int | None] = mapped_column(ForeignKey("payout_adjustment.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class PayoutAdjustment(Base):
+    """A correction of what a store is owed (a disputed use, a mistake found in reconciliation):
+    a signed amount with a reason, proposed by one person and approved by another
+    (workflows.adjustment). Never an edit of a use or a line: once approved it is paid, or
+    deducted, in the store's next batch like a use."""
+
+    __tablename__ = "payout_adjustment"
+    __table_args__ = (
+        CheckConstraint("state IN ('proposed', 'approved', 'rejected')", name="state"),
+        CheckConstraint("amount <> 0", name="amount_nonzero"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"), index=True)
+    redemption_id: Mapped[int | None] = mapped_column(ForeignKey("redemption.id"))
+    amount: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(10), default="proposed")
+    proposed_by: Mapped[str] = mapped_column(String(100))
+    proposed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decision_reason: Mapped[str] = mapped_column(String(500), default="")

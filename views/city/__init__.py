@@ -9,3 +9,5 @@ def includeme(config):
     config.add_route("city.payout", "/payouts/{id:\\d+}")
     config.add_route("city.payout_action", "/payouts/{id:\\d+}/{action:approve|reject}")
     config.add_route("city.payout_xlsx", "/payouts/{id:\\d+}.xlsx")
+    config.add_route("city.adjustments", "/adjustments")
+    config.add_route("city.adjustment", "/adjustments/{id:\\d+}/{action:approve|reject}")
