@@ -21,6 +21,7 @@ def make_config(settings: dict) -> Configurator:
     config.include("kariya.security")
     config.include("tasks")
     config.include("views")
+    config.include("kariya.mail_sink")  # /dev/mail, only where the development sink is on
     return config
 
 
@@ -28,7 +29,10 @@ def main(global_config, **settings):
     """The paste app factory used by pserve and gunicorn."""
     config = make_config(settings)
     app = config.make_wsgi_app()
+    from kariya import mail_sink
     from tasks import start_inprocess_beat
+
+    mail_sink.start(config.registry.settings)  # development only (kariya.mail_sink.port)
 
     start_inprocess_beat(config.registry)
     return app

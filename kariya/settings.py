@@ -135,6 +135,10 @@ def check(settings: dict) -> None:
         problems.append("kariya.line.simulator = true is for development only")
     if asbool(settings.get("celery.always_eager")):
         problems.append("celery.always_eager = true is for development only")
+    if str(settings.get("kariya.mail_sink.port") or "0").strip() not in ("", "0"):
+        problems.append(
+            "kariya.mail_sink.port must be 0 or empty (the mail sink is for development only)"
+        )
     if len(secret) < 32 or any(m in secret.lower() for m in DEV_SECRET_MARKERS):
         problems.append(
             "kariya.session_secret must be a random value of at least 32 characters "

@@ -14,7 +14,6 @@ import smtplib
 from email.message import EmailMessage
 
 import jinja2
-
 from pyramid.settings import asbool
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite

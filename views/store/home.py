@@ -8,7 +8,7 @@ from pyramid.view import view_config
 from kariya.clock import JST
 from kariya.models import Store
 from kariya.security import P
-from kariya.services import payouts, redemptions
+from kariya.services import notices, payouts, redemptions
 
 
 def _today_start(request) -> dt.datetime:
@@ -26,6 +26,7 @@ def home(request):
     store_id = request.identity.store_id
     return {
         "store": request.db.get(Store, store_id),
+        "unread_notices": notices.unread(request.db, store_id),
         "uses": redemptions.of_store(
             request.db, request.clock, store_id, since=_today_start(request)
         ),

@@ -1,0 +1,115 @@
+"""Development only: a local SMTP server (aiosmtpd) that keeps every mail it receives as an .eml
+file (setting kariya.mail_sink.dir, default var/mail), and the page /dev/mail that lists them.
+
+Started by kariya.main() when kariya.mail_sink.port is non-zero (development.ini points
+kariya.smtp.* at it); production.ini refuses that setting. Nothing is delivered anywhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import html
+import logging
+import uuid
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def port_of(settings: dict) -> int:
+    return int(settings.get("kariya.mail_sink.port") or 0)
+
+
+def directory_of(settings: dict) -> Path:
+    from kariya.settings import PROJECT_ROOT
+
+    return Path(settings.get("kariya.mail_sink.dir") or PROJECT_ROOT / "var" / "mail")
+
+
+class SaveToDirectory:
+    """An aiosmtpd handler: each message becomes one .eml file."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+        path = self.directory / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+        content = envelope.content
+        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+        log.info("mail sink: received", extra={"to": envelope.rcpt_tos, "file": path.name})
+        return "250 Message accepted for delivery"
+
+
+def start(settings: dict):
+    """Start the sink on 127.0.0.1:kariya.mail_sink.port; None when off or the port is taken
+    (e.g. a second worker process: the first one's sink receives the mail)."""
+    port = port_of(settings)
+    if not port:
+        return None
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(
+        SaveToDirectory(directory_of(settings)), hostname="127.0.0.1", port=port
+    )
+    try:
+        controller.start()
+    except Exception as exc:  # aiosmtpd re-raises the server thread's error
+        log.warning("mail sink not started", extra={"port": port, "error": str(exc)})
+        return None
+    log.info("mail sink listening", extra={"port": port, "dir": str(directory_of(settings))})
+    return controller
+
+
+def received(directory: Path, limit: int = 100) -> list[dict]:
+    """The newest mails first: subject, to, date, body (decoded)."""
+    if not directory.is_dir():
+        return []
+    mails = []
+    for path in sorted(directory.glob("*.eml"), reverse=True)[:limit]:
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        part = msg.get_body(preferencelist=("plain", "html"))
+        mails.append(
+            {
+                "file": path.name,
+                "subject": str(msg.get("Subject", "")),
+                "to": str(msg.get("To", "")),
+                "from": str(msg.get("From", "")),
+                "date": str(msg.get("Date", "")),
+                "body": part.get_content() if part is not None else "",
+            }
+        )
+    return mails
+
+
+def mail_page(request):
+    """GET /dev/mail: what the sink has received (development only)."""
+    from pyramid.response import Response
+
+    mails = received(directory_of(request.registry.settings))
+    esc = html.escape
+    items = "".join(
+        f"<article class='card'><h2>{esc(m['subject'])}</h2>"
+        f"<p class='muted'>宛先 {esc(m['to'])} / 差出人 {esc(m['from'])} / {esc(m['date'])}</p>"
+        f"<pre style='white-space: pre-wrap'>{esc(m['body'])}</pre></article>"
+        for m in mails
+    )
+    page = (
+        "<!doctype html><html lang='ja'><head><meta charset='utf-8'>"
+        "<title>受信したメール(開発用)</title>"
+        f"<link rel='stylesheet' href='{esc(request.static_url('views:static/kariya.css'))}'>"
+        "</head><body><main class='content'><h1>受信したメール(開発用)</h1>"
+        f"<p class='muted'>開発用メールサーバーが受け取ったメール {len(mails)} 通(新しい順)。"
+        "実際には配送されていません。</p>"
+        f"{items or '<p>まだメールはありません。</p>'}</main></body></html>"
+    )
+    return Response(page, content_type="text/html", charset="utf-8")
+
+
+def includeme(config):
+    """The /dev/mail page exists only where the sink is on (elsewhere 404)."""
+    if port_of(config.get_settings()):
+        config.add_route("dev.mail", "/dev/mail")
+        config.add_view(mail_page, route_name="dev.mail", request_method="GET")
