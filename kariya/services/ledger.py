@@ -9,8 +9,10 @@ task posts nothing. Balances are sums of postings. Accounts:
     round:{r}:outstanding   value of round r's coupons still issued (unused, unexpired)
     round:{r}:rollover      what round r hands on at settlement (unused + unissued)
     used                    value of used coupons not yet in an approved payout batch
+    adjusted                approved adjustments not yet in an approved batch (may be negative:
+                            a deduction waiting for the store's next batch; services.adjustments)
     payable                 used value in approved batches, not yet transferred
-    paid                    transferred to stores (F-5: redeemed = paid + payable + pending)
+    paid                    transferred to stores (F-5: redeemed + adjusted = paid + payable + pending)
     city:returned           remainder returned to the city after the last round
 """
 
@@ -35,6 +37,7 @@ from kariya.models import (
 FUNDS = "city:funds"
 RETURNED = "city:returned"
 USED = "used"
+ADJUSTED = "adjusted"
 PAYABLE = "payable"
 PAID = "paid"
 
@@ -120,7 +123,7 @@ class Report:
         lines += [f"  {name:<14} {value:>14,} yen" for name, value in self.figures.items()]
         if self.ok:
             lines.append(
-                "OK: T = used + outstanding + unissued + returned; no account negative; ledger agrees with coupons and rounds."
+                "OK: T = used + adjusted + outstanding + unissued + returned; no account negative; ledger agrees with coupons and rounds."
             )
         else:
             lines.append(f"FAILED: {len(self.problems)} problem(s)")
@@ -143,7 +146,9 @@ def check(db: Session, campaign: Campaign) -> Report:
     ).all()
     problems += [f"entry {ref} does not sum to zero ({total:+,})" for ref, total in unbalanced]
     problems += [
-        f"account {a} is negative ({v:,})" for a, v in sorted(bal.items()) if v < 0 and a != FUNDS
+        f"account {a} is negative ({v:,})"
+        for a, v in sorted(bal.items())
+        if v < 0 and a not in (FUNDS, ADJUSTED)
     ]
     # F-5: what the ledger says is pending, payable and paid must match the uses and the batches.
     from kariya.services import payouts
@@ -151,7 +156,9 @@ def check(db: Session, campaign: Campaign) -> Report:
     problems += payouts.ledger_problems(db, campaign, bal)
 
     pending, payable, paid = bal.get(USED, 0), bal.get(PAYABLE, 0), bal.get(PAID, 0)
-    used = pending + payable + paid
+    adjusted = payouts.approved_adjustments(db, campaign)
+    # What stores are owed (pending + payable + paid) is their uses plus the adjustments.
+    used = pending + bal.get(ADJUSTED, 0) + payable + paid - adjusted
     out = sum(bal.get(outstanding(r.id), 0) for r in rounds)
     unissued = bal.get(unallocated(campaign.id), 0) + sum(
         bal.get(quota(r.id), 0) + bal.get(rollover(r.id), 0) for r in rounds
@@ -163,6 +170,7 @@ def check(db: Session, campaign: Campaign) -> Report:
         "T": total,
         "funded": funded,
         "used": used,
+        "adjusted": adjusted,
         "pending": pending,
         "payable": payable,
         "paid": paid,
@@ -172,9 +180,10 @@ def check(db: Session, campaign: Campaign) -> Report:
     }
     if funded != total:
         problems.append(f"city funds posted {funded:,} differ from T {total:,}")
-    if used + out + unissued + returned != total:
+    if used + adjusted + out + unissued + returned != total:
         problems.append(
-            f"T {total:,} != used {used:,} + outstanding {out:,} + unissued {unissued:,} + returned {returned:,}"
+            f"T {total:,} != used {used:,} + adjusted {adjusted:,} + outstanding {out:,}"
+            f" + unissued {unissued:,} + returned {returned:,}"
         )
 
     # The ledger must agree with the records it summarises.

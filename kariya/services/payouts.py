@@ -4,7 +4,8 @@ with four eyes, the Zengin file, the bank's results and reconciliation.
 Every yen is traceable: a redemption is in at most one active payout item (a partial unique
 index), an item belongs to one store's line, a line to one batch, and the ledger moves
 used -> payable (approval) -> paid (transfer confirmed); a failed transfer moves back to used and
-its uses go into the next batch.
+its uses go into the next batch. Approved adjustments (services.adjustments) ride in the same
+lines as items of their own, moving adjusted -> payable -> paid.
 """
 
 from __future__ import annotations
@@ -18,7 +19,16 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from kariya.errors import Conflict, Forbidden, Invalid, NotFound
-from kariya.models import Campaign, PayoutBatch, PayoutItem, PayoutLine, Redemption, Round, Store
+from kariya.models import (
+    Campaign,
+    PayoutAdjustment,
+    PayoutBatch,
+    PayoutItem,
+    PayoutLine,
+    Redemption,
+    Round,
+    Store,
+)
 from kariya.services import ledger, settlement, zengin
 from workflows import payout as payout_wf
 from workflows.binding import fire
@@ -67,6 +77,31 @@ def _payable_uses(db: Session, campaign: Campaign, until: dt.datetime, now: dt.d
         )
         .order_by(Redemption.store_id, Redemption.id)
     ).all()
+
+
+def _payable_adjustments(db: Session, campaign: Campaign):
+    """Approved adjustments in no active item."""
+    return db.execute(
+        select(PayoutAdjustment.id, PayoutAdjustment.store_id, PayoutAdjustment.amount)
+        .where(
+            PayoutAdjustment.campaign_id == campaign.id,
+            PayoutAdjustment.state == "approved",
+            ~exists().where(
+                and_(PayoutItem.adjustment_id == PayoutAdjustment.id, PayoutItem.active)
+            ),
+        )
+        .order_by(PayoutAdjustment.store_id, PayoutAdjustment.id)
+    ).all()
+
+
+def approved_adjustments(db: Session, campaign: Campaign) -> int:
+    return int(
+        db.scalar(
+            select(func.coalesce(func.sum(PayoutAdjustment.amount), 0)).where(
+                PayoutAdjustment.campaign_id == campaign.id, PayoutAdjustment.state == "approved"
+            )
+        )
+    )
 
 
 def build(
@@ -128,18 +163,23 @@ def cutoffs_of(settings: dict) -> tuple[int, ...]:
 
 
 def _fill(db: Session, batch: PayoutBatch, campaign: Campaign, now: dt.datetime) -> None:
-    uses = _payable_uses(db, campaign, batch.period_ends, now)
-    by_store: dict[int, list] = {}
-    for row in uses:
-        by_store.setdefault(row.store_id, []).append(row)
-    for store_id, rows in by_store.items():
+    by_store: dict[int, tuple[list, list]] = {}
+    for row in _payable_uses(db, campaign, batch.period_ends, now):
+        by_store.setdefault(row.store_id, ([], []))[0].append(row)
+    for row in _payable_adjustments(db, campaign):
+        by_store.setdefault(row.store_id, ([], []))[1].append(row)
+    for store_id in sorted(by_store):
+        rows, adjustments = by_store[store_id]
         store = db.get(Store, store_id)
+        amount = sum(r.amount for r in rows) + sum(a.amount for a in adjustments)
         problem = account_problem(store)
+        if not problem and amount <= 0:
+            problem = "差し引く調整額が支払額以上のため保留(次回以降の利用と相殺)"
         line = PayoutLine(
             batch_id=batch.id,
             store_id=store_id,
             count=len(rows),
-            amount=sum(r.amount for r in rows),
+            amount=max(amount, 0),
             status="held" if problem else "included",
             reason=problem or "",
             bank_code=store.bank_code,
@@ -153,7 +193,11 @@ def _fill(db: Session, batch: PayoutBatch, campaign: Campaign, now: dt.datetime)
         if not problem:  # held uses stay unassigned and are picked up by the next batch
             db.execute(
                 PayoutItem.__table__.insert(),
-                [{"line_id": line.id, "redemption_id": r.id, "active": True} for r in rows],
+                [{"line_id": line.id, "redemption_id": r.id, "adjustment_id": None} for r in rows]
+                + [
+                    {"line_id": line.id, "redemption_id": None, "adjustment_id": a.id}
+                    for a in adjustments
+                ],
             )
     db.flush()
     db.refresh(batch)
@@ -194,17 +238,35 @@ def approve(db: Session, clock, batch: PayoutBatch, *, actor: str) -> None:
     now = clock.now()
     fire(db, payout_wf.MACHINE, batch, "approve", actor=actor, now=now)
     batch.approved_by = actor
+    uses, adjusted = _split(db, [line.id for line in batch.lines if line.status == "included"])
     ledger.post(
         db,
         campaign_id=batch.campaign_id,
         kind="approve",
         ref=f"approve:batch:{batch.id}",
-        moves=[(ledger.USED, ledger.PAYABLE, totals(batch)["amount"])],
+        moves=[(ledger.USED, ledger.PAYABLE, uses), (ledger.ADJUSTED, ledger.PAYABLE, adjusted)],
         now=now,
         actor=actor,
         memo=f"支払バッチ No.{batch.id} 承認",
     )
     db.flush()
+
+
+def _split(db: Session, line_ids: list[int]) -> tuple[int, int]:
+    """How much of these lines is uses and how much adjustments (their active items)."""
+    if not line_ids:
+        return 0, 0
+    uses = db.scalar(
+        select(func.coalesce(func.sum(Redemption.amount), 0))
+        .join(PayoutItem, PayoutItem.redemption_id == Redemption.id)
+        .where(PayoutItem.line_id.in_(line_ids), PayoutItem.active)
+    )
+    adjusted = db.scalar(
+        select(func.coalesce(func.sum(PayoutAdjustment.amount), 0))
+        .join(PayoutItem, PayoutItem.adjustment_id == PayoutAdjustment.id)
+        .where(PayoutItem.line_id.in_(line_ids), PayoutItem.active)
+    )
+    return int(uses), int(adjusted)
 
 
 def reject(db: Session, clock, batch: PayoutBatch, *, actor: str, reason: str) -> None:
@@ -341,12 +403,20 @@ def record_results(
             r.reason[:500],
             r.fee,
         )
+        if r.ok:
+            moves = [(ledger.PAYABLE, ledger.PAID, line.amount)]
+        else:  # back to where it waited: the uses to used, the adjustments to adjusted
+            uses, adjusted = _split(db, [line.id])
+            moves = [
+                (ledger.PAYABLE, ledger.USED, uses),
+                (ledger.PAYABLE, ledger.ADJUSTED, adjusted),
+            ]
         ledger.post(
             db,
             campaign_id=batch.campaign_id,
             kind="paid" if r.ok else "failed",
             ref=f"{'paid' if r.ok else 'failed'}:line:{line.id}",
-            moves=[(ledger.PAYABLE, ledger.PAID if r.ok else ledger.USED, line.amount)],
+            moves=moves,
             now=now,
             actor=actor,
             memo=r.reason,
@@ -396,7 +466,7 @@ def reconcile(db: Session, clock, batch: PayoutBatch, *, actor: str) -> None:
 
 
 def reconciliation(db: Session, campaign: Campaign) -> dict:
-    """F-5: per store and in total, redeemed = paid + in approved batches + pending."""
+    """F-5: per store and in total, redeemed + adjusted = paid + in approved batches + pending."""
     redeemed = dict(
         db.execute(
             select(Redemption.store_id, func.sum(Redemption.amount))
@@ -413,6 +483,15 @@ def reconciliation(db: Session, campaign: Campaign) -> dict:
         .where(PayoutBatch.campaign_id == campaign.id)
         .group_by(PayoutLine.store_id, PayoutLine.status, PayoutBatch.state)
     ).all()
+    adjusted = dict(
+        db.execute(
+            select(PayoutAdjustment.store_id, func.sum(PayoutAdjustment.amount))
+            .where(
+                PayoutAdjustment.campaign_id == campaign.id, PayoutAdjustment.state == "approved"
+            )
+            .group_by(PayoutAdjustment.store_id)
+        ).all()
+    )
     paid: dict[int, int] = {}
     approved: dict[int, int] = {}
     for store_id, status, state, amount in by_status:
@@ -421,12 +500,21 @@ def reconciliation(db: Session, campaign: Campaign) -> dict:
         elif status == "included" and state in ("approved", "exported"):
             approved[store_id] = approved.get(store_id, 0) + int(amount)
     rows = []
-    for store_id in sorted(set(redeemed) | set(paid) | set(approved)):
-        r, p, a = int(redeemed.get(store_id, 0)), paid.get(store_id, 0), approved.get(store_id, 0)
+    for store_id in sorted(set(redeemed) | set(adjusted) | set(paid) | set(approved)):
+        r, j = int(redeemed.get(store_id, 0)), int(adjusted.get(store_id, 0))
+        p, a = paid.get(store_id, 0), approved.get(store_id, 0)
         rows.append(
-            {"store_id": store_id, "redeemed": r, "paid": p, "approved": a, "pending": r - p - a}
+            {
+                "store_id": store_id,
+                "redeemed": r,
+                "adjusted": j,
+                "paid": p,
+                "approved": a,
+                "pending": r + j - p - a,
+            }
         )
-    total = {k: sum(row[k] for row in rows) for k in ("redeemed", "paid", "approved", "pending")}
+    keys = ("redeemed", "adjusted", "paid", "approved", "pending")
+    total = {k: sum(row[k] for row in rows) for k in keys}
     return {"stores": rows, "total": total}
 
 
@@ -458,14 +546,39 @@ def ledger_problems(db: Session, campaign: Campaign, bal: dict[str, int]) -> lis
             traced["payable"] += amount
         else:
             traced["pending"] += amount
+    adjustments = db.execute(
+        select(
+            PayoutAdjustment.amount, PayoutAdjustment.state, PayoutLine.status, PayoutBatch.state
+        )
+        .outerjoin(
+            PayoutItem,
+            and_(PayoutItem.adjustment_id == PayoutAdjustment.id, PayoutItem.active),
+        )
+        .outerjoin(PayoutLine, PayoutLine.id == PayoutItem.line_id)
+        .outerjoin(PayoutBatch, PayoutBatch.id == PayoutLine.batch_id)
+        .where(PayoutAdjustment.campaign_id == campaign.id)
+    ).all()
+    traced["adjusted"] = 0
+    for amount, adj_state, line_status, batch_state in adjustments:
+        if line_status in ("failed", "held") or (line_status and adj_state != "approved"):
+            problems.append(f"an adjustment of {amount:,} is in a {line_status} line ({adj_state})")
+        if adj_state != "approved":
+            continue
+        if line_status == "transferred":
+            traced["paid"] += amount
+        elif line_status == "included" and batch_state in ("approved", "exported"):
+            traced["payable"] += amount
+        else:
+            traced["adjusted"] += amount
     for name, account in (
         ("paid", ledger.PAID),
         ("payable", ledger.PAYABLE),
         ("pending", ledger.USED),
+        ("adjusted", ledger.ADJUSTED),
     ):
         if bal.get(account, 0) != traced[name]:
             problems.append(
-                f"{name}: ledger {bal.get(account, 0):,} != uses traced through payouts {traced[name]:,}"
+                f"{name}: ledger {bal.get(account, 0):,} != uses and adjustments traced through payouts {traced[name]:,}"
             )
     return problems
 

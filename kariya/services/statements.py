@@ -10,7 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kariya.clock import to_jst
-from kariya.models import PayoutBatch, PayoutItem, PayoutLine, Redemption, Store
+from kariya.models import (
+    PayoutAdjustment,
+    PayoutBatch,
+    PayoutItem,
+    PayoutLine,
+    Redemption,
+    Store,
+)
 from workflows import payout as payout_wf
 from workflows.binding import label
 
@@ -70,6 +77,28 @@ def batch_xlsx(db: Session, batch: PayoutBatch) -> bytes:
     return _save(wb)
 
 
+def line_uses(db: Session, line: PayoutLine) -> list[Redemption]:
+    return list(
+        db.scalars(
+            select(Redemption)
+            .join(PayoutItem, PayoutItem.redemption_id == Redemption.id)
+            .where(PayoutItem.line_id == line.id)
+            .order_by(Redemption.used_at)
+        )
+    )
+
+
+def line_adjustments(db: Session, line: PayoutLine) -> list[PayoutAdjustment]:
+    return list(
+        db.scalars(
+            select(PayoutAdjustment)
+            .join(PayoutItem, PayoutItem.adjustment_id == PayoutAdjustment.id)
+            .where(PayoutItem.line_id == line.id)
+            .order_by(PayoutAdjustment.id)
+        )
+    )
+
+
 def store_statement_xlsx(db: Session, batch: PayoutBatch, line: PayoutLine) -> bytes:
     store = db.get(Store, line.store_id)
     wb = Workbook()
@@ -80,12 +109,7 @@ def store_statement_xlsx(db: Session, batch: PayoutBatch, line: PayoutLine) -> b
     ws.append(["件数", line.count, "金額(円)", line.amount, "状態", LINE_STATUS[line.status]])
     ws.append(["振込手数料は事務局が負担します。お店の受取額から差し引くことはありません。"])
     _header(ws, ["利用日時", "確認番号", "枚数", "割引額(円)", "お会計(円)"])
-    uses = db.scalars(
-        select(Redemption)
-        .join(PayoutItem, PayoutItem.redemption_id == Redemption.id)
-        .where(PayoutItem.line_id == line.id)
-        .order_by(Redemption.used_at)
-    )
+    uses = line_uses(db, line)
     for r in uses:
         ws.append(
             [
@@ -96,6 +120,19 @@ def store_statement_xlsx(db: Session, batch: PayoutBatch, line: PayoutLine) -> b
                 r.bill_amount,
             ]
         )
+    adjustments = line_adjustments(db, line)
+    if adjustments:
+        ws.append([])
+        _header(ws, ["調整番号", "承認日時", "調整額(円)", "理由"])
+        for a in adjustments:
+            ws.append(
+                [
+                    a.id,
+                    to_jst(a.decided_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    a.amount,
+                    a.reason,
+                ]
+            )
     return _save(wb)
 
 
@@ -133,16 +170,13 @@ def store_statement_pdf(db: Session, batch: PayoutBatch, line: PayoutLine) -> by
     text("振込手数料は事務局が負担します。お店の受取額から差し引くことはありません。")
     y -= 3 * mm
     text("利用日時                確認番号   枚数   割引額     お会計", 10)
-    uses = db.scalars(
-        select(Redemption)
-        .join(PayoutItem, PayoutItem.redemption_id == Redemption.id)
-        .where(PayoutItem.line_id == line.id)
-        .order_by(Redemption.used_at)
-    )
+    uses = line_uses(db, line)
     for r in uses:
         text(
             f"{to_jst(r.used_at):%Y-%m-%d %H:%M}    {r.confirmation_code}     {r.coupons}     {r.amount:>6,}円   {r.bill_amount:>8,}円"
         )
+    for a in line_adjustments(db, line):
+        text(f"調整 No.{a.id}  {a.amount:+,}円  {a.reason[:40]}")
     pdf.showPage()
     pdf.save()
     return out.getvalue()

@@ -1,5 +1,8 @@
 """Property: whatever the sequence of acquisitions, uses at stores, voids, halts, ticks and payout
-steps (build, submit, approve, reject, export, failed transfers), the ledger holds: T = used + outstanding + unissued + returned, every entry sums to zero, no account but the
+steps (build, submit, approve, reject, export, failed transfers) and adjustments (proposed,
+approved or rejected by another person, positive or negative), the ledger holds:
+T = used + adjusted + outstanding + unissued + returned, nothing is paid twice, paid + payable +
+pending = used + adjusted, every entry sums to zero, no account but the
 city's is negative, no round is oversold, and the ledger agrees with the coupons and rounds."""
 
 import collections
@@ -13,8 +16,17 @@ from sqlalchemy import func, select
 from kariya.clock import FixedClock
 from kariya.db import get_session_factory
 from kariya.errors import DomainError
-from kariya.models import Campaign, PayoutBatch, PayoutItem, Redemption, Round, Store
-from kariya.services import issuance, ledger, payouts, redemptions, rounds, ticker
+from kariya.models import (
+    Campaign,
+    PayoutAdjustment,
+    PayoutBatch,
+    PayoutItem,
+    PayoutLine,
+    Redemption,
+    Round,
+    Store,
+)
+from kariya.services import adjustments, issuance, ledger, payouts, redemptions, rounds, ticker
 from tests.conftest import BASE_SETTINGS
 from tests.helpers import ROUND1, load_campaign, make_person, make_store, truncate_all
 
@@ -46,6 +58,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.now = ROUND1 + dt.timedelta(minutes=30)
         self.uses: list[int] = []
         self.serial = 0
+        self.adjustments = 0
         self._tick()
 
     def _attempt(self, action):
@@ -179,6 +192,41 @@ class LedgerMachine(RuleBasedStateMachine):
             REACHED["failed transfers"] += sum(not r.ok for r in results)
         REACHED[batch.state] += 1
 
+    @precondition(lambda self: self.uses and self.adjustments < 3)
+    @rule(
+        store=st.integers(0, 1),
+        amount=st.sampled_from([-500, 250, 500, 1000]),
+        approve=st.sampled_from([True, True, False]),
+    )
+    def adjust(self, store, amount, approve):
+        """A disputed use or a correction: proposed by the secretariat, decided by the city."""
+        code = self.db.get(Store, self.stores[store]).code
+        adjustment = self._attempt(
+            lambda: adjustments.propose(
+                self.db,
+                self.clock(),
+                store_code=code,
+                amount=str(amount),
+                reason="訂正",
+                actor="staff:secretariat",
+            )
+        )
+        if adjustment is None:
+            return
+        self.adjustments += 1
+        if approve:
+            done = self._attempt(
+                lambda: adjustments.approve(self.db, self.clock(), adjustment, actor="staff:city")
+            )
+            REACHED["adjustment approved" if done else "adjustment refused"] += 1
+        else:
+            self._attempt(
+                lambda: adjustments.reject(
+                    self.db, self.clock(), adjustment, actor="staff:city", reason="不要"
+                )
+            )
+            REACHED[f"adjustment {adjustment.state}"] += 1
+
     @rule(hours=st.integers(1, 80))
     def advance(self, hours):
         self.now += dt.timedelta(hours=hours)
@@ -201,11 +249,28 @@ class LedgerMachine(RuleBasedStateMachine):
             # No redemption is ever in two active payout items (paid twice).
             twice = self.db.execute(
                 select(PayoutItem.redemption_id)
-                .where(PayoutItem.active)
+                .where(PayoutItem.active, PayoutItem.redemption_id.is_not(None))
                 .group_by(PayoutItem.redemption_id)
                 .having(func.count() > 1)
             ).all()
             assert twice == []
+            twice = self.db.execute(
+                select(PayoutItem.adjustment_id)
+                .where(PayoutItem.active, PayoutItem.adjustment_id.is_not(None))
+                .group_by(PayoutItem.adjustment_id)
+                .having(func.count() > 1)
+            ).all()
+            assert twice == []
+            # Only approved adjustments are ever in a batch.
+            assert (
+                self.db.scalar(
+                    select(func.count())
+                    .select_from(PayoutItem)
+                    .join(PayoutAdjustment)
+                    .where(PayoutItem.active, PayoutAdjustment.state != "approved")
+                )
+                == 0
+            )
             # Only confirmed uses are ever in a batch.
             assert (
                 self.db.scalar(
@@ -218,10 +283,28 @@ class LedgerMachine(RuleBasedStateMachine):
             )
             report = ledger.check(self.db, self.campaign)
             assert report.ok, report.text()
+            self._owed_is_paid_payable_or_pending(report.figures)
             for rnd in self.campaign.rounds:
                 assert rnd.issued <= rnd.quota
         finally:
             self.db.rollback()  # never leave a transaction holding locks
+
+    def _owed_is_paid_payable_or_pending(self, figures):
+        """F-5: paid + payable + pending (uses and adjustments) = used + adjusted."""
+        pending = figures["pending"] + ledger.balance(self.db, ledger.ADJUSTED)
+        owed = figures["used"] + figures["adjusted"]
+        assert pending + figures["payable"] + figures["paid"] == owed
+        if self.db.scalar(
+            select(func.count())
+            .select_from(PayoutItem)
+            .join(PayoutLine, PayoutItem.line_id == PayoutLine.id)
+            .join(PayoutBatch, PayoutLine.batch_id == PayoutBatch.id)
+            .where(
+                PayoutItem.adjustment_id.is_not(None),
+                PayoutBatch.state.in_(("approved", "exported", "transferred", "reconciled")),
+            )
+        ):
+            REACHED["adjustment in a batch"] += 1
 
     def teardown(self):
         # Run the programme to its end: everything settles and the rest goes back to the city.
@@ -235,8 +318,8 @@ class LedgerMachine(RuleBasedStateMachine):
             assert report.ok, report.text()
             figures = report.figures
             assert figures["outstanding"] == figures["unissued"] == 0
-            assert figures["used"] + figures["returned"] == 36_000
-            assert figures["pending"] + figures["payable"] + figures["paid"] == figures["used"]
+            assert figures["used"] + figures["adjusted"] + figures["returned"] == 36_000
+            self._owed_is_paid_payable_or_pending(figures)
             assert self.db.scalar(select(Round.id).where(Round.issued > Round.quota)) is None
         finally:
             self.db.rollback()
@@ -251,7 +334,7 @@ def test_ledger_invariants_hold_for_any_sequence(engine):
     run_state_machine_as_test(
         LedgerMachine,
         settings=settings(
-            max_examples=40,
+            max_examples=60,
             stateful_step_count=50,
             deadline=None,
             derandomize=True,  # the same sequences every run: CI is reproducible
@@ -266,4 +349,7 @@ def test_ledger_invariants_hold_for_any_sequence(engine):
         and REACHED["exported"]
         and REACHED["rejected"]
         and REACHED["failed transfers"]
+        and REACHED["adjustment approved"]
+        and REACHED["adjustment rejected"]
+        and REACHED["adjustment in a batch"]
     )
