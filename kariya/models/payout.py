@@ -102,9 +102,7 @@ class PayoutItem(Base):
             postgresql_where=text("active"),
             sqlite_where=text("active"),
         ),
-        CheckConstraint(
-            "(redemption_id IS NULL) <> (adjustment_id IS NULL)", name="one_subject"
-        ),
+        CheckConstraint("(redemption_id IS NULL) <> (adjustment_id IS NULL)", name="one_subject"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

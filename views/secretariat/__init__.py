@@ -27,7 +27,10 @@ def includeme(config):
     config.add_route("secretariat.payouts", "/payouts")
     config.add_route("secretariat.payouts_build", "/payouts/build")
     config.add_route("secretariat.payout", "/payouts/{id:\\d+}")
-    config.add_route("secretariat.payout_action", "/payouts/{id:\\d+}/{action:submit|redraft|export|results|reconcile}")
+    config.add_route(
+        "secretariat.payout_action",
+        "/payouts/{id:\\d+}/{action:submit|redraft|export|results|reconcile}",
+    )
     config.add_route("secretariat.payout_zengin", "/payouts/{id:\\d+}/zengin.txt")
     config.add_route("secretariat.payout_xlsx", "/payouts/{id:\\d+}.xlsx")
     config.add_route("secretariat.notices", "/notices")

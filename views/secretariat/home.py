@@ -3,11 +3,29 @@ from pyramid.view import view_config
 
 from kariya.security import P
 from kariya.services import campaigns, ledger
+from workflows import adjustment as adjustment_wf
+from workflows import bank_change as bank_change_wf
 from workflows import coupon as coupon_wf
+from workflows import mail as mail_wf
+from workflows import payout as payout_wf
+from workflows import redemption as redemption_wf
 from workflows import round as round_wf
+from workflows import store as store_wf
 from workflows.binding import label, mermaid
 
-MACHINES = {"round": round_wf.MACHINE, "coupon": coupon_wf.MACHINE}
+MACHINES = {
+    m.kariya_name: m
+    for m in (
+        round_wf.MACHINE,
+        coupon_wf.MACHINE,
+        redemption_wf.MACHINE,
+        store_wf.MACHINE,
+        bank_change_wf.MACHINE,
+        payout_wf.MACHINE,
+        adjustment_wf.MACHINE,
+        mail_wf.MACHINE,
+    )
+}
 
 
 @view_config(
