@@ -186,6 +186,7 @@ def test_six_rounds_with_sold_out_halt_rollover_and_return(db):
         "T": 60_000,
         "funded": 60_000,
         "used": 21_500,
+        "adjusted": 0,
         "pending": 21_500,
         "payable": 0,
         "paid": 0,
