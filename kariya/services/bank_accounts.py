@@ -8,14 +8,14 @@ is written to the store's history."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kariya.clock import to_jst
 from kariya.errors import Conflict, Invalid, NotFound
-from kariya.models import BankChangeRequest, PayoutBatch, PayoutLine, Store, TransitionRecord
-from kariya.services import mail, normalize, zengin
+from kariya.models import BankChangeRequest, PayoutBatch, PayoutLine, Store
+from kariya.services import mail, normalize, stores, zengin
 from workflows import bank_change as bank_wf
 from workflows import store as store_wf
 from workflows.binding import fire, label
@@ -232,17 +232,13 @@ def approve(
     for key in FIELDS:
         setattr(store, key, getattr(req, key))
     store.updated_at = now
-    db.execute(
-        insert(TransitionRecord).values(
-            machine=store_wf.MACHINE.kariya_name,
-            entity_id=store.id,
-            event="bank_change",
-            from_state=store.state,
-            to_state=store.state,
-            actor=actor,
-            reason=f"振込先変更(申請 No.{req.id}): {before} → {describe(req)} / {reason}"[:500],
-            at=now,
-        )
+    stores.record(
+        db,
+        store,
+        "bank_change",
+        actor=actor,
+        reason=f"振込先変更(申請 No.{req.id}): {before} → {describe(req)} / {reason}",
+        now=now,
     )
     notes = []
     drafts = db.execute(

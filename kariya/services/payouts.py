@@ -531,21 +531,9 @@ def ledger_problems(db: Session, campaign: Campaign, bal: dict[str, int]) -> lis
         .outerjoin(PayoutBatch, PayoutBatch.id == PayoutLine.batch_id)
         .where(Round.campaign_id == campaign.id)
     ).all()
-    traced = {"paid": 0, "payable": 0, "pending": 0}
-    problems = []
-    for amount, use_state, line_status, batch_state in rows:
-        if line_status in ("failed", "held") or (line_status and use_state != "confirmed"):
-            problems.append(
-                f"a use of {amount:,} is still in a {line_status} line ({use_state}): it would never be paid"
-            )
-        if use_state != "confirmed":
-            continue
-        if line_status == "transferred":
-            traced["paid"] += amount
-        elif line_status == "included" and batch_state in ("approved", "exported"):
-            traced["payable"] += amount
-        else:
-            traced["pending"] += amount
+    traced = {"paid": 0, "payable": 0, "pending": 0, "adjusted": 0}
+    problems: list[str] = []
+    _trace(rows, "a use", "confirmed", "pending", traced, problems)
     adjustments = db.execute(
         select(
             PayoutAdjustment.amount, PayoutAdjustment.state, PayoutLine.status, PayoutBatch.state
@@ -558,18 +546,7 @@ def ledger_problems(db: Session, campaign: Campaign, bal: dict[str, int]) -> lis
         .outerjoin(PayoutBatch, PayoutBatch.id == PayoutLine.batch_id)
         .where(PayoutAdjustment.campaign_id == campaign.id)
     ).all()
-    traced["adjusted"] = 0
-    for amount, adj_state, line_status, batch_state in adjustments:
-        if line_status in ("failed", "held") or (line_status and adj_state != "approved"):
-            problems.append(f"an adjustment of {amount:,} is in a {line_status} line ({adj_state})")
-        if adj_state != "approved":
-            continue
-        if line_status == "transferred":
-            traced["paid"] += amount
-        elif line_status == "included" and batch_state in ("approved", "exported"):
-            traced["payable"] += amount
-        else:
-            traced["adjusted"] += amount
+    _trace(adjustments, "an adjustment", "approved", "adjusted", traced, problems)
     for name, account in (
         ("paid", ledger.PAID),
         ("payable", ledger.PAYABLE),
@@ -581,6 +558,24 @@ def ledger_problems(db: Session, campaign: Campaign, bal: dict[str, int]) -> lis
                 f"{name}: ledger {bal.get(account, 0):,} != uses and adjustments traced through payouts {traced[name]:,}"
             )
     return problems
+
+
+def _trace(rows, what: str, payable_state: str, waiting: str, traced: dict, problems: list):
+    """Add each (amount, state, line status, batch state) to paid, payable or `waiting`; an
+    active item on a failed or held line, or of a row not in `payable_state`, is a problem."""
+    for amount, state, line_status, batch_state in rows:
+        if line_status in ("failed", "held") or (line_status and state != payable_state):
+            problems.append(
+                f"{what} of {amount:,} is still in a {line_status} line ({state}): it would never be paid"
+            )
+        if state != payable_state:
+            continue
+        if line_status == "transferred":
+            traced["paid"] += amount
+        elif line_status == "included" and batch_state in ("approved", "exported"):
+            traced["payable"] += amount
+        else:
+            traced[waiting] += amount
 
 
 def batches(db: Session) -> list[PayoutBatch]:

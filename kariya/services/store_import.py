@@ -110,6 +110,7 @@ HISTORY_LABELS = {
     "import_create": "一括取込(新規登録)",
     "import_update": "一括取込(登録内容の変更)",
     "reissue_qr": "QRコード再発行",
+    "bank_change": "振込先口座の変更",
 }
 
 

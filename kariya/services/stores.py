@@ -76,11 +76,18 @@ def reissue(db: Session, clock, store: Store, actor: str, reason: str) -> str:
         raise Conflict("他の操作でQRコードが変更されました。画面を開き直してください。")
     set_committed_value(store, "qr_token", new)
     set_committed_value(store, "updated_at", now)
+    record(db, store, "reissue_qr", actor=actor, reason=reason, now=now)
+    return new
+
+
+def record(db: Session, store: Store, event: str, *, actor: str, reason: str, now) -> None:
+    """Write an event to the store's history that does not change its state (a QR reissue, a
+    bank account change)."""
     db.execute(
         insert(TransitionRecord).values(
             machine=store_wf.MACHINE.kariya_name,
             entity_id=store.id,
-            event="reissue_qr",
+            event=event,
             from_state=store.state,
             to_state=store.state,
             actor=actor,
@@ -88,4 +95,3 @@ def reissue(db: Session, clock, store: Store, actor: str, reason: str) -> str:
             at=now,
         )
     )
-    return new
