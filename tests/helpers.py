@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import socketserver
+import threading
+import wsgiref.simple_server
 
 from kariya.clock import FixedClock
 from kariya.services import accounts, campaigns, stores
@@ -156,3 +159,41 @@ def run_cli(ini: str, *args: str, input: str | None = None):
     return subprocess.run(
         [kariya, "-c", ini, *args], capture_output=True, text=True, timeout=120, input=input
     )
+
+
+class _QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 (the stdlib's signature)
+        pass
+
+
+class _ThreadingWSGIServer(socketserver.ThreadingMixIn, wsgiref.simple_server.WSGIServer):
+    daemon_threads = True
+    request_queue_size = 256  # a storm of simultaneous connections is not refused by the backlog
+
+
+class LiveServer:
+    """A WSGI app served over real HTTP on 127.0.0.1 (a thread per connection), for tests that
+    need a real socket: the browser, the LINE round trip, the races. The port is bound at once,
+    so settings can name the URL before the app is built; `stop` is the standard library's
+    cross-thread shutdown, so no file descriptor is ever closed under the serving thread."""
+
+    def __init__(self):
+        self._server = _ThreadingWSGIServer(("127.0.0.1", 0), _QuietHandler)
+        self.port = self._server.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self._thread: threading.Thread | None = None
+
+    def start(self, app) -> LiveServer:
+        self._server.set_app(app)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(10)
+            assert not self._thread.is_alive(), "the test server did not stop"
+        self._server.server_close()

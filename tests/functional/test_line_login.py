@@ -13,22 +13,19 @@ import datetime as dt
 import logging
 import re
 import socket
-import threading
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 import webtest
 from sqlalchemy import func, select
-from waitress import wasyncore
-from waitress.server import create_server
 
 from kariya import make_config
 from kariya.line_simulator import LineSimulator
 from kariya.models import Person
 from kariya.services.line_login import pkce_challenge
 from tests.conftest import BASE_SETTINGS
-from tests.helpers import ROUND1, make_person
+from tests.helpers import ROUND1, LiveServer, make_person
 
 CHANNEL_ID = "2000000001"
 CHANNEL_SECRET = "0123456789abcdef0123456789abcdef"
@@ -48,27 +45,6 @@ class ShiftableNow:
         return dt.datetime.now(dt.UTC) + self.shift
 
 
-def serve(wsgi_app, sock=None):
-    """Serve in a thread on 127.0.0.1 (a free port, or the given bound socket)."""
-    server = (
-        create_server(wsgi_app, sockets=[sock], threads=4)
-        if sock
-        else create_server(wsgi_app, host="127.0.0.1", port=0, threads=4)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    server.test_thread = thread
-    return server
-
-
-def stop(server):
-    """Close every socket from inside the server's own loop, so the loop ends cleanly."""
-    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-    server.test_thread.join(10)
-    server.task_dispatcher.shutdown()
-    assert not server.test_thread.is_alive()
-
-
 @pytest.fixture(scope="module")
 def sim_now():
     return ShiftableNow()
@@ -77,10 +53,10 @@ def sim_now():
 @pytest.fixture(scope="module")
 def simulator(sim_now):
     sim = LineSimulator(CHANNEL_ID, CHANNEL_SECRET, [CALLBACK], now=sim_now)
-    server = serve(sim)
-    sim.base = f"http://127.0.0.1:{server.effective_port}"
+    server = LiveServer().start(sim)
+    sim.base = server.base
     yield sim
-    stop(server)
+    server.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -518,10 +494,8 @@ def test_development_wiring_logs_in_through_the_simulator_mounted_in_the_app(eng
     """development.ini points LINE's URLs at /dev/line; the simulator there stamps its tokens
     with the app's clock, so a demo with the clock set to round 1 logs in too."""
     set_now(ROUND1.replace(hour=10))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = LiveServer()
+    base = server.base
     settings = {
         **BASE_SETTINGS,
         "kariya.public_url": base,
@@ -529,7 +503,7 @@ def test_development_wiring_logs_in_through_the_simulator_mounted_in_the_app(eng
         "kariya.line.token_url": base + "/dev/line/oauth2/v2.1/token",
         "kariya.line.friendship_url": base + "/dev/line/friendship/v1/status",
     }
-    server = serve(make_config(settings).make_wsgi_app(), sock)
+    server.start(make_config(settings).make_wsgi_app())
     try:
         with httpx.Client(base_url=base, timeout=30) as phone:
             start = phone.get("/login/line", params={"next": "/wallet"})
@@ -549,7 +523,7 @@ def test_development_wiring_logs_in_through_the_simulator_mounted_in_the_app(eng
             assert done.headers["location"] == base + "/profile?next=%2Fwallet"
             assert phone.get("/api/v1/me").json()["display_name"] == "刈谷 太郎"
     finally:
-        stop(server)
+        server.stop()
     assert people(db) == 1
 
 

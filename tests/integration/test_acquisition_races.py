@@ -9,23 +9,20 @@ import urllib.request
 
 import pytest
 from sqlalchemy import func, select
-from waitress.server import create_server
 
 from kariya.clock import FixedClock
 from kariya.models import Acquisition, Coupon, Round
 from kariya.services import ledger, ticker
-from tests.helpers import ROUND1, load_campaign, make_person
+from tests.helpers import ROUND1, LiveServer, load_campaign, make_person
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def server(app):
-    srv = create_server(app, host="127.0.0.1", port=0, threads=16)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.effective_port}"
-    srv.close()
+    srv = LiveServer().start(app)
+    yield srv.base
+    srv.stop()
 
 
 class Client:

@@ -4,18 +4,15 @@ history. Screenshots of each page are kept in tests/artifacts/ (I-1, I-5, P-5)."
 
 import re
 import shutil
-import socket
-import threading
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
-from waitress.server import create_server
 
 from kariya import make_config
 from tasks import configure
 from tests.conftest import BASE_SETTINGS
-from tests.helpers import ROUND1, load_campaign, make_store
+from tests.helpers import ROUND1, LiveServer, load_campaign, make_store
 
 pytestmark = pytest.mark.integration
 
@@ -38,10 +35,8 @@ def base_url(engine, registry):
     mounts at /dev/line, so login runs the real OIDC client over real HTTP."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is not installed: `make test` installs Debian's chromium package")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
+    server = LiveServer()
+    base = server.base
     line = {
         "kariya.line.channel_id": "1234567890",
         "kariya.line.channel_secret": "browser-test-line-channel-secret",
@@ -51,10 +46,9 @@ def base_url(engine, registry):
         "kariya.line.redirect_uri": base + "/login/line/callback",
     }
     app = make_config({**BASE_SETTINGS, **line}).make_wsgi_app()
-    server = create_server(app, host="127.0.0.1", port=port, threads=8)
-    threading.Thread(target=server.run, daemon=True).start()
+    server.start(app)
     yield base
-    server.close()
+    server.stop()
     configure(registry)  # the Celery app back to the suite's app
 
 
