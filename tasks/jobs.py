@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from tasks import celery_app, task_context
+from tasks import BEAT_SCHEDULE, celery_app, task_context
 
 log = logging.getLogger(__name__)
+
+# The boundary tick runs this long after the instant, so the clock has surely passed it.
+BOUNDARY_MARGIN_SECONDS = 0.05
 
 
 @celery_app.task(name="kariya.tick", acks_late=True)
@@ -16,8 +19,16 @@ def tick() -> dict:
 
     with task_context() as (db, clock, _settings):
         done = ticker.run_due(db, clock, actor="system:tick")
+        now = clock.now()
+        boundary = ticker.next_boundary(db, now)
     if any(done.values()):
         log.info("tick", extra={"done": done})
+    # A boundary before the next beat tick gets a tick of its own at that instant (a second
+    # tick is harmless). Not when eager: there the tick would run at once, before its time.
+    if boundary is not None and not celery_app.conf.task_always_eager:
+        wait = (boundary - now).total_seconds()
+        if 0 < wait <= BEAT_SCHEDULE["tick"]["schedule"]:
+            tick.apply_async(countdown=wait + BOUNDARY_MARGIN_SECONDS)
     return done
 
 

@@ -8,7 +8,9 @@ transition is compare-and-set, every ledger entry has a unique ref).
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import datetime as dt
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kariya.models import Campaign, Round
@@ -52,3 +54,18 @@ def run_due(db: Session, clock, *, actor: str) -> dict[str, list[str]]:
                 done["settled"].append(label)
     db.flush()
     return done
+
+
+def next_boundary(db: Session, now: dt.datetime) -> dt.datetime | None:
+    """The next instant a round opens or ends after now, or None. The beat runs the tick every
+    few seconds; the task also asks for one tick at this very instant, so 20,000 people arriving
+    at the opening minute are not told "まもなく" for the rest of a beat interval."""
+    opens = db.scalar(
+        select(func.min(Round.starts)).where(Round.state == "scheduled", Round.starts > now)
+    )
+    ends = db.scalar(
+        select(func.min(Round.ends)).where(
+            Round.state.in_(("open", "sold_out", "halted")), Round.ends > now
+        )
+    )
+    return min((t for t in (opens, ends) if t is not None), default=None)

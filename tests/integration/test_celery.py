@@ -1,5 +1,6 @@
 """Tasks are sent only after the request commits, and run on a real Celery worker over Redis."""
 
+import datetime as dt
 import time
 
 import pytest
@@ -9,8 +10,9 @@ from celery.contrib.testing.worker import start_worker
 from sqlalchemy import select
 
 from kariya import make_config
+from kariya.clock import set_clock
 from kariya.errors import Conflict
-from kariya.models import Round
+from kariya.models import Round, TransitionRecord
 from tasks import celery_app, configure
 from tests.conftest import BASE_SETTINGS, BROKER_URL
 from tests.helpers import ROUND1, load_campaign
@@ -67,3 +69,25 @@ def test_task_of_a_committed_request_runs_on_the_worker(worker_app, db, set_now)
     while _round1_state(db) != "open" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _round1_state(db) == "open"
+
+
+def test_a_round_opens_at_its_instant_not_at_the_next_beat(worker_app, db):
+    """I-1: the Monday rush arrives at the opening instant. The beat ticks every 10 s; a tick
+    that sees the opening coming asks for one more tick at that instant. No beat runs here, so
+    only that tick can open the round, and it does so just after round 1 begins, not before."""
+    load_campaign(db)
+    set_clock(db, ROUND1 - dt.timedelta(seconds=2))  # a running clock, 2 s before the opening
+    db.commit()
+    celery_app.send_task("kariya.tick")
+    time.sleep(1)
+    assert _round1_state(db) == "scheduled"
+    deadline = time.monotonic() + 10
+    while _round1_state(db) != "open" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _round1_state(db) == "open"
+    opened = db.scalar(
+        select(TransitionRecord.at).where(
+            TransitionRecord.machine == "round", TransitionRecord.to_state == "open"
+        )
+    )
+    assert ROUND1 <= opened < ROUND1 + dt.timedelta(seconds=1)
