@@ -41,6 +41,7 @@ from kariya.services.profile_options import AREAS
 from kariya.services.store_finder import store_search_text
 from kariya.settings import PROJECT_ROOT
 from workflows import store as store_wf
+from workflows.binding import label as state_label
 
 MAX_BYTES = 10 * 1024 * 1024  # the upload, as sent
 MAX_UNZIPPED = 200 * 1024 * 1024  # what the .xlsx (a ZIP) may expand to: no ZIP bombs
@@ -450,6 +451,7 @@ class Report:
     filename: str = ""
     applied: bool = False
     activated: int = 0
+    not_activated: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -476,6 +478,9 @@ class Report:
             f"変更なし {c['unchanged']}件 / エラー {c['error']}件"
         )
 
+    def activation_summary(self) -> str:
+        return f"{self.activated}店舗を利用可能にしました(QRコード発行済み)。"
+
     def text(self) -> str:
         """The preview as plain text (the CLI)."""
         lines = [
@@ -483,7 +488,8 @@ class Report:
             + f" {self.summary()}"
         ]
         if self.activated:
-            lines.append(f"新規の{self.activated}店舗を利用可能にしました(QRコード発行済み)。")
+            lines.append(self.activation_summary())
+        lines += self.not_activated
         lines += self.notices
         for row in self.rows:
             if row.action == "create":
@@ -655,8 +661,9 @@ def apply(
     filename: str = "",
 ) -> Report:
     """Create and update the stores of the file in the caller's transaction, all or nothing.
-    With `activate`, newly created stores are taken through review and approval to active
-    (their QR codes issued). Raises Invalid (details: one line per error) if any row is wrong."""
+    With `activate`, every store of the file still on its way (applied, under review, approved)
+    is taken to active, its QR code issued; a suspended, withdrawn or rejected store is left as
+    it is and named in the report. Raises Invalid (details: one line per error) if any row is wrong."""
     if db.get_bind().dialect.name == "postgresql":
         db.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))  # one import at a time
     report = preview(db, data, filename=filename)
@@ -698,9 +705,15 @@ def apply(
         )
     if activate:
         for row in report.rows:
-            if row.action == "create":
-                stores.activate_all_the_way(db, clock, row.store, actor=actor)
+            if row.store.state == "active":
+                continue
+            if stores.activate_all_the_way(db, clock, row.store, actor=actor):
                 report.activated += 1
+            else:
+                report.not_activated.append(
+                    f"{row.code} {row.name}: {state_label(store_wf.MACHINE, row.store.state)}"
+                    "のため利用可能にしていません。"
+                )
     report.applied = True
     return report
 

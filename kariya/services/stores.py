@@ -40,10 +40,24 @@ def transition(
     return state
 
 
-def activate_all_the_way(db: Session, clock, store: Store, *, actor: str) -> None:
-    """Take a newly applied store through review and approval to active (import --activate, demo)."""
-    for event in ("review", "approve", "activate"):
+# From each state on the way to active, the events that remain (import --activate, demo).
+STEPS_TO_ACTIVE = {
+    "applied": ("review", "approve", "activate"),
+    "under_review": ("approve", "activate"),
+    "approved": ("activate",),
+}
+
+
+def activate_all_the_way(db: Session, clock, store: Store, *, actor: str) -> bool:
+    """Take a store still on its way (applied, under review, approved) through the remaining
+    steps to active, its QR issued. False, and nothing done, for any other state: an import never
+    undoes a suspension, a withdrawal or a rejection the secretariat decided."""
+    steps = STEPS_TO_ACTIVE.get(store.state)
+    if steps is None:
+        return False
+    for event in steps:
         transition(db, clock, store, event, actor=actor, reason="一括登録")
+    return True
 
 
 def reissue(db: Session, clock, store: Store, actor: str, reason: str) -> str:

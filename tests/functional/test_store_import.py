@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from kariya.clock import FixedClock
 from kariya.errors import Invalid
 from kariya.models import Store, TransitionRecord
-from kariya.services import store_import
+from kariya.services import store_import, stores
 from kariya.services.store_import import HEADERS, ImportRefused
 from tests.helpers import (
     ROUND1,
@@ -254,20 +254,47 @@ def test_second_import_of_the_same_file_changes_nothing(db):
     assert history_count(db) == records
 
 
-def test_activate_takes_new_stores_to_active_with_a_qr(db):
-    """S-1, S-2: --activate: newly created stores go through review and approval to active
-    and get their QR token; an existing store keeps its state."""
+def test_activate_takes_every_imported_store_on_its_way_to_active_with_a_qr(db):
+    """S-1, S-2, DESIGN §5: --activate takes every imported store through to active: a new one
+    through review and approval, one already applied or approved through what remains. Its QR
+    token is issued. A store the secretariat suspended stays suspended and is named."""
     make_store(db, code="K0009", name="審査待ちの店", active=False)
-    apply(db, workbook([row("K0001"), row("K0009", "審査待ちの店")]), activate=True)
-    new = db.scalar(select(Store).where(Store.code == "K0001"))
-    assert new.state == "active" and new.qr_token
-    events = db.scalars(
-        select(TransitionRecord.event)
-        .where(TransitionRecord.entity_id == new.id)
-        .order_by(TransitionRecord.id)
-    ).all()
-    assert events == ["import_create", "review", "approve", "activate"]
-    assert db.scalar(select(Store.state).where(Store.code == "K0009")) == "applied"
+    approved = make_store(db, code="K0010", name="承認済みの店", active=False)
+    for event in ("review", "approve"):
+        stores.transition(db, CLOCK, approved, event, actor="test", reason="")
+    suspended = make_store(db, code="K0011", name="停止中の店")
+    stores.transition(db, CLOCK, suspended, "suspend", actor="test", reason="調査中")
+    db.flush()
+    report = apply(
+        db,
+        workbook(
+            [
+                row("K0001"),
+                row("K0009", "審査待ちの店"),
+                row("K0010", "承認済みの店"),
+                row("K0011", "停止中の店"),
+            ]
+        ),
+        activate=True,
+    )
+    assert report.activated == 3
+    assert report.not_activated == ["K0011 停止中の店: 一時停止のため利用可能にしていません。"]
+    state = dict(db.execute(select(Store.code, Store.state)).all())
+    assert state == {"K0001": "active", "K0009": "active", "K0010": "active", "K0011": "suspended"}
+    assert all(db.scalar(select(Store.qr_token).where(Store.code == c)) for c in ("K0001", "K0009"))
+
+    def events(code):
+        store_id = db.scalar(select(Store.id).where(Store.code == code))
+        return db.scalars(
+            select(TransitionRecord.event)
+            .where(TransitionRecord.machine == "store", TransitionRecord.entity_id == store_id)
+            .order_by(TransitionRecord.id)
+        ).all()
+
+    assert events("K0001") == ["import_create", "review", "approve", "activate"]
+    assert events("K0009")[-3:] == ["review", "approve", "activate"]
+    assert events("K0010")[-1] == "activate" and events("K0010").count("approve") == 1
+    assert "suspend" in events("K0011") and "reinstate" not in events("K0011")
 
 
 def test_without_activate_new_stores_wait_for_review(db):
@@ -582,9 +609,9 @@ def test_upload_preview_confirm(db, secretariat, upload_dir):
     assert done.location.endswith("/secretariat/stores")
     listing = done.follow()
     assert "店舗一覧を取り込みました。全3行: 新規 1件 / 更新 1件 / 変更なし 1件" in listing.text
-    assert "新規の1店舗を利用可能にしました" in listing.text
+    assert "3店舗を利用可能にしました" in listing.text  # the new one and the two applied ones
     db.expire_all()
-    assert db.scalar(select(Store.state).where(Store.code == "K0001")) == "active"
+    assert set(db.scalars(select(Store.state))) == {"active"}
     assert db.scalar(select(Store.name).where(Store.code == "K0002")) == "既存の店 新装開店"
     assert list(upload_dir.glob("*.xlsx")) == []  # removed once committed
     # The session no longer points at the file: the preview sends back to the upload form.
@@ -724,7 +751,7 @@ def test_cli_import_stores(ini, tmp_path, db):
     assert store_count(db) == 0
     done = run(ini, "import-stores", str(path), "--activate")
     assert done.returncode == 0, done.stderr
-    assert "取り込みました" in done.stdout and "新規の2店舗を利用可能にしました" in done.stdout
+    assert "取り込みました" in done.stdout and "2店舗を利用可能にしました" in done.stdout
     assert store_count(db) == 2
     assert set(db.scalars(select(Store.state))) == {"active"}
     again = run(ini, "import-stores", str(path))

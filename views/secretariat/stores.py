@@ -253,7 +253,9 @@ def apply(request):
     request.session.pop(SESSION_KEY, None)
     message = f"店舗一覧を取り込みました。{report.summary()}"
     if report.activated:
-        message += f" 新規の{report.activated}店舗を利用可能にしました(QRコード発行済み)。"
+        message += " " + report.activation_summary()
+    if report.not_activated:
+        message += " " + " ".join(report.not_activated)
     request.session.flash(message)
     return HTTPFound(request.route_url("secretariat.stores"))
 
