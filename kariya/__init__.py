@@ -21,7 +21,6 @@ def make_config(settings: dict) -> Configurator:
     config.include("kariya.security")
     config.include("tasks")
     config.include("views")
-    config.include("kariya.mail_sink")  # /dev/mail, only where the development sink is on
     return config
 
 

@@ -1,5 +1,5 @@
 """Development only: a local SMTP server (aiosmtpd) that keeps every mail it receives as an .eml
-file (setting kariya.mail_sink.dir, default var/mail), and the page /dev/mail that lists them.
+file (setting kariya.mail_sink.dir, default var/mail); views/dev.py lists them at /dev/mail.
 
 Started by kariya.main() when kariya.mail_sink.port is non-zero (development.ini points
 kariya.smtp.* at it); production.ini refuses that setting. Nothing is delivered anywhere."""
@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
-import html
 import logging
 import uuid
 from pathlib import Path
@@ -82,34 +81,3 @@ def received(directory: Path, limit: int = 100) -> list[dict]:
             }
         )
     return mails
-
-
-def mail_page(request):
-    """GET /dev/mail: what the sink has received (development only)."""
-    from pyramid.response import Response
-
-    mails = received(directory_of(request.registry.settings))
-    esc = html.escape
-    items = "".join(
-        f"<article class='card'><h2>{esc(m['subject'])}</h2>"
-        f"<p class='muted'>宛先 {esc(m['to'])} / 差出人 {esc(m['from'])} / {esc(m['date'])}</p>"
-        f"<pre style='white-space: pre-wrap'>{esc(m['body'])}</pre></article>"
-        for m in mails
-    )
-    page = (
-        "<!doctype html><html lang='ja'><head><meta charset='utf-8'>"
-        "<title>受信したメール(開発用)</title>"
-        f"<link rel='stylesheet' href='{esc(request.static_url('views:static/kariya.css'))}'>"
-        "</head><body><main class='content'><h1>受信したメール(開発用)</h1>"
-        f"<p class='muted'>開発用メールサーバーが受け取ったメール {len(mails)} 通(新しい順)。"
-        "実際には配送されていません。</p>"
-        f"{items or '<p>まだメールはありません。</p>'}</main></body></html>"
-    )
-    return Response(page, content_type="text/html", charset="utf-8")
-
-
-def includeme(config):
-    """The /dev/mail page exists only where the sink is on (elsewhere 404)."""
-    if port_of(config.get_settings()):
-        config.add_route("dev.mail", "/dev/mail")
-        config.add_view(mail_page, route_name="dev.mail", request_method="GET")

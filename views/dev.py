@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pyramid.renderers import render_to_response
 from pyramid.request import call_app_with_subpath_as_path_info
 from pyramid.security import remember
 
-from kariya import roles
+from kariya import mail_sink, roles
 from kariya import settings as kariya_settings
 from kariya.clock import set_clock
 from kariya.errors import Invalid
@@ -61,8 +62,17 @@ def line_simulator(request):
     return call_app_with_subpath_as_path_info(request, request.registry["kariya.line_simulator"])
 
 
+def mail_page(request):
+    """GET /dev/mail: what the development SMTP sink has received."""
+    mails = mail_sink.received(mail_sink.directory_of(request.registry.settings))
+    return render_to_response("dev/mail.jinja2", {"mails": mails}, request=request)
+
+
 def includeme(config):
     settings = config.get_settings()
+    if mail_sink.port_of(settings):
+        config.add_route("dev.mail", "/dev/mail")
+        config.add_view(mail_page, route_name="dev.mail", request_method="GET")
     if kariya_settings.clock_settable(settings):
         config.add_route("dev.clock", "/dev/clock")
         config.add_view(
