@@ -21,6 +21,9 @@ def make_config(settings: dict) -> Configurator:
     config.include("kariya.security")
     config.include("tasks")
     config.include("views")
+    from kariya.services.issuance import sold_out_memo
+
+    config.registry["issuance.sold_out_memo"] = sold_out_memo(settings)  # one per process
     return config
 
 

@@ -63,6 +63,8 @@ DEFAULTS = {
     "kariya.zengin.separator": "crlf",
     "kariya.zengin.transfer_code": "7",
     "kariya.db_pool_size": "8",
+    # Late arrivals after a sell-out are refused from memory for this long (0: off).
+    "kariya.acquisition.sold_out_memo_seconds": "1",
     # Mail to stores (S-4). No host: mail waits in the outbox. Development and the tests point
     # this at a local SMTP server (kariya mail-sink, or aiosmtpd in the tests).
     "kariya.smtp.host": "",

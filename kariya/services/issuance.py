@@ -14,6 +14,9 @@ The hot path of the weekly rush, in one short transaction at READ COMMITTED:
 
 from __future__ import annotations
 
+import threading
+import time
+
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -56,6 +59,37 @@ NOT_OPEN_MESSAGES = {
 }
 
 
+class SoldOutMemo:
+    """Per process: the round last seen sold out, so the late arrivals of the rush are answered
+    without reaching the database (PATTERNS.md: admission control). Remembered for `seconds`
+    (setting kariya.acquisition.sold_out_memo_seconds) and never past the round's end; a halt
+    decided meanwhile is answered as SOLD_OUT for at most that long. Only ever used to refuse.
+    Off (None) with a settable clock, which may move back: it assumes time only goes forward."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._until = 0.0  # time.monotonic()
+        self._round_ends = None
+
+    def remember(self, rnd: Round) -> None:
+        with self._lock:
+            self._until = time.monotonic() + self.seconds
+            self._round_ends = rnd.ends
+
+    def refuses(self, now) -> bool:
+        with self._lock:
+            ends, until = self._round_ends, self._until
+        return ends is not None and now < ends and time.monotonic() < until
+
+
+def sold_out_memo(settings: dict) -> SoldOutMemo | None:
+    seconds = float(settings.get("kariya.acquisition.sold_out_memo_seconds") or 0)
+    if seconds <= 0 or settings.get("kariya.clock") == "settable":
+        return None
+    return SoldOutMemo(seconds)
+
+
 def current(db: Session, now) -> tuple[Round, Campaign] | None:
     """The round whose usage period contains now (of the newest campaign), with its campaign."""
     row = db.execute(
@@ -89,11 +123,15 @@ def coupon_json(coupon: Coupon, rnd: Round) -> dict:
     }
 
 
-def acquire(db: Session, clock, person_id: int) -> dict:
+def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None) -> dict:
     now = clock.now()
+    if memo is not None and memo.refuses(now):
+        raise SoldOut()
     found = current(db, now)
     rnd, campaign = found if found else (None, None)
     if (refused := refusal(rnd)) is not None:
+        if memo is not None and isinstance(refused, SoldOut):
+            memo.remember(rnd)
         raise refused
     person = db.get(Person, person_id)
     if person is None or not person.has_profile:
@@ -139,17 +177,19 @@ def acquire(db: Session, clock, person_id: int) -> dict:
     ).first()
     if taken is None:
         state = db.scalar(select(Round.state).where(Round.id == rnd.id))
-        raise (
-            NotOpen(NOT_OPEN_MESSAGES.get(state))
-            if state not in ("open", "sold_out")
-            else SoldOut()
-        )
+        if state not in ("open", "sold_out"):
+            raise NotOpen(NOT_OPEN_MESSAGES.get(state))
+        if memo is not None:
+            memo.remember(rnd)
+        raise SoldOut()
     issued, quota = taken
     if quota - issued < pack:
         # Ours was the last pack: the round is sold out (we hold its row lock already).
         rnd.issued = issued
         db.flush()
         round_service.sell_out_if_exhausted(db, rnd, campaign, actor="system:issuance", now=now)
+        if memo is not None:
+            memo.remember(rnd)
     return {
         "round": rnd.number,
         "coupons": [

@@ -1,10 +1,18 @@
 """POST /api/v1/acquisitions and friends (DESIGN.md section 5; I-1, I-2, I-3)."""
 
+import datetime as dt
+import time
+
 import pytest
 import sqlalchemy as sa
+import webtest
 from sqlalchemy import func, select
 
-from kariya.models import Acquisition, Coupon, IdempotencyRecord, LedgerEntry, Round
+from kariya import make_config
+from kariya.clock import Clock
+from kariya.models import Acquisition, Campaign, Coupon, IdempotencyRecord, LedgerEntry, Round
+from kariya.services import issuance, rounds, ticker
+from tests.conftest import BASE_SETTINGS
 from tests.helpers import ROUND1, load_campaign, login_resident
 
 
@@ -227,3 +235,48 @@ def test_database_error_mid_acquisition_leaves_nothing_half_made(testapp, open_r
         "/api/v1/acquisitions", headers={"X-CSRF-Token": token, "Idempotency-Key": "k"}, status=201
     )
     assert counts(db) == (1, 4, 2_000)
+
+
+def test_late_arrivals_after_a_sell_out_are_refused_without_the_database(engine, db):
+    """I-3, PATTERNS.md (admission control): once a process has seen the round sold out, the
+    rush's late arrivals get SOLD_OUT from memory, with no SQL at all, for a short while
+    (kariya.acquisition.sold_out_memo_seconds); after that the database answers again, so a halt
+    decided meanwhile is told as a halt. Needs the system clock: the memo is off with a settable
+    one, which may move back."""
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    load_campaign(db, total=2_000, rounds=1, start=started)  # a quota of one pack
+    ticker.run_due(db, Clock(), actor="test")
+    db.commit()
+    config = make_config(
+        {**BASE_SETTINGS, "kariya.clock": "system", "kariya.acquisition.sold_out_memo_seconds": "1"}
+    )
+    app = webtest.TestApp(config.make_wsgi_app(), extra_environ={"HTTP_HOST": "localhost"})
+    statements = []
+    sa.event.listen(
+        config.registry["db.engine"],
+        "before_cursor_execute",
+        lambda *args: statements.append(args[2]),
+    )
+    first = login_resident(app, "U" + "1" * 32)
+    app.post("/api/v1/acquisitions", headers={"X-CSRF-Token": first}, status=201)
+    late = login_resident(app, "U" + "2" * 32)
+    statements.clear()
+    refused = app.post("/api/v1/acquisitions", headers={"X-CSRF-Token": late}, status=409)
+    assert refused.json["error"] == "SOLD_OUT"
+    assert statements == []
+    assert counts(db)[0] == 1
+
+    # The city halts issuance; once the memo has lapsed the database tells the truth again.
+    campaign = db.scalar(select(Campaign))
+    rounds.halt(db, campaign, actor="city:test", now=dt.datetime.now(dt.UTC), reason="テスト")
+    db.commit()
+    time.sleep(1.1)
+    refused = app.post("/api/v1/acquisitions", headers={"X-CSRF-Token": late}, status=409)
+    assert refused.json["error"] == "NOT_OPEN" and "停止" in refused.json["message"]
+    assert statements != []
+
+
+def test_the_sold_out_memo_is_off_with_a_settable_clock():
+    assert issuance.sold_out_memo({"kariya.clock": "settable"}) is None
+    assert issuance.sold_out_memo({"kariya.acquisition.sold_out_memo_seconds": "0"}) is None
+    assert issuance.sold_out_memo({"kariya.acquisition.sold_out_memo_seconds": "1"}) is not None

@@ -82,8 +82,9 @@ def current_round(request):
 def acquire(request):
     json_body(request, required=False)  # no fields; but malformed or oversized input is refused
     person_id = resident_id(request)
+    memo = request.registry["issuance.sold_out_memo"]
     return idempotent(
-        request, person_id, lambda: issuance.acquire(request.db, request.clock, person_id)
+        request, person_id, lambda: issuance.acquire(request.db, request.clock, person_id, memo)
     )
 
 
