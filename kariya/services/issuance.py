@@ -187,9 +187,9 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
         # Ours was the last pack: the round is sold out (we hold its row lock already).
         rnd.issued = issued
         db.flush()
+        # Not remembered here: this transaction may yet roll back. The next late arrival reads
+        # the committed sell-out and remembers it.
         round_service.sell_out_if_exhausted(db, rnd, campaign, actor="system:issuance", now=now)
-        if memo is not None:
-            memo.remember(rnd)
     return {
         "round": rnd.number,
         "coupons": [
