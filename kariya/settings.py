@@ -63,6 +63,8 @@ DEFAULTS = {
     "kariya.zengin.separator": "crlf",
     "kariya.zengin.transfer_code": "7",
     "kariya.db_pool_size": "8",
+    # The cap on one payout adjustment, in yen (an operator's guard against typos).
+    "kariya.adjustments.max_amount": "1000000",
     # Late arrivals after a sell-out are refused from memory for this long (0: off).
     "kariya.acquisition.sold_out_memo_seconds": "1",
     # Mail to stores (S-4). No host: mail waits in the outbox. Development and the tests point

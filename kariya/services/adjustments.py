@@ -29,7 +29,9 @@ from kariya.services import ledger, normalize, rounds
 from workflows import adjustment as adjustment_wf
 from workflows.binding import fire, label
 
-MAX_AMOUNT = 1_000_000
+# The operator's cap on one adjustment (setting kariya.adjustments.max_amount): a typo of a few
+# zeros is refused before it reaches the city's approver.
+MAX_AMOUNT_SETTING = "kariya.adjustments.max_amount"
 
 
 def state_label(state: str) -> str:
@@ -43,7 +45,7 @@ def _campaign(db: Session) -> Campaign:
     return campaign
 
 
-def parse_amount(value) -> int:
+def parse_amount(value, max_amount: int) -> int:
     text = normalize.nfkc(value).replace(",", "").replace("円", "").replace("¥", "").strip()
     text = text.replace("−", "-").replace("ー", "-")
     try:
@@ -54,8 +56,8 @@ def parse_amount(value) -> int:
         ) from None
     if amount == 0:
         raise Invalid("調整額が0円です。")
-    if abs(amount) > MAX_AMOUNT:
-        raise Invalid(f"調整額は1件あたり{MAX_AMOUNT:,}円までです。")
+    if abs(amount) > max_amount:
+        raise Invalid(f"調整額は1件あたり{max_amount:,}円までです。")
     return amount
 
 
@@ -67,6 +69,7 @@ def propose(
     amount,
     reason: str,
     actor: str,
+    max_amount: int,
     confirmation_code: str = "",
 ) -> PayoutAdjustment:
     """A proposal; it changes no money until someone else approves it."""
@@ -74,7 +77,7 @@ def propose(
     reason = (reason or "").strip()
     if not reason:
         raise Invalid("調整の理由を入力してください(記録に残ります)。")
-    amount = parse_amount(amount)
+    amount = parse_amount(amount, max_amount)
     code = normalize.code(store_code or "", what="店舗コード")
     store = db.scalar(select(Store).where(Store.code == code)) if code else None
     if store is None:

@@ -9,13 +9,15 @@ import pytest
 from sqlalchemy import func, select
 
 from kariya.clock import FixedClock
-from kariya.errors import Conflict, Forbidden
+from kariya.errors import Conflict, Forbidden, Invalid
 from kariya.models import Campaign, LedgerEntry, PayoutAdjustment, PayoutBatch, Redemption, Round
 from kariya.services import adjustments, ledger, payouts, zengin
+from kariya.settings import DEFAULTS
 from tests.functional.test_payouts import post, spent, staff_app  # noqa: F401  (fixture)
 from tests.helpers import ROUND1
 
 CLOCK = FixedClock(ROUND1.replace(day=16, hour=10))
+MAX = int(DEFAULTS[adjustments.MAX_AMOUNT_SETTING])
 
 
 def _check(db):
@@ -113,7 +115,13 @@ def test_an_adjustment_is_proposed_approved_by_the_city_and_paid_in_the_next_bat
 
 def test_nobody_approves_an_adjustment_they_proposed(db, spent):  # noqa: F811
     adjustment = adjustments.propose(
-        db, CLOCK, store_code="S0001", amount="-500", reason="誤請求", actor="staff:alice"
+        db,
+        CLOCK,
+        store_code="S0001",
+        amount="-500",
+        reason="誤請求",
+        actor="staff:alice",
+        max_amount=MAX,
     )
     with pytest.raises(Forbidden, match="ダブルチェック"):
         adjustments.approve(db, CLOCK, adjustment, actor="staff:alice")
@@ -129,7 +137,13 @@ def test_nobody_approves_an_adjustment_they_proposed(db, spent):  # noqa: F811
 def test_a_deduction_larger_than_what_is_owed_is_held_not_paid_negative(db, spent):  # noqa: F811
     paid, _held = spent
     adjustment = adjustments.propose(
-        db, CLOCK, store_code="S0001", amount="-1,500", reason="不正利用と判明", actor="staff:a"
+        db,
+        CLOCK,
+        store_code="S0001",
+        amount="-1,500",
+        reason="不正利用と判明",
+        actor="staff:a",
+        max_amount=MAX,
     )
     adjustments.approve(db, CLOCK, adjustment, actor="staff:b")
     db.commit()
@@ -160,11 +174,26 @@ def test_bad_proposals_are_refused_and_nothing_is_written(testapp, db, spent, fi
     assert db.scalar(select(func.count()).select_from(PayoutAdjustment)) == 0
 
 
+def test_the_cap_on_one_adjustment_is_the_operators_setting(db, spent):  # noqa: F811
+    """The cap comes from kariya.adjustments.max_amount, not from the code."""
+    propose = dict(store_code="S0001", reason="訂正", actor="staff:a")
+    with pytest.raises(Invalid, match="50,000円まで"):
+        adjustments.propose(db, CLOCK, amount="-60000", max_amount=50_000, **propose)
+    adjustment = adjustments.propose(db, CLOCK, amount="60000", max_amount=100_000, **propose)
+    assert adjustment.amount == 60_000
+
+
 def test_an_adjustment_beyond_the_funds_is_refused(testapp, db, spent):  # noqa: F811
     """T is never exceeded: with every round's unissued quota smaller than the amount and the
     programme still running, there is nothing to pay it from."""
     adjustment = adjustments.propose(
-        db, CLOCK, store_code="S0001", amount="20000", reason="過大な請求", actor="staff:a"
+        db,
+        CLOCK,
+        store_code="S0001",
+        amount="20000",
+        reason="過大な請求",
+        actor="staff:a",
+        max_amount=MAX,
     )
     db.commit()
     with pytest.raises(Conflict, match="資金"):

@@ -27,8 +27,11 @@ from kariya.models import (
     Store,
 )
 from kariya.services import adjustments, issuance, ledger, payouts, redemptions, rounds, ticker
+from kariya.settings import DEFAULTS
 from tests.conftest import BASE_SETTINGS
 from tests.helpers import ROUND1, load_campaign, make_person, make_store, truncate_all
+
+MAX = int(DEFAULTS[adjustments.MAX_AMOUNT_SETTING])
 
 # Daily settlement periods (the cadence is configuration), so batches have something to pay often.
 SETTINGS = {**BASE_SETTINGS, "kariya.settlement.cutoffs": ",".join(str(d) for d in range(1, 31))}
@@ -209,6 +212,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 amount=str(amount),
                 reason="訂正",
                 actor="staff:secretariat",
+                max_amount=MAX,
             )
         )
         if adjustment is None:

@@ -42,7 +42,11 @@ def propose(request):
     form = {k: request.POST.get(k, "") for k in FIELDS}
     try:
         adjustment = adjustments.propose(
-            request.db, request.clock, actor=request.identity.actor, **form
+            request.db,
+            request.clock,
+            actor=request.identity.actor,
+            max_amount=int(request.registry.settings[adjustments.MAX_AMOUNT_SETTING]),
+            **form,
         )
     except DomainError as exc:
         return page(request, error=exc.message, form=form, status=exc.status)
