@@ -21,6 +21,7 @@ from kariya import make_config
 from kariya.clock import set_clock
 from kariya.db import get_session_factory
 from kariya.migrations import upgrade
+from tests.helpers import truncate_all
 
 DATABASE_URL = os.environ.get(
     "KARIYA_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/kariya_test"
@@ -96,16 +97,7 @@ def redis_client():
 @pytest.fixture(autouse=True)
 def clean_db(engine, redis_client):
     """Every test starts from empty tables (the schema stays)."""
-    with engine.begin() as conn:
-        tables = [
-            r[0]
-            for r in conn.execute(
-                sa.text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename != 'alembic_version'"
-                )
-            )
-        ]
-        conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    truncate_all(engine)
     yield
 
 

@@ -116,21 +116,34 @@ def make_person(db, n: int = 0, profile: bool = True):
 
 
 def truncate_all(engine) -> None:
+    """Empty every table and restart every id sequence (the schema stays).
+
+    Only the tables holding rows are truncated: TRUNCATE rewrites each table's files, a quarter
+    of a second for all of them on a slow disk, paid before every test."""
     import sqlalchemy as sa
 
     with engine.begin() as conn:
-        conn.execute(
-            sa.text("SET LOCAL lock_timeout = '20s'")
-        )  # a leaked transaction fails, not hangs
-        tables = [
-            r[0]
-            for r in conn.execute(
-                sa.text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename != 'alembic_version'"
-                )
+        conn.execute(sa.text("SET LOCAL lock_timeout = '20s'"))  # a leaked transaction fails
+        tables = conn.scalars(
+            sa.text(
+                "SELECT quote_ident(tablename) FROM pg_tables"
+                " WHERE schemaname = 'public' AND tablename != 'alembic_version'"
             )
-        ]
-        conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        ).all()
+        filled = conn.scalars(
+            sa.text(
+                " UNION ALL ".join(f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM {t})" for t in tables)
+            )
+        ).all()
+        if filled:
+            conn.execute(sa.text(f"TRUNCATE {', '.join(filled)} CASCADE"))
+        for sequence in conn.scalars(
+            sa.text(
+                "SELECT quote_ident(sequencename) FROM pg_sequences"
+                " WHERE schemaname = 'public' AND last_value IS NOT NULL"
+            )
+        ):
+            conn.execute(sa.text(f"ALTER SEQUENCE {sequence} RESTART"))
 
 
 def write_cli_ini(tmp_path, **extra: str) -> str:
