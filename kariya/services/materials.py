@@ -4,8 +4,9 @@ ZIP, every active store's sets as one ZIP on disk (a background job with a progr
 
 Every number printed (coupon face, per-store limit, minimum bills, periods) is read from the
 campaign; the excluded items come from kariya/data/excluded_items.toml, the call centre from the
-settings. The PDFs use the Japanese CID fonts built into every PDF reader (nothing embedded or
-downloaded), so the store's name is real, searchable text. QR codes are drawn as vector squares.
+settings. The PDFs embed the IPA fonts installed from Debian's packages (kariya/pdf_fonts.py;
+nothing downloaded), so they print the same everywhere and the store's name is real, searchable
+text. QR codes are drawn as vector squares.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from reportlab.lib.pagesizes import A3, A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 from reportlab.platypus import (
     KeepTogether,
@@ -47,33 +47,22 @@ from reportlab.platypus import (
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kariya import pdf_fonts
 from kariya.clock import utcnow
 from kariya.errors import Conflict, NotFound
 from kariya.models import Campaign, Store
+from kariya.pdf_fonts import GOTHIC, MINCHO
 from kariya.services import campaigns, excluded_items, payouts, qr, settlement
 from kariya.settings import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
-GOTHIC = "HeiseiKakuGo-W5"
-MINCHO = "HeiseiMin-W3"
 STICKER = (90 * mm, 90 * mm)
 GREEN = colors.HexColor("#06c755")
 DARK_GREEN = colors.HexColor("#04893a")
 WEEKDAYS = "月火水木金土日"
 
 Progress = Callable[[int, int], None]
-
-_fonts_ready = False
-
-
-def _fonts() -> None:
-    global _fonts_ready
-    if not _fonts_ready:
-        for name in (GOTHIC, MINCHO):
-            pdfmetrics.registerFont(UnicodeCIDFont(name))
-        _fonts_ready = True
-
 
 # --- what the materials say, from the campaign and the settings -----------------------------
 
@@ -257,7 +246,7 @@ def draw_qr(c: canvas.Canvas, modules: list[list[bool]], x: float, y: float, siz
 
 
 def _canvas(buffer: io.BytesIO, pagesize, title: str, r: Rules) -> canvas.Canvas:
-    _fonts()
+    pdf_fonts.ensure()
     c = canvas.Canvas(buffer, pagesize=pagesize, pageCompression=1)
     c.setTitle(title)
     c.setAuthor(f"{r.campaign_name} 事務局")
@@ -396,7 +385,7 @@ def flyer_pdf(store: Store, url: str, r: Rules) -> bytes:
 
 
 def _styles() -> dict[str, ParagraphStyle]:
-    _fonts()
+    pdf_fonts.ensure()
     body = ParagraphStyle(
         "body", fontName=MINCHO, fontSize=10.5, leading=17, wordWrap="CJK", spaceAfter=4
     )

@@ -137,14 +137,14 @@ def store_statement_xlsx(db: Session, batch: PayoutBatch, line: PayoutLine) -> b
 
 
 def store_statement_pdf(db: Session, batch: PayoutBatch, line: PayoutLine) -> bytes:
-    """The same statement as a printable A4 PDF (Japanese text in a built-in CID font)."""
+    """The same statement as a printable A4 PDF (Japanese text in the embedded IPA Gothic)."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.pdfgen import canvas
 
-    from kariya.services.materials import GOTHIC, _fonts
+    from kariya.pdf_fonts import GOTHIC, ensure
 
-    _fonts()
+    ensure()
     store = db.get(Store, line.store_id)
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=A4)

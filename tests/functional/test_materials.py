@@ -75,6 +75,12 @@ def pdf_pages(data: bytes) -> list[dict]:
     return pages
 
 
+def embeds_its_fonts(pdf: bytes) -> bool:
+    """A print shop's check: the Japanese fonts are inside the file (a TrueType subset), none is
+    left for the printer to substitute (`make test` installs Debian's IPA Gothic)."""
+    return b"/FontFile2" in pdf and b"/HeiseiKakuGo" not in pdf and b"/HeiseiMin" not in pdf
+
+
 def set_of(archive: zipfile.ZipFile, code: str) -> dict[str, bytes]:
     return {piece: archive.read(f"{code}/{code}_{piece}") for piece in PIECES}
 
@@ -90,6 +96,8 @@ def check_store_set(files: dict[str, bytes], store: Store, url: str) -> None:
         assert decode(page["image"]) == url, piece
     manual = pdf_pages(files["manual.pdf"])
     assert len(manual) >= 3 and {p["size"] for p in manual} == {A4}
+    for piece in ("sticker.pdf", "poster_A3.pdf", "flyer_A4.pdf", "manual.pdf"):
+        assert embeds_its_fonts(files[piece]), piece
 
 
 @pytest.fixture

@@ -258,7 +258,9 @@ def test_a_store_sees_only_its_own_statements(testapp, db, spent):
     make_store(db, "S0003", "本のたから堂")
     stranger = staff_app(testapp, db, "store", "shop3", store_code="S0003")
     stranger.get(f"/store/statements/{batch.id}.xlsx", status=404)
-    pdf = pdfium.PdfDocument(own.get(f"/store/statements/{batch.id}.pdf").body)
+    statement = own.get(f"/store/statements/{batch.id}.pdf").body
+    assert b"/FontFile2" in statement  # the Japanese font travels inside the file
+    pdf = pdfium.PdfDocument(statement)
     assert [round(v) for v in pdf[0].get_size()] == [595, 842]  # A4
     assert "かりや青果店" in pdf[0].get_textpage().get_text_range()
     stranger.get(f"/store/statements/{batch.id}.pdf", status=404)
