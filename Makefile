@@ -20,9 +20,10 @@ run: install
 	$(BIN)/kariya -c $(INI) demo
 	$(BIN)/pserve $(INI)
 
-# The browser test drives Debian's Chromium (no downloaded browsers) and needs Japanese fonts.
+# The browser test drives Debian's Chromium (no downloaded browsers); it and the PDFs (which embed
+# it) need the IPA Gothic font.
 system-packages:
-	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list :lang=ja 2>/dev/null | grep -q .; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list : family 2>/dev/null | grep -q IPAGothic; then \
 		echo "installing Debian packages: chromium fonts-ipafont-gothic"; \
 		apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-ipafont-gothic; \
 	fi
