@@ -1,9 +1,12 @@
 """Acquisition of a round's coupons (I-1..I-3, I-9): one per person per round, never past quota.
 
 The hot path of the weekly rush, in one short transaction at READ COMMITTED:
-  1. read the current round (no lock); refuse at once if it is not open (sold out: no write);
-  2. INSERT the acquisition ... ON CONFLICT (round, person) DO NOTHING: a second try by the same
-     person gets nothing back -> ALREADY_ACQUIRED (the unique constraint is the guarantee);
+  1. read the current round's facts as one plain row (no lock, no ORM objects); refuse at once
+     if it is not open (sold out: no write; a process that has seen the sell-out refuses from
+     memory for a second, SoldOutMemo);
+  2. INSERT the acquisition ... SELECT FROM person WHERE it has a profile ... ON CONFLICT (round,
+     person) DO NOTHING: nothing back means no profile (PROFILE_REQUIRED) or a second try by the
+     same person (ALREADY_ACQUIRED; the unique constraint is the guarantee);
   3. INSERT its coupons and the ledger entry;
   4. last, take the quota: UPDATE round SET issued = issued + pack WHERE state = 'open' AND
      issued + pack <= quota. PostgreSQL re-checks the WHERE after waiting for a concurrent
@@ -17,13 +20,14 @@ from __future__ import annotations
 import threading
 import time
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya.clock import to_jst
 from kariya.errors import Conflict, DomainError
 from kariya.models import Acquisition, Campaign, Coupon, Person, Round
+from kariya.models.types import UTCDateTime
 from kariya.services import ledger
 from kariya.services import rounds as round_service
 
@@ -102,8 +106,8 @@ def current(db: Session, now) -> tuple[Round, Campaign] | None:
     return None if row is None else (row[0], row[1])
 
 
-def refusal(rnd: Round | None) -> DomainError | None:
-    """Why a round is not taking acquisitions, or None."""
+def refusal(rnd) -> DomainError | None:
+    """Why a round (a Round, or a row with its state) is not taking acquisitions, or None."""
     if rnd is None:
         return NotOpen()
     if rnd.state == "sold_out":
@@ -123,57 +127,88 @@ def coupon_json(coupon: Coupon, rnd: Round) -> dict:
     }
 
 
+def _current_facts(db: Session, now):
+    """What an acquisition needs of the current round and its campaign, as one plain row (no
+    ORM objects on the hot path): round id, number, state, end; campaign id, face, coupons."""
+    return db.execute(
+        select(
+            Round.id,
+            Round.number,
+            Round.state,
+            Round.ends,
+            Round.campaign_id,
+            Campaign.coupon_face,
+            Campaign.coupons_per_pack,
+        )
+        .join(Campaign, Campaign.id == Round.campaign_id)
+        .where(Round.starts <= now, Round.ends > now)
+        .order_by(Round.campaign_id.desc())
+        .limit(1)
+    ).first()
+
+
 def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None) -> dict:
     now = clock.now()
     if memo is not None and memo.refuses(now):
         raise SoldOut()
-    found = current(db, now)
-    rnd, campaign = found if found else (None, None)
+    rnd = _current_facts(db, now)
     if (refused := refusal(rnd)) is not None:
         if memo is not None and isinstance(refused, SoldOut):
             memo.remember(rnd)
         raise refused
-    person = db.get(Person, person_id)
-    if person is None or not person.has_profile:
-        raise ProfileRequired()
 
-    pack = campaign.pack_amount
+    pack = rnd.coupon_face * rnd.coupons_per_pack
     dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    acquisitions = Acquisition.__table__
+    # The profile check rides on the claim: only a person with a profile yields a row to insert.
     acquisition_id = db.scalar(
-        dialect.insert(Acquisition)
-        .values(round_id=rnd.id, person_id=person_id, amount=pack, created_at=now)
+        dialect.insert(acquisitions)
+        .from_select(
+            ["round_id", "person_id", "amount", "created_at"],
+            select(literal(rnd.id), Person.id, literal(pack), literal(now, UTCDateTime)).where(
+                Person.id == person_id, Person.profile_at.is_not(None)
+            ),
+        )
         .on_conflict_do_nothing(index_elements=["round_id", "person_id"])
-        .returning(Acquisition.id)
+        .returning(acquisitions.c.id)
     )
     if acquisition_id is None:
+        if not db.scalar(select(Person.profile_at.is_not(None)).where(Person.id == person_id)):
+            raise ProfileRequired()
         raise AlreadyAcquired()
+    coupons = Coupon.__table__
     coupon_ids = db.scalars(
-        insert(Coupon).returning(Coupon.id, sort_by_parameter_order=True),
+        insert(coupons).returning(coupons.c.id, sort_by_parameter_order=True),
         [
             {
                 "acquisition_id": acquisition_id,
                 "person_id": person_id,
                 "round_id": rnd.id,
-                "face": campaign.coupon_face,
+                "face": rnd.coupon_face,
                 "state": "issued",
             }
-            for _ in range(campaign.coupons_per_pack)
+            for _ in range(rnd.coupons_per_pack)
         ],
     ).all()
     ledger.post(
         db,
-        campaign_id=campaign.id,
+        campaign_id=rnd.campaign_id,
         kind="acquire",
         ref=f"acquire:{acquisition_id}",
         moves=[(ledger.quota(rnd.id), ledger.outstanding(rnd.id), pack)],
         now=now,
         actor=f"person:{person_id}",
     )
+    rounds = Round.__table__
     taken = db.execute(
-        update(Round)
-        .where(Round.id == rnd.id, Round.state == "open", Round.issued + pack <= Round.quota)
-        .values(issued=Round.issued + pack)
-        .returning(Round.issued, Round.quota)
+        update(rounds)
+        .where(
+            rounds.c.id == rnd.id,
+            rounds.c.state == "open",
+            rounds.c.issued + pack <= rounds.c.quota,
+        )
+        .values(issued=rounds.c.issued + pack)
+        .returning(rounds.c.issued, rounds.c.quota)
     ).first()
     if taken is None:
         state = db.scalar(select(Round.state).where(Round.id == rnd.id))
@@ -184,19 +219,21 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
         raise SoldOut()
     issued, quota = taken
     if quota - issued < pack:
-        # Ours was the last pack: the round is sold out (we hold its row lock already).
-        rnd.issued = issued
-        db.flush()
-        # Not remembered here: this transaction may yet roll back. The next late arrival reads
-        # the committed sell-out and remembers it.
-        round_service.sell_out_if_exhausted(db, rnd, campaign, actor="system:issuance", now=now)
+        # Ours was the last pack: the round is sold out (we hold its row lock already). Not
+        # remembered here: this transaction may yet roll back; the next late arrival reads the
+        # committed sell-out and remembers it.
+        round_row = db.get(Round, rnd.id, populate_existing=True)
+        campaign = db.get(Campaign, rnd.campaign_id)
+        round_service.sell_out_if_exhausted(
+            db, round_row, campaign, actor="system:issuance", now=now
+        )
     return {
         "round": rnd.number,
         "coupons": [
             {
                 "id": cid,
                 "round": rnd.number,
-                "face": campaign.coupon_face,
+                "face": rnd.coupon_face,
                 "state": "issued",
                 "expires_at": to_jst(rnd.ends).isoformat(),
             }

@@ -72,11 +72,14 @@ def post(
     """Post `moves` (from_account, to_account, amount) as one entry. False if `ref` exists."""
     moves = [m for m in moves if m[2] != 0]
     dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    # Core inserts on the tables: postings are never loaded as objects where they are written,
+    # and the ORM's bulk machinery costs more than the statements on the acquisition hot path.
+    entries, postings = LedgerEntry.__table__, LedgerPosting.__table__
     entry_id = db.scalar(
-        dialect.insert(LedgerEntry)
+        dialect.insert(entries)
         .values(campaign_id=campaign_id, kind=kind, ref=ref, memo=memo[:300], actor=actor, at=now)
         .on_conflict_do_nothing(index_elements=["ref"])
-        .returning(LedgerEntry.id)
+        .returning(entries.c.id)
     )
     if entry_id is None:
         return False
@@ -85,7 +88,7 @@ def post(
         rows.append({"entry_id": entry_id, "account": source, "amount": -amount})
         rows.append({"entry_id": entry_id, "account": dest, "amount": amount})
     if rows:
-        db.execute(insert(LedgerPosting), rows)
+        db.execute(insert(postings), rows)
     return True
 
 
