@@ -94,15 +94,20 @@ def sold_out_memo(settings: dict) -> SoldOutMemo | None:
     return SoldOutMemo(seconds)
 
 
-def current(db: Session, now) -> tuple[Round, Campaign] | None:
-    """The round whose usage period contains now (of the newest campaign), with its campaign."""
-    row = db.execute(
-        select(Round, Campaign)
+def _of_current_round(now, *columns):
+    """Select `columns` of the round whose usage period contains now (of the newest campaign)."""
+    return (
+        select(*columns)
         .join(Campaign, Campaign.id == Round.campaign_id)
         .where(Round.starts <= now, Round.ends > now)
         .order_by(Round.campaign_id.desc())
         .limit(1)
-    ).first()
+    )
+
+
+def current(db: Session, now) -> tuple[Round, Campaign] | None:
+    """The round whose usage period contains now (of the newest campaign), with its campaign."""
+    row = db.execute(_of_current_round(now, Round, Campaign)).first()
     return None if row is None else (row[0], row[1])
 
 
@@ -131,7 +136,8 @@ def _current_facts(db: Session, now):
     """What an acquisition needs of the current round and its campaign, as one plain row (no
     ORM objects on the hot path): round id, number, state, end; campaign id, face, coupons."""
     return db.execute(
-        select(
+        _of_current_round(
+            now,
             Round.id,
             Round.number,
             Round.state,
@@ -140,10 +146,6 @@ def _current_facts(db: Session, now):
             Campaign.coupon_face,
             Campaign.coupons_per_pack,
         )
-        .join(Campaign, Campaign.id == Round.campaign_id)
-        .where(Round.starts <= now, Round.ends > now)
-        .order_by(Round.campaign_id.desc())
-        .limit(1)
     ).first()
 
 
