@@ -24,6 +24,7 @@ from sqlalchemy import insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from kariya import settings as kariya_settings
 from kariya.clock import to_jst
 from kariya.errors import Conflict, DomainError
 from kariya.models import Acquisition, Campaign, Coupon, Person, Round
@@ -89,7 +90,7 @@ class SoldOutMemo:
 
 def sold_out_memo(settings: dict) -> SoldOutMemo | None:
     seconds = float(settings.get("kariya.acquisition.sold_out_memo_seconds") or 0)
-    if seconds <= 0 or settings.get("kariya.clock") == "settable":
+    if seconds <= 0 or kariya_settings.clock_settable(settings):
         return None
     return SoldOutMemo(seconds)
 

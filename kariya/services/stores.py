@@ -12,7 +12,7 @@ from kariya.errors import Conflict, Invalid
 from kariya.models import Store, TransitionRecord
 from kariya.services.store_finder import store_search_text
 from workflows import store as store_wf
-from workflows.binding import fire
+from workflows.binding import fire, sources
 
 
 def new_qr_token() -> str:
@@ -40,22 +40,22 @@ def transition(
     return state
 
 
-# From each state on the way to active, the events that remain (import --activate, demo).
-STEPS_TO_ACTIVE = {
-    "applied": ("review", "approve", "activate"),
-    "under_review": ("approve", "activate"),
-    "approved": ("activate",),
-}
+# The registration path to active, in order (import --activate, demo).
+STEPS_TO_ACTIVE = ("review", "approve", "activate")
 
 
 def activate_all_the_way(db: Session, clock, store: Store, *, actor: str) -> bool:
     """Take a store still on its way (applied, under review, approved) through the remaining
-    steps to active, its QR issued. False, and nothing done, for any other state: an import never
-    undoes a suspension, a withdrawal or a rejection the secretariat decided."""
-    steps = STEPS_TO_ACTIVE.get(store.state)
-    if steps is None:
+    steps to active, its QR issued: each step whose source, in the store machine, is where the
+    store stands. False, and nothing done, for any other state: an import never undoes a
+    suspension, a withdrawal or a rejection the secretariat decided."""
+    start = next(
+        (i for i, e in enumerate(STEPS_TO_ACTIVE) if store.state in sources(store_wf.MACHINE, e)),
+        None,
+    )
+    if start is None:
         return False
-    for event in steps:
+    for event in STEPS_TO_ACTIVE[start:]:
         transition(db, clock, store, event, actor=actor, reason="一括登録")
     return True
 
