@@ -21,9 +21,9 @@ def make_config(settings: dict) -> Configurator:
     config.include("kariya.security")
     config.include("tasks")
     config.include("views")
-    from kariya.services.issuance import sold_out_memo
+    from kariya.coupons.acquisition import sold_out_memo
 
-    config.registry["issuance.sold_out_memo"] = sold_out_memo(settings)  # one per process
+    config.registry["acquisition.sold_out_memo"] = sold_out_memo(settings)  # one per process
     return config
 
 
@@ -31,7 +31,7 @@ def main(global_config, **settings):
     """The paste app factory used by pserve and gunicorn."""
     config = make_config(settings)
     app = config.make_wsgi_app()
-    from kariya import mail_sink
+    from kariya.dev import mail_sink
     from tasks import start_inprocess_beat
 
     mail_sink.start(config.registry.settings)  # development only (kariya.mail_sink.port)

@@ -37,7 +37,7 @@ def cmd_initdb(registry, args) -> int:
 
 
 def cmd_demo(registry, args) -> int:
-    from kariya.services import demo
+    from kariya.dev import demo
     from kariya.settings import is_production
 
     if is_production(registry.settings):
@@ -56,12 +56,12 @@ def cmd_demo(registry, args) -> int:
 
 
 def cmd_load_campaign(registry, args) -> int:
+    from kariya.campaign import definition
     from kariya.clock import make_clock
-    from kariya.services import campaigns
 
-    spec = campaigns.parse(Path(args.file).read_text("utf-8"))
+    spec = definition.parse(Path(args.file).read_text("utf-8"))
     with _session(registry) as db:
-        campaign = campaigns.load(
+        campaign = definition.load(
             db, make_clock(registry.settings, db), spec, actor="cli:load-campaign"
         )
         print(
@@ -76,7 +76,7 @@ def cmd_load_campaign(registry, args) -> int:
 
 def cmd_create_user(registry, args) -> int:
     from kariya.clock import make_clock
-    from kariya.services import accounts
+    from kariya.staff import accounts
 
     password = args.password
     generated = False
@@ -103,7 +103,7 @@ def cmd_create_user(registry, args) -> int:
 
 def cmd_tick(registry, args) -> int:
     from kariya.clock import make_clock
-    from kariya.services import ticker
+    from kariya.coupons import ticker
 
     with _session(registry) as db:
         clock = make_clock(registry.settings, db)
@@ -113,20 +113,22 @@ def cmd_tick(registry, args) -> int:
 
 
 def cmd_ledger_check(registry, args) -> int:
-    from kariya.services import campaigns, ledger
+    from kariya.campaign import definition
+    from kariya.ledger import postings
 
     with _session(registry) as db:
-        campaign = campaigns.latest(db)
+        campaign = definition.latest(db)
         if campaign is None:
             print("no campaign loaded")
             return 1
-        report = ledger.check(db, campaign)
+        report = postings.check(db, campaign)
         print(report.text())
     return 0 if report.ok else 1
 
 
 def cmd_store_qr(registry, args) -> int:
-    from kariya.services import materials, qr
+    from kariya.materials import materials
+    from kariya.stores import qr
 
     with _session(registry) as db:
         store = materials.find_store(db, args.code)
@@ -141,7 +143,7 @@ def cmd_store_qr(registry, args) -> int:
 def cmd_import_stores(registry, args) -> int:
     from kariya.clock import make_clock
     from kariya.errors import Invalid
-    from kariya.services import store_import
+    from kariya.stores import store_import
 
     path = Path(args.file)
     if not path.is_file():
@@ -164,7 +166,7 @@ def cmd_import_stores(registry, args) -> int:
 
 
 def cmd_store_template(registry, args) -> int:
-    from kariya.services import store_import
+    from kariya.stores import store_import
 
     Path(args.file).write_bytes(store_import.template_workbook())
     print(f"store template written to {args.file}")
@@ -186,31 +188,31 @@ def _staff_actor(db, username: str) -> str:
 def cmd_payouts(registry, args) -> int:
     from kariya import roles
     from kariya.clock import make_clock
-    from kariya.services import payouts
+    from kariya.payouts import batches
 
     with _session(registry) as db:
         clock = make_clock(registry.settings, db)
         if args.payouts_command == "build":
-            batch = payouts.build(db, clock, registry.settings, actor="cli:payouts-build")
+            batch = batches.build(db, clock, registry.settings, actor="cli:payouts-build")
         else:
-            batch = payouts.get(db, args.batch)
+            batch = batches.get(db, args.batch)
         if args.payouts_command == "submit":
             user = _staff_actor(db, args.as_user)
             if user.role != roles.SECRETARIAT:
                 raise DomainError("承認申請は事務局のアカウントで行います。")
-            payouts.submit(db, clock, batch, actor=f"staff:{user.username}")
+            batches.submit(db, clock, batch, actor=f"staff:{user.username}")
         elif args.payouts_command == "approve":
             user = _staff_actor(db, args.as_user)
             if user.role != roles.CITY:
                 raise DomainError("承認は市の担当者のアカウントで行います。")
-            payouts.approve(db, clock, batch, actor=f"staff:{user.username}")
+            batches.approve(db, clock, batch, actor=f"staff:{user.username}")
         elif args.payouts_command == "export":
-            data = payouts.export(db, clock, batch, registry.settings, actor="cli:payouts-export")
+            data = batches.export(db, clock, batch, registry.settings, actor="cli:payouts-export")
             Path(args.out).write_bytes(data)
             print(
                 f"Zengin file written to {args.out} ({len(data)} bytes, sha256 {batch.zengin_sha256})"
             )
-        t = payouts.totals(batch)
+        t = batches.totals(batch)
         print(
             f"batch {batch.id} [{batch.state}] period {batch.period_key}: "
             f"{t['stores']} stores, {t['count']} uses, {t['amount']:,} yen (held {t['held_amount']:,})"

@@ -9,15 +9,27 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import Session
+from sqlalchemy import BigInteger
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from kariya.models import ClockSetting
+from kariya.orm import Base, UTCDateTime
 
 JST = ZoneInfo("Asia/Tokyo")
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class ClockSetting(Base):
+    """The settable clock's offset, shared by web, CLI and Celery (development only)."""
+
+    __tablename__ = "clock_setting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offset_us: Mapped[int] = mapped_column(BigInteger, default=0)
+    frozen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class Clock:

@@ -15,7 +15,7 @@ BOUNDARY_MARGIN_SECONDS = 0.05
 @celery_app.task(name="kariya.tick", acks_late=True)
 def tick() -> dict:
     """Every time-driven transition due now: open, close and settle rounds."""
-    from kariya.services import ticker
+    from kariya.coupons import ticker
 
     with task_context() as (db, clock, _settings):
         done = ticker.run_due(db, clock, actor="system:tick")
@@ -35,7 +35,7 @@ def tick() -> dict:
 @celery_app.task(name="kariya.materials.build_all", acks_late=True)
 def build_materials(job_id: str) -> dict:
     """Every active store's printed materials into one ZIP (S-2); progress in the job's file."""
-    from kariya.services import materials
+    from kariya.materials import materials
 
     with task_context() as (db, clock, settings):
         job = materials.run_job(db, clock, settings, job_id)
@@ -47,11 +47,11 @@ def build_payout_batch() -> int | None:
     """After each settlement period ends: the draft batch (nothing when nothing is payable or a
     batch is still in progress). The secretariat can also build one by hand."""
     from kariya.errors import DomainError
-    from kariya.services import payouts
+    from kariya.payouts import batches
 
     try:
         with task_context() as (db, clock, settings):
-            batch = payouts.build(db, clock, settings, actor="system:payouts")
+            batch = batches.build(db, clock, settings, actor="system:payouts")
             return batch.id
     except DomainError as exc:
         log.info("no payout batch built", extra={"reason": exc.message})
@@ -61,7 +61,7 @@ def build_payout_batch() -> int | None:
 @celery_app.task(name="kariya.mail.send", acks_late=True)
 def send_mail() -> dict:
     """Send the outbox (notices to stores, bank account messages); retried by the beat."""
-    from kariya.services import mail
+    from kariya.mail import outbox
 
     with task_context() as (db, clock, settings):
-        return mail.send_pending(db, clock, settings)
+        return outbox.send_pending(db, clock, settings)

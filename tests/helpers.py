@@ -8,8 +8,10 @@ import socketserver
 import threading
 import wsgiref.simple_server
 
+from kariya.campaign import definition
 from kariya.clock import FixedClock
-from kariya.services import accounts, campaigns, stores
+from kariya.staff import accounts
+from kariya.stores import registration
 
 PASSWORD = "correct-horse-battery"
 JST = dt.timezone(dt.timedelta(hours=9))
@@ -47,8 +49,8 @@ def campaign_toml(
 
 
 def load_campaign(db, **kw):
-    spec = campaigns.parse(campaign_toml(**kw))
-    campaign = campaigns.load(
+    spec = definition.parse(campaign_toml(**kw))
+    campaign = definition.load(
         db, FixedClock(spec.rounds[0].starts - dt.timedelta(days=1)), spec, "test"
     )
     db.commit()
@@ -57,11 +59,11 @@ def load_campaign(db, **kw):
 
 def make_store(db, code: str = "S0001", name: str = "テスト商店", active: bool = True):
     clock = FixedClock(ROUND1)
-    store = stores.create(
+    store = registration.create(
         db, clock, code=code, name=name, kana="テストショウテン", category="小売", area="kariya"
     )
     if active:
-        stores.activate_all_the_way(db, clock, store, actor="test")
+        registration.activate_all_the_way(db, clock, store, actor="test")
     db.commit()
     return store
 
@@ -105,12 +107,12 @@ def login_resident(testapp, line_user_id: str = "U" + "0" * 32, profile: bool = 
 
 
 def make_person(db, n: int = 0, profile: bool = True):
-    from kariya.services import persons
+    from kariya.residents import profiles
 
     clock = FixedClock(ROUND1)
-    person = persons.get_or_create(db, clock, f"U{n:032x}", f"市民{n}")
+    person = profiles.get_or_create(db, clock, f"U{n:032x}", f"市民{n}")
     if profile:
-        persons.set_profile(db, clock, person, "70s", "kariya", agreed_terms="2024-01")
+        profiles.set_profile(db, clock, person, "70s", "kariya", agreed_terms="2024-01")
     db.commit()
     return person
 

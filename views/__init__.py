@@ -1,13 +1,13 @@
 """Pyramid views, one subpackage per role. Views are thin: parse, call a service, render."""
 
-from kariya.services import campaigns
+from kariya.campaign import definition
 
 
 def includeme(config):
     config.add_static_view("static", "views:static", cache_max_age=3600)
     # The campaign's numbers for any page that states them (never written into a template).
     config.add_request_method(
-        lambda request: campaigns.rules(request.db), "campaign_rules", reify=True
+        lambda request: definition.rules(request.db), "campaign_rules", reify=True
     )
     config.add_route("home", "/")
     config.add_route("login", "/login")

@@ -10,8 +10,8 @@ from sqlalchemy import text
 
 from kariya import roles
 from kariya.security import Identity
-from kariya.services import accounts
-from kariya.services.accounts import LoginFailed, LoginThrottled
+from kariya.staff import accounts
+from kariya.staff.accounts import LoginFailed, LoginThrottled
 
 
 def home_url(request, identity: Identity) -> str:

@@ -9,13 +9,14 @@ from pyramid.renderers import render_to_response
 from pyramid.request import call_app_with_subpath_as_path_info
 from pyramid.security import remember
 
-from kariya import mail_sink, roles
+from kariya import roles
 from kariya import settings as kariya_settings
 from kariya.clock import set_clock
+from kariya.dev import mail_sink
+from kariya.dev.line_simulator import NOW_KEY, LineSimulator
 from kariya.errors import Invalid
-from kariya.line_simulator import NOW_KEY, LineSimulator
+from kariya.residents import profiles
 from kariya.security import Identity
-from kariya.services import persons
 
 
 def json_body(request) -> dict:
@@ -47,7 +48,7 @@ def line_login(request):
     line_user_id = str(body.get("line_user_id", "")).strip()
     if not line_user_id:
         raise Invalid("line_user_id を指定してください。")
-    person = persons.get_or_create(
+    person = profiles.get_or_create(
         request.db, request.clock, line_user_id, str(body.get("display_name", ""))
     )
     headers = remember(request, Identity(role=roles.RESIDENT, id=person.id))

@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from transitions import Machine, MachineError
 
 from kariya.errors import IllegalTransition
-from kariya.models import TransitionRecord
+from workflows.records import TransitionRecord
 
 
 def define(name: str, states, transitions, initial, labels: dict[str, str]) -> Machine:

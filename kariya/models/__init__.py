@@ -1,23 +1,27 @@
-"""All mapped classes; importing this module configures the mappers."""
+"""Every domain's mapped classes in one namespace (Alembic, the mappers, the tests); importing
+this module configures the mappers. Domains import `kariya.orm` and each other's `models`, never
+this module, so it can import them all."""
 
 from sqlalchemy.orm import configure_mappers
 
-from kariya.models.audit import IdempotencyRecord, TransitionRecord
-from kariya.models.campaign import Campaign, Round
-from kariya.models.issuance import Acquisition, Coupon
-from kariya.models.ledger import LedgerEntry, LedgerPosting
-from kariya.models.meta import Base
-from kariya.models.payout import PayoutAdjustment, PayoutBatch, PayoutItem, PayoutLine
-from kariya.models.person import Person
-from kariya.models.redemption import Redemption, StoreUse
-from kariya.models.staff import ClockSetting, LoginAttempt, StaffUser
-from kariya.models.store import Store
-from kariya.models.store_contact import (
+from kariya.campaign.models import Campaign, Round
+from kariya.clock import ClockSetting
+from kariya.coupons.models import Acquisition, Coupon
+from kariya.ledger.models import LedgerEntry, LedgerPosting
+from kariya.mail.models import OutboundMail
+from kariya.orm import Base
+from kariya.payouts.models import (
     BankChangeRequest,
-    OutboundMail,
-    StoreNotice,
-    StoreNoticeRead,
+    PayoutAdjustment,
+    PayoutBatch,
+    PayoutItem,
+    PayoutLine,
 )
+from kariya.redemptions.models import Redemption, StoreUse
+from kariya.residents.models import IdempotencyRecord, Person
+from kariya.staff.models import LoginAttempt, StaffUser
+from kariya.stores.models import Store, StoreNotice, StoreNoticeRead
+from workflows.records import TransitionRecord
 
 configure_mappers()
 

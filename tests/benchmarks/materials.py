@@ -23,10 +23,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from kariya import make_config
+from kariya.campaign import definition
 from kariya.clock import FixedClock
 from kariya.db import unit_of_work
+from kariya.materials import materials
 from kariya.migrations import upgrade
-from kariya.services import campaigns, materials, stores
+from kariya.stores import registration
 from tests.helpers import ROUND1, campaign_toml
 
 DATABASE_URL = os.environ.get(
@@ -75,9 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     clock = FixedClock(ROUND1)
     started = time.perf_counter()
     with unit_of_work(registry) as db:
-        campaigns.load(db, clock, campaigns.parse(campaign_toml()), "benchmark")
+        definition.load(db, clock, definition.parse(campaign_toml()), "benchmark")
         for n in range(1, args.stores + 1):
-            store = stores.create(
+            store = registration.create(
                 db,
                 clock,
                 code=f"B{n:05d}",
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                 area="kariya",
                 address=f"刈谷市東陽町{n}丁目",
             )
-            stores.activate_all_the_way(db, clock, store, actor="benchmark")
+            registration.activate_all_the_way(db, clock, store, actor="benchmark")
     setup_seconds = time.perf_counter() - started
 
     with unit_of_work(registry) as db:

@@ -55,11 +55,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from kariya.campaign import definition
 from kariya.clock import Clock, FixedClock
+from kariya.coupons import ticker
 from kariya.db import get_session_factory
+from kariya.ledger import postings
 from kariya.migrations import upgrade
 from kariya.models import Acquisition, Campaign, Coupon, Person, Round
-from kariya.services import campaigns, ledger, ticker
 from kariya.settings import ENV_OVERRIDES, PROJECT_ROOT
 from tests.helpers import campaign_toml
 
@@ -127,10 +129,10 @@ def load_campaign(engine: sa.Engine, now: dt.datetime, packs: int) -> tuple[int,
         start=round1,
         name=CAMPAIGN_NAME,
     )
-    spec = campaigns.parse(text)
+    spec = definition.parse(text)
     db = get_session_factory(engine)()
     try:
-        campaign = campaigns.load(db, FixedClock(round1 - dt.timedelta(days=1)), spec, "bench")
+        campaign = definition.load(db, FixedClock(round1 - dt.timedelta(days=1)), spec, "bench")
         db.commit()
         opened = ticker.run_due(db, Clock(), actor="bench")
         db.commit()
@@ -402,7 +404,7 @@ def count_outcome(engine: sa.Engine, campaign_id: int, round_id: int, packs: int
         )
         duplicates = db.scalar(sa.select(sa.func.count()).select_from(pairs))
         coupons = db.scalar(sa.select(sa.func.count()).where(Coupon.round_id == round_id))
-        report = ledger.check(db, db.get(Campaign, campaign_id))
+        report = postings.check(db, db.get(Campaign, campaign_id))
         return {
             "acquired": acquired,
             "oversold": max(0, rnd.issued - rnd.quota) + (1 if acquired > packs else 0),

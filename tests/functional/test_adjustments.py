@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from kariya.clock import FixedClock
 from kariya.errors import Conflict, Forbidden, Invalid
+from kariya.ledger import postings
 from kariya.models import Campaign, LedgerEntry, PayoutAdjustment, PayoutBatch, Redemption, Round
-from kariya.services import adjustments, ledger, payouts, zengin
+from kariya.payouts import adjustments, batches, zengin
 from kariya.settings import DEFAULTS
 from tests.functional.test_payouts import post, spent, staff_app  # noqa: F401  (fixture)
 from tests.helpers import ROUND1
@@ -22,7 +23,7 @@ MAX = int(DEFAULTS[adjustments.MAX_AMOUNT_SETTING])
 
 def _check(db):
     db.expire_all()
-    report = ledger.check(db, db.scalar(select(Campaign)))
+    report = postings.check(db, db.scalar(select(Campaign)))
     assert report.ok, report.text()
     return report
 
@@ -82,7 +83,10 @@ def test_an_adjustment_is_proposed_approved_by_the_city_and_paid_in_the_next_bat
     assert (line.count, line.amount, line.status) == (1, 1_500, "included")  # 1,000 of uses + 500
     post(secretariat, f"/secretariat/payouts/{batch.id}", f"/secretariat/payouts/{batch.id}/submit")
     post(city, f"/city/payouts/{batch.id}", f"/city/payouts/{batch.id}/approve")
-    assert ledger.balance(db, ledger.PAYABLE) == 1_500 and ledger.balance(db, ledger.ADJUSTED) == 0
+    assert (
+        postings.balance(db, postings.PAYABLE) == 1_500
+        and postings.balance(db, postings.ADJUSTED) == 0
+    )
     _check(db)
     post(secretariat, f"/secretariat/payouts/{batch.id}", f"/secretariat/payouts/{batch.id}/export")
     records = zengin.parse(
@@ -95,9 +99,9 @@ def test_an_adjustment_is_proposed_approved_by_the_city_and_paid_in_the_next_bat
         f"/secretariat/payouts/{batch.id}/results",
         {"csv": "S0001,1500,成功,,165"},
     )
-    assert ledger.balance(db, ledger.PAID) == 1_500
+    assert postings.balance(db, postings.PAID) == 1_500
     _check(db)
-    totals = payouts.reconciliation(db, db.scalar(select(Campaign)))["total"]
+    totals = batches.reconciliation(db, db.scalar(select(Campaign)))["total"]
     assert (
         totals["redeemed"] + totals["adjusted"]
         == totals["paid"] + totals["approved"] + totals["pending"]
@@ -147,10 +151,10 @@ def test_a_deduction_larger_than_what_is_owed_is_held_not_paid_negative(db, spen
     )
     adjustments.approve(db, CLOCK, adjustment, actor="staff:b")
     db.commit()
-    assert ledger.balance(db, ledger.ADJUSTED) == -1_500
+    assert postings.balance(db, postings.ADJUSTED) == -1_500
     _check(db)
     with pytest.raises(Conflict, match="支払う利用はありません"):
-        payouts.build(db, CLOCK, {}, actor="staff:a")  # the store owes 500 net: nothing to pay
+        batches.build(db, CLOCK, {}, actor="staff:a")  # the store owes 500 net: nothing to pay
     db.rollback()
     _check(db)
 

@@ -21,9 +21,9 @@ import webtest
 from sqlalchemy import func, select
 
 from kariya import make_config
-from kariya.line_simulator import LineSimulator
+from kariya.dev.line_simulator import LineSimulator
 from kariya.models import Person
-from kariya.services.line_login import pkce_challenge
+from kariya.residents.line_login import pkce_challenge
 from tests.conftest import BASE_SETTINGS
 from tests.helpers import ROUND1, LiveServer, make_person
 
@@ -32,7 +32,7 @@ CHANNEL_SECRET = "0123456789abcdef0123456789abcdef"
 CALLBACK = "http://localhost/login/line/callback"
 ADD_FRIEND_URL = "https://line.me/R/ti/p/@kariya-test"
 USER = "U" + "1a" * 16
-LOGGER = "kariya.services.line_login"
+LOGGER = "kariya.residents.line_login"
 
 
 class ShiftableNow:

@@ -16,10 +16,12 @@ import pypdfium2 as pdfium
 import pytest
 from sqlalchemy import select
 
+from kariya.campaign import definition, excluded_items
 from kariya.clock import FixedClock
 from kariya.errors import Conflict
+from kariya.materials import materials
 from kariya.models import Store
-from kariya.services import campaigns, excluded_items, materials, qr
+from kariya.stores import qr
 from tests.conftest import DATABASE_URL
 from tests.helpers import ROUND1, campaign_toml, load_campaign, login_staff, make_store, make_user
 
@@ -129,12 +131,12 @@ def test_long_store_name_still_fits_as_text(db, app_settings, campaign):
 
 def test_numbers_come_from_the_campaign(db, app_settings):
     """S-2, I-5: the bills and limits printed are the campaign's, not constants in code."""
-    spec = campaigns.parse(
+    spec = definition.parse(
         campaign_toml()
         .replace("min_bill = [1000, 2000]", "min_bill = [1500, 3200]")
         .replace("coupon_face = 500", "coupon_face = 700")
     )
-    campaigns.load(db, FixedClock(ROUND1 - dt.timedelta(days=1)), spec, "test")
+    definition.load(db, FixedClock(ROUND1 - dt.timedelta(days=1)), spec, "test")
     db.commit()
     store = make_store(db)
     rules = materials.current_rules(db, app_settings)

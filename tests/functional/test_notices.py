@@ -17,11 +17,12 @@ from aiosmtpd.controller import Controller
 from pyramid.exceptions import ConfigurationError
 from sqlalchemy import func, select
 
-from kariya import mail_sink, make_config
+from kariya import make_config
 from kariya import settings as kariya_settings
 from kariya.clock import FixedClock
+from kariya.dev import mail_sink
+from kariya.mail import outbox
 from kariya.models import OutboundMail, StoreNotice, StoreNoticeRead
-from kariya.services import mail
 from tasks import celery_app
 from tests.conftest import BASE_SETTINGS
 from tests.helpers import csrf_from, load_campaign, login_staff, make_store, make_user
@@ -184,7 +185,7 @@ def test_a_notice_is_mailed_once_to_every_active_store_with_an_address(
         ("seika@example.jp", "sent", 1, f"notice:{notice.id}"),
     ]
     # The outbox runs again (the beat): nothing is sent twice.
-    mail.send_pending(db, FixedClock(notice.created_at), notice_config[0].settings)
+    outbox.send_pending(db, FixedClock(notice.created_at), notice_config[0].settings)
     db.commit()
     assert len(smtp.messages) == 2
 
@@ -310,12 +311,12 @@ def test_unreachable_smtp_keeps_mail_pending_then_failed_and_retry_sends_it(
 
     clock = FixedClock(notice.created_at)
     for _ in range(MAX_ATTEMPTS - 1):  # what the beat's "kariya.mail.send" does every minute
-        mail.send_pending(db, clock, registry.settings)
+        outbox.send_pending(db, clock, registry.settings)
         db.commit()
     db.expire_all()
     mails = db.scalars(select(OutboundMail)).all()
     assert all(m.state == "failed" and m.attempts == MAX_ATTEMPTS for m in mails)
-    mail.send_pending(db, clock, registry.settings)  # a failed mail is not tried again by itself
+    outbox.send_pending(db, clock, registry.settings)  # a failed mail is not tried again by itself
     db.commit()
     assert all(m.attempts == MAX_ATTEMPTS for m in db.scalars(select(OutboundMail)))
 

@@ -11,8 +11,9 @@ import pypdfium2 as pdfium
 import pytest
 from sqlalchemy import select
 
+from kariya.ledger import postings
 from kariya.models import Campaign, PayoutBatch, Store
-from kariya.services import ledger, zengin
+from kariya.payouts import zengin
 from tests.conftest import DATABASE_URL
 from tests.helpers import (
     ROUND1,
@@ -86,7 +87,7 @@ def test_the_whole_path_from_a_scanned_qr_to_a_bank_transfer(testapp, db, spent)
     assert "要承認" in city.get("/city/payouts").text
     post(city, f"/city/payouts/{batch.id}", f"/city/payouts/{batch.id}/approve")
     db.expire_all()
-    assert ledger.balance(db, ledger.PAYABLE) == 1_000
+    assert postings.balance(db, postings.PAYABLE) == 1_000
 
     post(secretariat, f"/secretariat/payouts/{batch.id}", f"/secretariat/payouts/{batch.id}/export")
     first = secretariat.get(f"/secretariat/payouts/{batch.id}/zengin.txt").body
@@ -108,9 +109,9 @@ def test_the_whole_path_from_a_scanned_qr_to_a_bank_transfer(testapp, db, spent)
     db.expire_all()
     assert db.get(PayoutBatch, batch.id).state == "transferred"
     assert (
-        ledger.balance(db, ledger.PAID) == 1_000
+        postings.balance(db, postings.PAID) == 1_000
     )  # the fee (165) is the operator's cost, not deducted
-    report = ledger.check(db, db.scalar(select(Campaign)))
+    report = postings.check(db, db.scalar(select(Campaign)))
     assert report.ok, report.text()
     assert report.figures["pending"] == 500  # the held store's use waits for the next batch
     post(
@@ -125,14 +126,14 @@ def test_nobody_approves_a_batch_they_submitted(testapp, db, spent):
     """Four eyes: the same person cannot both submit and approve, even holding both roles' CLI."""
     from kariya.clock import FixedClock
     from kariya.errors import Forbidden
-    from kariya.services import payouts
+    from kariya.payouts import batches
 
     clock = FixedClock(ROUND1.replace(day=16, hour=10))
-    batch = payouts.build(db, clock, {}, actor="staff:alice")
-    payouts.submit(db, clock, batch, actor="staff:alice")
+    batch = batches.build(db, clock, {}, actor="staff:alice")
+    batches.submit(db, clock, batch, actor="staff:alice")
     with pytest.raises(Forbidden, match="ダブルチェック"):
-        payouts.approve(db, clock, batch, actor="staff:alice")
-    payouts.approve(db, clock, batch, actor="staff:bob")
+        batches.approve(db, clock, batch, actor="staff:alice")
+    batches.approve(db, clock, batch, actor="staff:bob")
     assert batch.state == "approved"
 
 
@@ -225,7 +226,7 @@ def test_bank_results_are_checked_line_by_line_and_a_failure_goes_to_the_next_ba
         {"csv": "S0001,1000,失敗,口座解約"},
     )
     db.expire_all()
-    report = ledger.check(db, db.scalar(select(Campaign)))
+    report = postings.check(db, db.scalar(select(Campaign)))
     assert report.ok, report.text()
     assert (report.figures["paid"], report.figures["pending"]) == (0, 1_500)
     # The store's account is fixed; the next batch pays the use again, once.

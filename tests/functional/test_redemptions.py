@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from kariya.clock import FixedClock
+from kariya.ledger import postings
 from kariya.models import Campaign, Coupon, Redemption, Store
-from kariya.services import ledger, stores
+from kariya.stores import registration
 from tests.helpers import (
     ROUND1,
     csrf_from,
@@ -56,7 +57,7 @@ def used_count(db):
 
 def assert_ledger_ok(db):
     db.expire_all()
-    report = ledger.check(db, db.scalar(select(Campaign)))
+    report = postings.check(db, db.scalar(select(Campaign)))
     assert report.ok, report.text()
 
 
@@ -147,7 +148,7 @@ def test_unknown_tampered_and_reissued_qr(testapp, shop, phone, db):
     assert use(testapp, phone, shop.qr_token[:-1] + "x", 1, 1000, status=404)["error"] == "BAD_QR"
     old = shop.qr_token
     store = db.get(Store, shop.id)
-    store.qr_token = stores.new_qr_token()  # reissued: the old sticker is no longer valid
+    store.qr_token = registration.new_qr_token()  # reissued: the old sticker is no longer valid
     db.commit()
     assert testapp.get(f"/api/v1/qr/{old}", status=404).json["error"] == "BAD_QR"
     assert testapp.get(f"/api/v1/qr/{store.qr_token}").json["usable_here"] == 2
@@ -155,7 +156,7 @@ def test_unknown_tampered_and_reissued_qr(testapp, shop, phone, db):
 
 def test_suspended_store_takes_no_coupons(testapp, shop, phone, db):
     store = db.get(Store, shop.id)
-    stores.transition(db, FixedClock(ROUND1), store, "suspend", actor="test", reason="調査")
+    registration.transition(db, FixedClock(ROUND1), store, "suspend", actor="test", reason="調査")
     db.commit()
     assert (
         testapp.get(f"/api/v1/qr/{shop.qr_token}", status=409).json["error"] == "STORE_NOT_ACTIVE"

@@ -108,8 +108,8 @@ def test_periods_are_shown_by_their_last_day(testapp, week1):
 
 def test_pages_state_the_campaigns_own_numbers(testapp, db, set_now):
     """Face value, pack, minimum bills and the store limit come from the campaign's data."""
+    from kariya.campaign import definition
     from kariya.clock import FixedClock
-    from kariya.services import campaigns
     from tests.helpers import campaign_toml
 
     text = (
@@ -117,10 +117,10 @@ def test_pages_state_the_campaigns_own_numbers(testapp, db, set_now):
         .replace("coupon_face = 500", "coupon_face = 300")
         .replace("min_bill = [1000, 2000]", "min_bill = [800, 1600]")
     )
-    campaigns.load(
+    definition.load(
         db,
         FixedClock(ROUND1.replace(day=1)),
-        campaigns.parse(
+        definition.parse(
             text.replace("total_funds = 60000000", "total_funds = 60000000").replace(
                 "coupons_per_pack = 4", "coupons_per_pack = 5"
             )

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from kariya.clock import FixedClock
-from kariya.services import stores
+from kariya.stores import registration
 from tests.helpers import ROUND1
 
 
@@ -18,11 +18,11 @@ def shops(db):
         ("A003", "パン工房こむぎ", "パンコウボウコムギ", "食料品", "iyosami"),
     ]
     for code, name, kana, category, area in rows:
-        store = stores.create(
+        store = registration.create(
             db, clock, code=code, name=name, kana=kana, category=category, area=area
         )
-        stores.activate_all_the_way(db, clock, store, actor="test")
-    stores.create(
+        registration.activate_all_the_way(db, clock, store, actor="test")
+    registration.create(
         db,
         clock,
         code="A004",
@@ -60,7 +60,7 @@ def test_filters_by_category_and_area_and_lists_only_active_stores(testapp, shop
 def test_six_hundred_stores_paginated_and_answered_in_under_100_ms(testapp, db):
     clock = FixedClock(ROUND1)
     for n in range(600):
-        store = stores.create(
+        store = registration.create(
             db,
             clock,
             code=f"B{n:04d}",

@@ -12,8 +12,8 @@ from sqlalchemy import func, select, text
 from kariya.clock import FixedClock
 from kariya.errors import Invalid
 from kariya.models import Store, TransitionRecord
-from kariya.services import store_import, stores
-from kariya.services.store_import import HEADERS, ImportRefused
+from kariya.stores import registration, store_import
+from kariya.stores.store_import import HEADERS, ImportRefused
 from tests.helpers import (
     ROUND1,
     csrf_from,
@@ -261,9 +261,9 @@ def test_activate_takes_every_imported_store_on_its_way_to_active_with_a_qr(db):
     make_store(db, code="K0009", name="審査待ちの店", active=False)
     approved = make_store(db, code="K0010", name="承認済みの店", active=False)
     for event in ("review", "approve"):
-        stores.transition(db, CLOCK, approved, event, actor="test", reason="")
+        registration.transition(db, CLOCK, approved, event, actor="test", reason="")
     suspended = make_store(db, code="K0011", name="停止中の店")
-    stores.transition(db, CLOCK, suspended, "suspend", actor="test", reason="調査中")
+    registration.transition(db, CLOCK, suspended, "suspend", actor="test", reason="調査中")
     db.flush()
     report = apply(
         db,
@@ -642,7 +642,7 @@ def _kept_id(app, page) -> str:
     """The upload id the preview was made for, as the confirmation form would carry it."""
     import re
 
-    from kariya.services.store_import import upload_dir as kept_dir
+    from kariya.stores.store_import import upload_dir as kept_dir
 
     settings = app.app.registry.settings
     (path,) = kept_dir(settings).glob("*.xlsx")

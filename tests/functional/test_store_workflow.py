@@ -8,12 +8,12 @@ from sqlalchemy import func, select
 
 from kariya.clock import FixedClock
 from kariya.models import Store, TransitionRecord
-from kariya.services import qr, stores
+from kariya.stores import qr, registration
 from tests.helpers import ROUND1, csrf_from, login_resident, login_staff, make_store, make_user
 
 
 def applied_store(db, code="S0001", name="申請中の店", **fields):
-    store = stores.create(
+    store = registration.create(
         db,
         FixedClock(ROUND1),
         code=code,
@@ -204,7 +204,7 @@ def test_a_suspended_store_stops_taking_coupons_until_reinstated(db, secretariat
 def test_store_page_shows_details_and_import_history(db, secretariat):
     """S-1: the page shows what is registered (area by its label, bank account) and the
     history of the store, imports included."""
-    from kariya.services import store_import
+    from kariya.stores import store_import
     from tests.functional.test_store_import import row, workbook
 
     store_import.apply(db, FixedClock(ROUND1), workbook([row("K0001")]), actor="staff:jimukyoku")

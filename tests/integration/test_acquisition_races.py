@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from kariya.clock import FixedClock
+from kariya.coupons import ticker
+from kariya.ledger import postings
 from kariya.models import Acquisition, Coupon, Round
-from kariya.services import ledger, ticker
 from tests.helpers import ROUND1, LiveServer, load_campaign, make_person
 
 pytestmark = pytest.mark.integration
@@ -134,5 +135,5 @@ def test_many_people_racing_for_a_small_quota_never_oversell(server, db, set_now
         .having(func.count() > 1)
     ).all()
     assert duplicates == []
-    report = ledger.check(db, campaign)
+    report = postings.check(db, campaign)
     assert report.ok, report.text()

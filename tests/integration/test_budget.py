@@ -23,8 +23,10 @@ import pytest
 from sqlalchemy import func, select
 
 from kariya.clock import FixedClock
+from kariya.coupons import acquisition, rounds, ticker
+from kariya.ledger import postings
 from kariya.models import Acquisition, Campaign, Coupon, Redemption, Round
-from kariya.services import issuance, ledger, redemptions, rounds, ticker
+from kariya.redemptions import uses
 from tests.helpers import ROUND1, load_campaign, make_person, make_store
 
 
@@ -52,7 +54,7 @@ class World:
 
     def acquire(self, clock, person):
         try:
-            result = issuance.acquire(self.db, clock, person.id)
+            result = acquisition.acquire(self.db, clock, person.id)
             self.db.commit()
             return result
         except Exception:
@@ -63,7 +65,7 @@ class World:
         """A real use at a store's QR (at most 2 per store and round: 4 means 2 + 2)."""
         if count > 2:
             return self.use(clock, person, 2, store) + self.use(clock, person, count - 2, store + 1)
-        result = redemptions.redeem(
+        result = uses.redeem(
             self.db, clock, person.id, self.stores[store].qr_token, count, 1000 * count
         )
         self.db.commit()
@@ -71,7 +73,7 @@ class World:
 
     def void(self, clock, redemption):
         store_id = self.db.get(Redemption, redemption["id"]).store_id
-        redemptions.void(
+        uses.void(
             self.db,
             clock,
             store_id=store_id,
@@ -83,7 +85,7 @@ class World:
 
     def check(self):
         self.db.expire_all()
-        report = ledger.check(self.db, self.db.get(Campaign, self.campaign.id))
+        report = postings.check(self.db, self.db.get(Campaign, self.campaign.id))
         assert report.ok, report.text()
         return report.figures
 
@@ -126,7 +128,7 @@ def test_six_rounds_with_sold_out_halt_rollover_and_return(db):
     for person in p[:8]:
         w.acquire(c, person)
     assert w.round(2).state == "sold_out" and w.round(2).issued == 16_000
-    with pytest.raises(issuance.SoldOut):
+    with pytest.raises(acquisition.SoldOut):
         w.acquire(c, p[8])
     for person in p[:8]:
         w.use(c, person, 4)
@@ -143,7 +145,7 @@ def test_six_rounds_with_sold_out_halt_rollover_and_return(db):
     )
     db.commit()
     assert w.round(3).state == "halted"
-    with pytest.raises(issuance.NotOpen, match="停止"):
+    with pytest.raises(acquisition.NotOpen, match="停止"):
         w.acquire(c, p[2])
     # Coupons issued before the halt stay usable until the round ends.
     w.void(c, w.use(c, p[0], 1)[0])
@@ -194,7 +196,7 @@ def test_six_rounds_with_sold_out_halt_rollover_and_return(db):
         "unissued": 0,
         "returned": 38_500,
     }
-    assert ledger.balance(db, ledger.RETURNED) == 38_500
+    assert postings.balance(db, postings.RETURNED) == 38_500
 
 
 def test_tick_catches_up_missed_rounds_and_is_idempotent(db):
@@ -258,7 +260,7 @@ def test_unplanned_funds_and_whole_packs(db):
     clock = FixedClock(ROUND1 + dt.timedelta(weeks=2, hours=1))
     ticker.run_due(db, clock, actor="test")
     db.commit()
-    report = ledger.check(db, db.get(Campaign, campaign.id))
+    report = postings.check(db, db.get(Campaign, campaign.id))
     assert report.ok, report.text()
     assert report.figures["returned"] == 25_000
 
@@ -266,17 +268,17 @@ def test_unplanned_funds_and_whole_packs(db):
 def test_default_planned_is_t_over_rounds_in_whole_packs(db):
     campaign = load_campaign(db, total=61_000, rounds=6)
     assert [r.planned for r in campaign.rounds] == [10_000] * 6  # 61,000 / 6 = 10,166 -> 10,000
-    assert ledger.balance(db, ledger.unallocated(campaign.id)) == 1_000
+    assert postings.balance(db, postings.unallocated(campaign.id)) == 1_000
 
 
 def test_acquisition_refused_before_and_after_the_programme(db):
     w = World(db)
-    with pytest.raises(issuance.NotOpen):
+    with pytest.raises(acquisition.NotOpen):
         w.acquire(FixedClock(ROUND1 - dt.timedelta(seconds=1)), w.people[0])
     # Round 1's period has begun but the tick has not opened it yet.
-    with pytest.raises(issuance.NotOpen, match="まもなく"):
+    with pytest.raises(acquisition.NotOpen, match="まもなく"):
         w.acquire(w.at(1), w.people[0])
     w.tick(w.at(7))
-    with pytest.raises(issuance.NotOpen):
+    with pytest.raises(acquisition.NotOpen):
         w.acquire(w.at(7), w.people[0])
     assert db.scalar(select(func.count()).select_from(Acquisition)) == 0

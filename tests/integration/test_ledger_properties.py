@@ -14,8 +14,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from sqlalchemy import func, select
 
 from kariya.clock import FixedClock
+from kariya.coupons import acquisition, rounds, ticker
 from kariya.db import get_session_factory
 from kariya.errors import DomainError
+from kariya.ledger import postings
 from kariya.models import (
     Campaign,
     PayoutAdjustment,
@@ -26,7 +28,8 @@ from kariya.models import (
     Round,
     Store,
 )
-from kariya.services import adjustments, issuance, ledger, payouts, redemptions, rounds, ticker
+from kariya.payouts import adjustments, batches
+from kariya.redemptions import uses
 from kariya.settings import DEFAULTS
 from tests.conftest import BASE_SETTINGS
 from tests.helpers import ROUND1, load_campaign, make_person, make_store, truncate_all
@@ -81,7 +84,7 @@ class LedgerMachine(RuleBasedStateMachine):
         return FixedClock(self.now)
 
     def _current(self):
-        found = issuance.current(self.db, self.now)
+        found = acquisition.current(self.db, self.now)
         return found[0] if found else None
 
     @property
@@ -90,7 +93,9 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(person=st.integers(0, PEOPLE - 1))
     def acquire(self, person):
-        self._attempt(lambda: issuance.acquire(self.db, FixedClock(self.now), self.people[person]))
+        self._attempt(
+            lambda: acquisition.acquire(self.db, FixedClock(self.now), self.people[person])
+        )
 
     @rule(
         person=st.integers(0, PEOPLE - 1),
@@ -100,12 +105,10 @@ class LedgerMachine(RuleBasedStateMachine):
     )
     def use(self, person, count, store, bill):
         # People acquire before they shop: try that first (refused if done or not open).
-        self._attempt(lambda: issuance.acquire(self.db, self.clock(), self.people[person]))
+        self._attempt(lambda: acquisition.acquire(self.db, self.clock(), self.people[person]))
         token = self.db.get(Store, self.stores[store]).qr_token
         result = self._attempt(
-            lambda: redemptions.redeem(
-                self.db, self.clock(), self.people[person], token, count, bill
-            )
+            lambda: uses.redeem(self.db, self.clock(), self.people[person], token, count, bill)
         )
         if result:
             self.uses.append(result["id"])
@@ -116,7 +119,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def void(self, pick):
         redemption = self.db.get(Redemption, self.uses[pick % len(self.uses)])
         self._attempt(
-            lambda: redemptions.void(
+            lambda: uses.void(
                 self.db,
                 self.clock(),
                 store_id=redemption.store_id,
@@ -137,7 +140,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.now += dt.timedelta(days=1)
         self._tick()
         if self._attempt(
-            lambda: payouts.build(self.db, self.clock(), SETTINGS, actor="staff:secretariat")
+            lambda: batches.build(self.db, self.clock(), SETTINGS, actor="staff:secretariat")
         ):
             REACHED["built"] += 1
 
@@ -158,15 +161,15 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         clock, secretariat, city = self.clock(), "staff:secretariat", "staff:city"
         if batch.state == "draft":
-            action = lambda: payouts.submit(self.db, clock, batch, actor=secretariat)  # noqa: E731
+            action = lambda: batches.submit(self.db, clock, batch, actor=secretariat)  # noqa: E731
         elif batch.state == "submitted" and approve:
-            action = lambda: payouts.approve(self.db, clock, batch, actor=city)  # noqa: E731
+            action = lambda: batches.approve(self.db, clock, batch, actor=city)  # noqa: E731
         elif batch.state == "submitted":
-            action = lambda: payouts.reject(self.db, clock, batch, actor=city, reason="確認")  # noqa: E731
+            action = lambda: batches.reject(self.db, clock, batch, actor=city, reason="確認")  # noqa: E731
         elif batch.state == "rejected":
-            action = lambda: payouts.redraft(self.db, clock, batch, actor=secretariat)  # noqa: E731
+            action = lambda: batches.redraft(self.db, clock, batch, actor=secretariat)  # noqa: E731
         elif batch.state == "approved":
-            action = lambda: payouts.export(  # noqa: E731
+            action = lambda: batches.export(  # noqa: E731
                 self.db,
                 clock,
                 batch,
@@ -176,7 +179,7 @@ class LedgerMachine(RuleBasedStateMachine):
             )
         elif batch.state == "exported":
             results = [
-                payouts.ResultLine(
+                batches.ResultLine(
                     self.db.get(Store, line.store_id).code,
                     line.amount,
                     ok=not failures[i % 2],
@@ -187,7 +190,7 @@ class LedgerMachine(RuleBasedStateMachine):
             ]
 
             def action():
-                payouts.record_results(self.db, clock, batch, results, actor=secretariat)
+                batches.record_results(self.db, clock, batch, results, actor=secretariat)
                 return True
         else:
             return
@@ -285,7 +288,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 )
                 == 0
             )
-            report = ledger.check(self.db, self.campaign)
+            report = postings.check(self.db, self.campaign)
             assert report.ok, report.text()
             self._owed_is_paid_payable_or_pending(report.figures)
             for rnd in self.campaign.rounds:
@@ -295,7 +298,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def _owed_is_paid_payable_or_pending(self, figures):
         """F-5: paid + payable + pending (uses and adjustments) = used + adjusted."""
-        pending = figures["pending"] + ledger.balance(self.db, ledger.ADJUSTED)
+        pending = figures["pending"] + postings.balance(self.db, postings.ADJUSTED)
         owed = figures["used"] + figures["adjusted"]
         assert pending + figures["payable"] + figures["paid"] == owed
         if self.db.scalar(
@@ -318,7 +321,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self.db.expire_all()
             campaign = self.campaign
             assert {r.state for r in campaign.rounds} == {"settled"}
-            report = ledger.check(self.db, campaign)
+            report = postings.check(self.db, campaign)
             assert report.ok, report.text()
             figures = report.figures
             assert figures["outstanding"] == figures["unissued"] == 0

@@ -14,8 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from kariya.clock import FixedClock, set_clock
+from kariya.coupons import acquisition, ticker
+from kariya.ledger import postings
 from kariya.models import PayoutBatch, PayoutItem, PayoutLine
-from kariya.services import issuance, ledger, redemptions, ticker
+from kariya.redemptions import uses
 from tests.helpers import ROUND1, load_campaign, make_person, make_store, write_cli_ini
 
 SLOW = """
@@ -60,8 +62,8 @@ def test_a_build_killed_halfway_writes_nothing(engine, db, tmp_path):
     person = make_person(db)
     clock = FixedClock(ROUND1 + dt.timedelta(hours=10))
     ticker.run_due(db, clock, actor="test")
-    issuance.acquire(db, clock, person.id)
-    redemptions.redeem(db, clock, person.id, store.qr_token, 2, 3000)
+    acquisition.acquire(db, clock, person.id)
+    uses.redeem(db, clock, person.id, store.qr_token, 2, 3000)
     set_clock(db, dt.datetime.fromisoformat("2024-01-16T10:00:00+09:00"), frozen=True)
     db.commit()
 
@@ -100,4 +102,4 @@ def test_a_build_killed_halfway_writes_nothing(engine, db, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert _counts(db) == (1, 1, 1)
-    assert ledger.balance(db, ledger.USED) == 1_000
+    assert postings.balance(db, postings.USED) == 1_000

@@ -1,12 +1,12 @@
-"""Folding what people type (kariya/services/normalize.py), for the store import (S-1) and
+"""Folding what people type (kariya/stores/normalize.py), for the store import (S-1) and
 anywhere else a code, a kana name or a phone number is typed."""
 
 import datetime as dt
 
 import pytest
 
-from kariya.services import normalize
-from kariya.services.normalize import NormalizeError
+from kariya.stores import normalize
+from kariya.stores.normalize import NormalizeError
 
 
 @pytest.mark.parametrize(

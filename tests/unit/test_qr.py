@@ -9,7 +9,7 @@ from sqlalchemy import select
 from kariya.clock import FixedClock
 from kariya.errors import Conflict, Invalid
 from kariya.models import Store, TransitionRecord
-from kariya.services import qr, stores
+from kariya.stores import qr, registration
 from tests.helpers import ROUND1, make_store
 
 SETTINGS = {"kariya.public_url": "https://coupon.example.jp/"}
@@ -98,7 +98,7 @@ def test_reissue_revokes_the_old_token_and_records_it(db):
     store = make_store(db)
     other = make_store(db, code="S0002", name="別の店")
     old = store.qr_token
-    new = stores.reissue(
+    new = registration.reissue(
         db, FixedClock(ROUND1), store, actor="staff:jimukyoku", reason="ステッカー破損"
     )
     db.commit()
@@ -124,10 +124,10 @@ def test_reissue_needs_a_reason_and_a_token(db):
     store = make_store(db)
     old = store.qr_token
     with pytest.raises(Invalid):
-        stores.reissue(db, FixedClock(ROUND1), store, actor="staff:x", reason="  ")
+        registration.reissue(db, FixedClock(ROUND1), store, actor="staff:x", reason="  ")
     assert store.qr_token == old
     pending = make_store(db, code="S0009", active=False)
     with pytest.raises(Conflict):
-        stores.reissue(db, FixedClock(ROUND1), pending, actor="staff:x", reason="test")
+        registration.reissue(db, FixedClock(ROUND1), pending, actor="staff:x", reason="test")
     db.rollback()
     assert db.scalar(select(TransitionRecord).where(TransitionRecord.event == "reissue_qr")) is None

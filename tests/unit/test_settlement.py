@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from kariya.services.settlement import JST, period_of, periods_between
+from kariya.payouts.settlement import JST, period_of, periods_between
 
 
 def at(y, m, d, h=0, minute=0):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kariya.services import zengin
-from kariya.services.zengin import Payee, Remitter, ZenginError
+from kariya.payouts import zengin
+from kariya.payouts.zengin import Payee, Remitter, ZenginError
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "zengin_two_stores.txt"
 REMITTER = Remitter(

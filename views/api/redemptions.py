@@ -2,8 +2,8 @@
 
 from pyramid.view import view_config
 
+from kariya.redemptions import uses
 from kariya.security import P
-from kariya.services import redemptions
 from views.api.support import idempotent, json_body, resident_id
 
 
@@ -11,9 +11,7 @@ from views.api.support import idempotent, json_body, resident_id
     route_name="api.qr", request_method="GET", renderer="json", permission=P.RESIDENT_COUPONS_USE
 )
 def qr(request):
-    return redemptions.preview(
-        request.db, request.clock, resident_id(request), request.matchdict["token"]
-    )
+    return uses.preview(request.db, request.clock, resident_id(request), request.matchdict["token"])
 
 
 @view_config(
@@ -28,7 +26,7 @@ def redeem(request):
     return idempotent(
         request,
         person_id,
-        lambda: redemptions.redeem(
+        lambda: uses.redeem(
             request.db,
             request.clock,
             person_id,

@@ -6,10 +6,11 @@ from pyramid.csrf import get_csrf_token
 from pyramid.view import view_config
 
 from kariya import roles
+from kariya.coupons import acquisition
 from kariya.errors import DomainError
 from kariya.models import Person
+from kariya.residents import options, profiles
 from kariya.security import P
-from kariya.services import issuance, persons, profile_options
 from views.api.support import idempotent, json_body, resident_id
 
 
@@ -27,7 +28,7 @@ def profile_json(person: Person) -> dict | None:
 
 @view_config(route_name="api.profile_options", request_method="GET", renderer="json")
 def get_profile_options(request):
-    return profile_options.as_json()
+    return options.as_json()
 
 
 @view_config(route_name="api.me", request_method="GET", renderer="json")
@@ -55,7 +56,7 @@ def me(request):
 def put_profile(request):
     body = json_body(request)
     person = request.db.get(Person, resident_id(request))
-    persons.set_profile(
+    profiles.set_profile(
         request.db,
         request.clock,
         person,
@@ -70,7 +71,7 @@ def put_profile(request):
 def current_round(request):
     identity = request.identity
     person_id = identity.id if identity is not None and identity.role == roles.RESIDENT else None
-    return issuance.round_status(request.db, request.clock, person_id)
+    return acquisition.round_status(request.db, request.clock, person_id)
 
 
 @view_config(
@@ -82,9 +83,9 @@ def current_round(request):
 def acquire(request):
     json_body(request, required=False)  # no fields; but malformed or oversized input is refused
     person_id = resident_id(request)
-    memo = request.registry["issuance.sold_out_memo"]
+    memo = request.registry["acquisition.sold_out_memo"]
     return idempotent(
-        request, person_id, lambda: issuance.acquire(request.db, request.clock, person_id, memo)
+        request, person_id, lambda: acquisition.acquire(request.db, request.clock, person_id, memo)
     )
 
 
@@ -95,4 +96,4 @@ def acquire(request):
     permission=P.RESIDENT_COUPONS_USE,
 )
 def coupons(request):
-    return {"coupons": issuance.coupons_of(request.db, resident_id(request))}
+    return {"coupons": acquisition.coupons_of(request.db, resident_id(request))}

@@ -3,7 +3,7 @@
 from pyramid.view import view_config
 
 from kariya.errors import Invalid
-from kariya.services import store_finder
+from kariya.stores import finder
 
 
 @view_config(route_name="api.stores", request_method="GET", renderer="json")
@@ -12,7 +12,7 @@ def stores(request):
         page = int(request.params.get("page", "1"))
     except ValueError:
         raise Invalid("page は数字で指定してください。") from None
-    return store_finder.search(
+    return finder.search(
         request.db,
         q=request.params.get("q", ""),
         category=request.params.get("category", ""),

@@ -53,7 +53,7 @@ def resident_id(request) -> int:
 def idempotent(request, person_id: int, action, *, status: int = 201):
     """Run `action` once per Idempotency-Key (if the request carries one) and answer with the
     first result; sets the response status."""
-    from kariya.services import idempotency
+    from kariya.residents import idempotency
 
     status, body = idempotency.run(
         request.db,

@@ -1,7 +1,7 @@
 from pyramid.view import view_config
 
+from kariya.coupons import acquisition
 from kariya.security import P
-from kariya.services import issuance
 
 
 @view_config(
@@ -11,4 +11,4 @@ from kariya.services import issuance
     request_method="GET",
 )
 def home(request):
-    return {"status": issuance.round_status(request.db, request.clock, None)}
+    return {"status": acquisition.round_status(request.db, request.clock, None)}

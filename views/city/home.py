@@ -1,15 +1,16 @@
 from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
+from kariya.campaign import definition
+from kariya.coupons import rounds
 from kariya.errors import Invalid
 from kariya.security import P
-from kariya.services import campaigns, rounds
 from workflows import round as round_wf
 from workflows.binding import label
 
 
 def _campaign(request):
-    campaign = campaigns.latest(request.db)
+    campaign = definition.latest(request.db)
     if campaign is None:
         raise Invalid("キャンペーンが登録されていません。")
     return campaign
@@ -23,7 +24,7 @@ def _campaign(request):
 )
 def home(request):
     return {
-        "campaign": campaigns.latest(request.db),
+        "campaign": definition.latest(request.db),
         "round_label": lambda s: label(round_wf.MACHINE, s),
     }
 

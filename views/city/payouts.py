@@ -3,8 +3,8 @@
 from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
+from kariya.payouts import batches, statements
 from kariya.security import P
-from kariya.services import payouts, statements
 from views.secretariat.payouts import batch_page, xlsx_response
 from workflows import payout as payout_wf
 from workflows.binding import label
@@ -18,9 +18,9 @@ from workflows.binding import label
 )
 def index(request):
     return {
-        "batches": payouts.batches(request.db),
+        "batches": batches.batches(request.db),
         "label": lambda s: label(payout_wf.MACHINE, s),
-        "totals": payouts.totals,
+        "totals": batches.totals,
     }
 
 
@@ -31,19 +31,19 @@ def index(request):
     request_method="GET",
 )
 def show(request):
-    return batch_page(request, payouts.get(request.db, int(request.matchdict["id"])), "city")
+    return batch_page(request, batches.get(request.db, int(request.matchdict["id"])), "city")
 
 
 @view_config(
     route_name="city.payout_action", permission=P.CITY_PAYOUTS_APPROVE, request_method="POST"
 )
 def act(request):
-    batch = payouts.get(request.db, int(request.matchdict["id"]))
+    batch = batches.get(request.db, int(request.matchdict["id"]))
     if request.matchdict["action"] == "approve":
-        payouts.approve(request.db, request.clock, batch, actor=request.identity.actor)
+        batches.approve(request.db, request.clock, batch, actor=request.identity.actor)
         request.session.flash(f"支払バッチ No.{batch.id} を承認しました。")
     else:
-        payouts.reject(
+        batches.reject(
             request.db,
             request.clock,
             batch,
@@ -56,5 +56,5 @@ def act(request):
 
 @view_config(route_name="city.payout_xlsx", permission=P.CITY_PAYOUTS_APPROVE, request_method="GET")
 def xlsx(request):
-    batch = payouts.get(request.db, int(request.matchdict["id"]))
+    batch = batches.get(request.db, int(request.matchdict["id"]))
     return xlsx_response(statements.batch_xlsx(request.db, batch), f"payout_batch{batch.id}.xlsx")

@@ -4,17 +4,14 @@ small scripts on the page, so the page and the API share one set of rules and me
 from pyramid.httpexceptions import HTTPFound, HTTPNotFound
 from pyramid.view import view_config
 
+from kariya.campaign import definition, excluded_items
+from kariya.coupons import acquisition
 from kariya.errors import Invalid
 from kariya.models import Person, Store
+from kariya.redemptions import uses
+from kariya.residents import options
 from kariya.security import P
-from kariya.services import (
-    campaigns,
-    excluded_items,
-    issuance,
-    profile_options,
-    redemptions,
-    store_finder,
-)
+from kariya.stores import finder
 
 
 def _callcenter(request) -> dict:
@@ -35,8 +32,8 @@ def home(request):
     person = request.db.get(Person, request.identity.id)
     if person is None or not person.has_profile:  # first visit (I-1)
         return HTTPFound(request.route_url("resident.profile", _query={"next": "/home"}))
-    status = issuance.round_status(request.db, request.clock, request.identity.id)
-    coupons = issuance.coupons_of(request.db, request.identity.id)
+    status = acquisition.round_status(request.db, request.clock, request.identity.id)
+    coupons = acquisition.coupons_of(request.db, request.identity.id)
     usable = [c for c in coupons if c["state"] == "issued" and c["round"] == status["round"]]
     return {"status": status, "usable": usable}
 
@@ -49,7 +46,7 @@ def home(request):
 )
 def wallet(request):
     return {
-        "coupons": issuance.coupons_of(request.db, request.identity.id),
+        "coupons": acquisition.coupons_of(request.db, request.identity.id),
         "now": request.clock.now(),
     }
 
@@ -61,7 +58,7 @@ def wallet(request):
     request_method="GET",
 )
 def history(request):
-    return {"uses": redemptions.of_person(request.db, request.identity.id)}
+    return {"uses": uses.of_person(request.db, request.identity.id)}
 
 
 @view_config(route_name="resident.stores", renderer="resident/stores.jinja2", request_method="GET")
@@ -72,12 +69,12 @@ def stores(request):
         raise Invalid("ページ番号が正しくありません。") from None
     q, category, area = (request.params.get(k, "") for k in ("q", "category", "area"))
     return {
-        "result": store_finder.search(request.db, q=q, category=category, area=area, page=page),
+        "result": finder.search(request.db, q=q, category=category, area=area, page=page),
         "q": q,
         "category": category,
         "area": area,
-        "categories": store_finder.categories(request.db),
-        "areas": profile_options.AREAS,
+        "categories": finder.categories(request.db),
+        "areas": options.AREAS,
     }
 
 
@@ -90,7 +87,7 @@ def store(request):
     )
     if found is None:
         raise HTTPNotFound()
-    return {"store": store_finder.store_json(found), "areas": profile_options.AREAS}
+    return {"store": finder.store_json(found), "areas": options.AREAS}
 
 
 @view_config(
@@ -116,5 +113,5 @@ def use(request):
     return {
         "token": request.matchdict["token"],
         "now": request.clock.now(),
-        "rules": campaigns.rules(request.db),
+        "rules": definition.rules(request.db),
     }

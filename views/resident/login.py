@@ -1,4 +1,4 @@
-"""Residents log in through LINE Login v2.1 (P-1); the rules are in kariya.services.line_login."""
+"""Residents log in through LINE Login v2.1 (P-1); the rules are in kariya.residents.line_login."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pyramid.security import remember
 from pyramid.view import view_config
 
 from kariya import roles
+from kariya.residents import line_login
 from kariya.security import Identity
-from kariya.services import line_login
 
 
 def _destination(request, next_path: str, has_profile: bool = True) -> str:

@@ -5,8 +5,8 @@ from pyramid.view import view_config
 
 from kariya.errors import Invalid
 from kariya.models import Person
+from kariya.residents import options, profiles
 from kariya.security import P
-from kariya.services import persons, profile_options
 from views.common import safe_next
 
 
@@ -14,9 +14,9 @@ def _form(request, person, errors=None, values=None):
     values = values or {"age_band": person.age_band or "", "area": person.area or ""}
     return {
         "person": person,
-        "age_bands": profile_options.AGE_BANDS,
-        "areas": profile_options.AREAS,
-        "terms_version": profile_options.TERMS_VERSION,
+        "age_bands": options.AGE_BANDS,
+        "areas": options.AREAS,
+        "terms_version": options.TERMS_VERSION,
         "errors": errors or {},
         "values": values,
         "next": request.params.get("next", ""),
@@ -43,7 +43,7 @@ def save(request):
     person = request.db.get(Person, request.identity.id)
     values = {"age_band": request.POST.get("age_band", ""), "area": request.POST.get("area", "")}
     try:
-        persons.set_profile(
+        profiles.set_profile(
             request.db,
             request.clock,
             person,

@@ -5,8 +5,8 @@ from pyramid.renderers import render_to_response
 from pyramid.view import view_config
 
 from kariya.errors import DomainError
+from kariya.payouts import adjustments
 from kariya.security import P
-from kariya.services import adjustments
 
 FIELDS = ("store_code", "amount", "reason", "confirmation_code")
 

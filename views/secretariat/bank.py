@@ -6,8 +6,8 @@ from pyramid.view import view_config
 
 from kariya.errors import DomainError
 from kariya.models import Store
+from kariya.payouts import bank_accounts
 from kariya.security import P
-from kariya.services import bank_accounts
 from workflows import bank_change as bank_wf
 from workflows.binding import label
 

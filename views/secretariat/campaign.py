@@ -3,13 +3,13 @@
 from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
+from kariya.campaign import definition
 from kariya.errors import DomainError
 from kariya.security import P
-from kariya.services import campaigns
 
 
 def _form(request, text: str, errors: list[str] | None = None, message: str | None = None):
-    campaign = campaigns.latest(request.db)
+    campaign = definition.latest(request.db)
     started = bool(
         campaign and campaign.rounds and campaign.rounds[0].starts <= request.clock.now()
     )
@@ -29,8 +29,8 @@ def _form(request, text: str, errors: list[str] | None = None, message: str | No
     request_method="GET",
 )
 def show(request):
-    campaign = campaigns.latest(request.db)
-    return _form(request, campaigns.to_toml(campaign) if campaign else "")
+    campaign = definition.latest(request.db)
+    return _form(request, definition.to_toml(campaign) if campaign else "")
 
 
 @view_config(
@@ -45,8 +45,8 @@ def save(request):
     if upload is not None and getattr(upload, "file", None) is not None:
         text = upload.file.read(256 * 1024).decode("utf-8", errors="replace")
     try:
-        campaign = campaigns.load(
-            request.db, request.clock, campaigns.parse(text), actor=request.identity.actor
+        campaign = definition.load(
+            request.db, request.clock, definition.parse(text), actor=request.identity.actor
         )
     except DomainError as exc:
         # Nothing written: a 4xx answer aborts the transaction.

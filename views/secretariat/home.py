@@ -1,8 +1,9 @@
 from pyramid.httpexceptions import HTTPFound, HTTPNotFound
 from pyramid.view import view_config
 
+from kariya.campaign import definition
+from kariya.ledger import postings
 from kariya.security import P
-from kariya.services import campaigns, ledger
 from workflows import adjustment as adjustment_wf
 from workflows import bank_change as bank_change_wf
 from workflows import coupon as coupon_wf
@@ -36,7 +37,7 @@ MACHINES = {
 )
 def home(request):
     return {
-        "campaign": campaigns.latest(request.db),
+        "campaign": definition.latest(request.db),
         "round_label": lambda s: label(round_wf.MACHINE, s),
     }
 
@@ -81,5 +82,5 @@ def workflow_diagram(request):
     request_method="GET",
 )
 def ledger_check(request):
-    campaign = campaigns.latest(request.db)
-    return {"report": ledger.check(request.db, campaign) if campaign else None}
+    campaign = definition.latest(request.db)
+    return {"report": postings.check(request.db, campaign) if campaign else None}

@@ -9,9 +9,11 @@ from pyramid.httpexceptions import HTTPFound
 from pyramid.response import FileResponse, Response
 from pyramid.view import view_config
 
+from kariya.campaign import definition
 from kariya.errors import DomainError, Invalid
+from kariya.materials import materials
 from kariya.security import P
-from kariya.services import campaigns, materials, stores
+from kariya.stores import registration
 
 STATE_LABELS = {
     "queued": "開始待ち",
@@ -63,7 +65,7 @@ def _page(request, error: str | None = None, status: int = 200) -> dict:
             job[key] = dt.datetime.fromisoformat(job[key]) if job[key] else None
     current = jobs[0] if jobs else None
     return {
-        "campaign": campaigns.latest(request.db),
+        "campaign": definition.latest(request.db),
         "active_count": materials.count_active(request.db),
         "jobs": jobs,
         "current": current,
@@ -164,7 +166,7 @@ def reissue_qr(request):
         if not code:
             raise Invalid("店舗コードを入力してください。")
         store = materials.find_store(request.db, code)
-        stores.reissue(
+        registration.reissue(
             request.db,
             request.clock,
             store,

@@ -7,7 +7,7 @@ from pyramid.view import view_config
 
 from kariya.errors import DomainError
 from kariya.security import P
-from kariya.services import notices
+from kariya.stores import notices
 from workflows import mail as mail_wf
 from workflows.binding import label
 

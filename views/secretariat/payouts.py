@@ -5,9 +5,10 @@ from pyramid.httpexceptions import HTTPFound
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from kariya.campaign import definition
 from kariya.errors import DomainError
+from kariya.payouts import batches, statements
 from kariya.security import P
-from kariya.services import campaigns, payouts, statements
 from workflows import payout as payout_wf
 from workflows.binding import label
 
@@ -18,7 +19,7 @@ def batch_page(request, batch, role: str) -> dict:
     return {
         "batch": batch,
         "rows": statements.batch_rows(request.db, batch),
-        "totals": payouts.totals(batch),
+        "totals": batches.totals(batch),
         "state_label": label(payout_wf.MACHINE, batch.state),
         "line_status": statements.LINE_STATUS,
         "role": role,
@@ -38,10 +39,10 @@ def xlsx_response(data: bytes, filename: str) -> Response:
     request_method="GET",
 )
 def index(request):
-    campaign = campaigns.latest(request.db)
+    campaign = definition.latest(request.db)
     return {
-        "batches": payouts.batches(request.db),
-        "reconciliation": payouts.reconciliation(request.db, campaign) if campaign else None,
+        "batches": batches.batches(request.db),
+        "reconciliation": batches.reconciliation(request.db, campaign) if campaign else None,
         "label": lambda s: label(payout_wf.MACHINE, s),
     }
 
@@ -52,7 +53,7 @@ def index(request):
     request_method="POST",
 )
 def build(request):
-    batch = payouts.build(
+    batch = batches.build(
         request.db, request.clock, request.registry.settings, actor=request.identity.actor
     )
     request.session.flash(f"支払バッチ No.{batch.id}({batch.period_key})を作成しました。")
@@ -66,7 +67,7 @@ def build(request):
     request_method="GET",
 )
 def show(request):
-    return batch_page(request, payouts.get(request.db, int(request.matchdict["id"])), "secretariat")
+    return batch_page(request, batches.get(request.db, int(request.matchdict["id"])), "secretariat")
 
 
 @view_config(
@@ -76,16 +77,16 @@ def show(request):
 )
 def act(request):
     db, clock, actor = request.db, request.clock, request.identity.actor
-    batch = payouts.get(db, int(request.matchdict["id"]))
+    batch = batches.get(db, int(request.matchdict["id"]))
     action = request.matchdict["action"]
     if action == "submit":
-        payouts.submit(db, clock, batch, actor=actor)
+        batches.submit(db, clock, batch, actor=actor)
         message = "市に承認を申請しました。"
     elif action == "redraft":
-        payouts.redraft(db, clock, batch, actor=actor)
+        batches.redraft(db, clock, batch, actor=actor)
         message = "差戻されたバッチを作り直しました。"
     elif action == "export":
-        payouts.export(db, clock, batch, request.registry.settings, actor=actor)
+        batches.export(db, clock, batch, request.registry.settings, actor=actor)
         message = f"振込データを作成しました(振込指定日 {batch.transfer_date:%Y-%m-%d})。"
     elif action == "results":
         upload = request.POST.get("file")
@@ -95,7 +96,7 @@ def act(request):
             else request.POST.get("csv", "")
         )
         try:
-            payouts.record_results(db, clock, batch, payouts.parse_results_csv(text), actor=actor)
+            batches.record_results(db, clock, batch, batches.parse_results_csv(text), actor=actor)
         except DomainError as exc:
             request.response.status = exc.status
             page = batch_page(request, batch, "secretariat")
@@ -107,7 +108,7 @@ def act(request):
             return response
         message = "振込結果を登録しました。"
     else:
-        payouts.reconcile(db, clock, batch, actor=actor)
+        batches.reconcile(db, clock, batch, actor=actor)
         message = "照合を完了しました。"
     request.session.flash(message)
     return HTTPFound(request.route_url("secretariat.payout", id=batch.id))
@@ -119,7 +120,7 @@ def act(request):
     request_method="GET",
 )
 def zengin_file(request):
-    batch = payouts.get(request.db, int(request.matchdict["id"]))
+    batch = batches.get(request.db, int(request.matchdict["id"]))
     if not batch.zengin_file:
         raise DomainError("振込データはまだ作成されていません。", code="NOT_EXPORTED", status=409)
     return Response(
@@ -136,5 +137,5 @@ def zengin_file(request):
     request_method="GET",
 )
 def xlsx(request):
-    batch = payouts.get(request.db, int(request.matchdict["id"]))
+    batch = batches.get(request.db, int(request.matchdict["id"]))
     return xlsx_response(statements.batch_xlsx(request.db, batch), f"payout_batch{batch.id}.xlsx")

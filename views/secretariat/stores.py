@@ -17,7 +17,7 @@ from pyramid.view import view_config
 
 from kariya.errors import Conflict, DomainError, Invalid, NotFound
 from kariya.security import P
-from kariya.services import store_admin, store_import
+from kariya.stores import admin, store_import
 
 SESSION_KEY = "store_import"
 
@@ -56,9 +56,9 @@ def index(request):
     return {
         "q": q,
         "state": state,
-        "result": store_admin.search(request.db, q=q, state=state, page=page),
-        "states": store_admin.states(),
-        "state_label": store_admin.state_label,
+        "result": admin.search(request.db, q=q, state=state, page=page),
+        "states": admin.states(),
+        "state_label": admin.state_label,
         "area_label": lambda code: store_import.display("area", code),
     }
 
@@ -66,11 +66,11 @@ def index(request):
 def _store_page(request, store, error: str | None = None, reason: str = "") -> dict:
     return {
         "store": store,
-        "history": store_admin.history(request.db, store),
-        "events": store_admin.events_from(store.state),
-        "dangerous": store_admin.DANGEROUS,
-        "state_label": store_admin.state_label,
-        "event_label": store_admin.event_label,
+        "history": admin.history(request.db, store),
+        "events": admin.events_from(store.state),
+        "dangerous": admin.DANGEROUS,
+        "state_label": admin.state_label,
+        "event_label": admin.event_label,
         "area_label": lambda code: store_import.display("area", code),
         "error": error,
         "reason": reason,
@@ -84,7 +84,7 @@ def _store_page(request, store, error: str | None = None, reason: str = "") -> d
     request_method="GET",
 )
 def show(request):
-    return _store_page(request, store_admin.get(request.db, request.matchdict["code"]))
+    return _store_page(request, admin.get(request.db, request.matchdict["code"]))
 
 
 @view_config(
@@ -93,11 +93,11 @@ def show(request):
     request_method="POST",
 )
 def transition(request):
-    store = store_admin.get(request.db, request.matchdict["code"])
+    store = admin.get(request.db, request.matchdict["code"])
     event = request.POST.get("event", "")
     reason = request.POST.get("reason", "")
     try:
-        state = store_admin.transition(
+        state = admin.transition(
             request.db, request.clock, store, event, actor=request.identity.actor, reason=reason
         )
     except DomainError as exc:
@@ -108,7 +108,7 @@ def transition(request):
             _store_page(request, store, exc.message, reason),
             exc.status,
         )
-    message = f"店舗「{store.name}」を「{store_admin.state_label(state)}」にしました。"
+    message = f"店舗「{store.name}」を「{admin.state_label(state)}」にしました。"
     if event == "activate":
         message += "QRコードを発行しました。掲示物をダウンロードしてお届けください。"
     request.session.flash(message)

@@ -7,8 +7,10 @@ from pyramid.view import view_config
 
 from kariya.clock import JST
 from kariya.models import Store
+from kariya.payouts import batches
+from kariya.redemptions import uses
 from kariya.security import P
-from kariya.services import notices, payouts, redemptions
+from kariya.stores import notices
 
 
 def _today_start(request) -> dt.datetime:
@@ -27,11 +29,9 @@ def home(request):
     return {
         "store": request.db.get(Store, store_id),
         "unread_notices": notices.unread(request.db, store_id),
-        "uses": redemptions.of_store(
-            request.db, request.clock, store_id, since=_today_start(request)
-        ),
-        "totals": redemptions.store_totals(
-            request.db, store_id, payouts.cutoffs_of(request.registry.settings)
+        "uses": uses.of_store(request.db, request.clock, store_id, since=_today_start(request)),
+        "totals": uses.store_totals(
+            request.db, store_id, batches.cutoffs_of(request.registry.settings)
         ),
     }
 
@@ -45,7 +45,7 @@ def home(request):
 def live(request):
     """Polled by the portal page: today's uses, newest first."""
     return {
-        "uses": redemptions.of_store(
+        "uses": uses.of_store(
             request.db, request.clock, request.identity.store_id, since=_today_start(request)
         )
     }
@@ -53,7 +53,7 @@ def live(request):
 
 @view_config(route_name="store.void", permission=P.STORE_REDEMPTIONS_VOID, request_method="POST")
 def void(request):
-    redemption = redemptions.void(
+    redemption = uses.void(
         request.db,
         request.clock,
         store_id=request.identity.store_id,

@@ -3,9 +3,9 @@
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from kariya.materials import materials
 from kariya.models import Store
 from kariya.security import P
-from kariya.services import materials
 
 
 @view_config(route_name="store.materials", permission=P.STORE_HOME_VIEW, request_method="GET")

@@ -5,7 +5,7 @@ from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
 from kariya.security import P
-from kariya.services import notices
+from kariya.stores import notices
 
 
 @view_config(

@@ -4,8 +4,8 @@ from pyramid.httpexceptions import HTTPNotFound
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from kariya.payouts import batches, statements
 from kariya.security import P
-from kariya.services import payouts, statements
 from views.secretariat.payouts import xlsx_response
 
 
@@ -17,7 +17,7 @@ from views.secretariat.payouts import xlsx_response
 )
 def index(request):
     return {
-        "lines": payouts.store_lines(request.db, request.identity.store_id),
+        "lines": batches.store_lines(request.db, request.identity.store_id),
         "line_status": statements.LINE_STATUS,
     }
 
@@ -47,7 +47,7 @@ def pdf(request):
 def _own_line(request):
     """This store's line in the batch asked for; 404 for anything else."""
     batch_id = int(request.matchdict["id"])
-    for batch, line in payouts.store_lines(request.db, request.identity.store_id):
+    for batch, line in batches.store_lines(request.db, request.identity.store_id):
         if batch.id == batch_id:
             return batch, line
     raise HTTPNotFound()

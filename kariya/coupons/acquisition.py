@@ -1,0 +1,301 @@
+"""Acquisition of a round's coupons (I-1..I-3, I-9): one per person per round, never past quota.
+
+The hot path of the weekly rush, in one short transaction at READ COMMITTED:
+  1. read the current round's facts as one plain row (no lock, no ORM objects); refuse at once
+     if it is not open (sold out: no write; a process that has seen the sell-out refuses from
+     memory for a second, SoldOutMemo);
+  2. INSERT the acquisition ... SELECT FROM person WHERE it has a profile ... ON CONFLICT (round,
+     person) DO NOTHING: nothing back means no profile (PROFILE_REQUIRED) or a second try by the
+     same person (ALREADY_ACQUIRED; the unique constraint is the guarantee);
+  3. INSERT its coupons and the ledger entry;
+  4. last, take the quota: UPDATE round SET issued = issued + pack WHERE state = 'open' AND
+     issued + pack <= quota. PostgreSQL re-checks the WHERE after waiting for a concurrent
+     updater, so it cannot oversell (CHECK issued <= quota is the backstop). Doing it last keeps
+     the hot row locked only until commit. No row back -> SOLD_OUT, and the exception rolls the
+     whole transaction back: no acquisition without quota, no quota without coupons.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from kariya import settings as kariya_settings
+from kariya.clock import to_jst
+from kariya.coupons import rounds as round_service
+from kariya.errors import Conflict, DomainError
+from kariya.ledger import postings
+from kariya.models import Acquisition, Campaign, Coupon, Person, Round
+from kariya.orm import UTCDateTime
+
+
+class ProfileRequired(DomainError):
+    code = "PROFILE_REQUIRED"
+    status = 403
+    message = "はじめに年代とお住まいの地区を登録してください。"
+
+
+class AlreadyAcquired(Conflict):
+    code = "ALREADY_ACQUIRED"
+    message = "今回分の割引券はすでに取得済みです。次回の配布をお待ちください。"
+
+
+class SoldOut(Conflict):
+    code = "SOLD_OUT"
+    message = (
+        "今回分の割引券は配布上限に達したため、配布を終了しました。次回の配布をお待ちください。"
+    )
+
+
+class NotOpen(Conflict):
+    code = "NOT_OPEN"
+    message = "現在は割引券の配布期間ではありません。"
+
+
+NOT_OPEN_MESSAGES = {
+    "scheduled": "まもなく配布を開始します。少し時間をおいてお試しください。",
+    "halted": "市の判断により、割引券の配布を停止しています。",
+    "closed": "今回の配布は終了しました。",
+    "settled": "今回の配布は終了しました。",
+}
+
+
+class SoldOutMemo:
+    """Per process: the round last seen sold out, so the late arrivals of the rush are answered
+    without reaching the database (PATTERNS.md: admission control). Remembered for `seconds`
+    (setting kariya.acquisition.sold_out_memo_seconds) and never past the round's end; a halt
+    decided meanwhile is answered as SOLD_OUT for at most that long. Only ever used to refuse.
+    Off (None) with a settable clock, which may move back: it assumes time only goes forward."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._until = 0.0  # time.monotonic()
+        self._round_ends = None
+
+    def remember(self, rnd: Round) -> None:
+        with self._lock:
+            self._until = time.monotonic() + self.seconds
+            self._round_ends = rnd.ends
+
+    def refuses(self, now) -> bool:
+        with self._lock:
+            ends, until = self._round_ends, self._until
+        return ends is not None and now < ends and time.monotonic() < until
+
+
+def sold_out_memo(settings: dict) -> SoldOutMemo | None:
+    seconds = float(settings.get("kariya.acquisition.sold_out_memo_seconds") or 0)
+    if seconds <= 0 or kariya_settings.clock_settable(settings):
+        return None
+    return SoldOutMemo(seconds)
+
+
+def _of_current_round(now, *columns):
+    """Select `columns` of the round whose usage period contains now (of the newest campaign)."""
+    return (
+        select(*columns)
+        .join(Campaign, Campaign.id == Round.campaign_id)
+        .where(Round.starts <= now, Round.ends > now)
+        .order_by(Round.campaign_id.desc())
+        .limit(1)
+    )
+
+
+def current(db: Session, now) -> tuple[Round, Campaign] | None:
+    """The round whose usage period contains now (of the newest campaign), with its campaign."""
+    row = db.execute(_of_current_round(now, Round, Campaign)).first()
+    return None if row is None else (row[0], row[1])
+
+
+def refusal(rnd) -> DomainError | None:
+    """Why a round (a Round, or a row with its state) is not taking acquisitions, or None."""
+    if rnd is None:
+        return NotOpen()
+    if rnd.state == "sold_out":
+        return SoldOut()
+    if rnd.state != "open":
+        return NotOpen(NOT_OPEN_MESSAGES.get(rnd.state))
+    return None
+
+
+def coupon_json(coupon: Coupon, rnd: Round) -> dict:
+    return {
+        "id": coupon.id,
+        "round": rnd.number,
+        "face": coupon.face,
+        "state": coupon.state,
+        "expires_at": to_jst(rnd.ends).isoformat(),
+    }
+
+
+def _current_facts(db: Session, now):
+    """What an acquisition needs of the current round and its campaign, as one plain row (no
+    ORM objects on the hot path): round id, number, state, end; campaign id, face, coupons."""
+    return db.execute(
+        _of_current_round(
+            now,
+            Round.id,
+            Round.number,
+            Round.state,
+            Round.ends,
+            Round.campaign_id,
+            Campaign.coupon_face,
+            Campaign.coupons_per_pack,
+        )
+    ).first()
+
+
+def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None) -> dict:
+    now = clock.now()
+    if memo is not None and memo.refuses(now):
+        raise SoldOut()
+    rnd = _current_facts(db, now)
+    if (refused := refusal(rnd)) is not None:
+        if memo is not None and isinstance(refused, SoldOut):
+            memo.remember(rnd)
+        raise refused
+
+    pack = rnd.coupon_face * rnd.coupons_per_pack
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    acquisitions = Acquisition.__table__
+    # The profile check rides on the claim: only a person with a profile yields a row to insert.
+    acquisition_id = db.scalar(
+        dialect.insert(acquisitions)
+        .from_select(
+            ["round_id", "person_id", "amount", "created_at"],
+            select(literal(rnd.id), Person.id, literal(pack), literal(now, UTCDateTime)).where(
+                Person.id == person_id, Person.profile_at.is_not(None)
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=["round_id", "person_id"])
+        .returning(acquisitions.c.id)
+    )
+    if acquisition_id is None:
+        if not db.scalar(select(Person.profile_at.is_not(None)).where(Person.id == person_id)):
+            raise ProfileRequired()
+        raise AlreadyAcquired()
+    coupons = Coupon.__table__
+    coupon_ids = db.scalars(
+        insert(coupons).returning(coupons.c.id, sort_by_parameter_order=True),
+        [
+            {
+                "acquisition_id": acquisition_id,
+                "person_id": person_id,
+                "round_id": rnd.id,
+                "face": rnd.coupon_face,
+                "state": "issued",
+            }
+            for _ in range(rnd.coupons_per_pack)
+        ],
+    ).all()
+    postings.post(
+        db,
+        campaign_id=rnd.campaign_id,
+        kind="acquire",
+        ref=f"acquire:{acquisition_id}",
+        moves=[(postings.quota(rnd.id), postings.outstanding(rnd.id), pack)],
+        now=now,
+        actor=f"person:{person_id}",
+    )
+    rounds = Round.__table__
+    taken = db.execute(
+        update(rounds)
+        .where(
+            rounds.c.id == rnd.id,
+            rounds.c.state == "open",
+            rounds.c.issued + pack <= rounds.c.quota,
+        )
+        .values(issued=rounds.c.issued + pack)
+        .returning(rounds.c.issued, rounds.c.quota)
+    ).first()
+    if taken is None:
+        state = db.scalar(select(Round.state).where(Round.id == rnd.id))
+        if state not in ("open", "sold_out"):
+            raise NotOpen(NOT_OPEN_MESSAGES.get(state))
+        if memo is not None:
+            memo.remember(rnd)
+        raise SoldOut()
+    issued, quota = taken
+    if quota - issued < pack:
+        # Ours was the last pack: the round is sold out (we hold its row lock already). Not
+        # remembered here: this transaction may yet roll back; the next late arrival reads the
+        # committed sell-out and remembers it.
+        round_row = db.get(Round, rnd.id, populate_existing=True)
+        campaign = db.get(Campaign, rnd.campaign_id)
+        round_service.sell_out_if_exhausted(
+            db, round_row, campaign, actor="system:issuance", now=now
+        )
+    return {
+        "round": rnd.number,
+        "coupons": [
+            {
+                "id": cid,
+                "round": rnd.number,
+                "face": rnd.coupon_face,
+                "state": "issued",
+                "expires_at": to_jst(rnd.ends).isoformat(),
+            }
+            for cid in coupon_ids
+        ],
+    }
+
+
+def round_status(db: Session, clock, person_id: int | None) -> dict:
+    """What GET /api/v1/rounds/current answers: this week's round and whether one may acquire."""
+    now = clock.now()
+    found = current(db, now)
+    if found is None:
+        return {
+            "round": None,
+            "state": None,
+            "starts": None,
+            "ends": None,
+            "quota": 0,
+            "remaining_amount": 0,
+            "can_acquire": False,
+            "reason": NotOpen.code,
+        }
+    rnd, campaign = found
+    refused = refusal(rnd)
+    reason = refused.code if refused else None
+    if reason is None and person_id is None:
+        reason = "UNAUTHENTICATED"
+    elif reason is None:
+        person = db.get(Person, person_id)
+        if person is None or not person.has_profile:
+            reason = ProfileRequired.code
+        elif db.scalar(
+            select(Acquisition.id).where(
+                Acquisition.round_id == rnd.id, Acquisition.person_id == person_id
+            )
+        ):
+            reason = AlreadyAcquired.code
+    remaining = rnd.quota - rnd.issued
+    return {
+        "round": rnd.number,
+        "state": rnd.state,
+        "starts": to_jst(rnd.starts).isoformat(),
+        "ends": to_jst(rnd.ends).isoformat(),
+        "quota": rnd.quota,
+        "remaining_amount": remaining
+        if rnd.state in ("open", "sold_out", "scheduled", "halted")
+        else 0,
+        "can_acquire": reason is None,
+        "reason": reason,
+        "pack_amount": campaign.pack_amount,
+    }
+
+
+def coupons_of(db: Session, person_id: int) -> list[dict]:
+    rows = db.execute(
+        select(Coupon, Round)
+        .join(Round, Round.id == Coupon.round_id)
+        .where(Coupon.person_id == person_id)
+        .order_by(Round.number.desc(), Coupon.id)
+    ).all()
+    return [coupon_json(c, r) for c, r in rows]

@@ -1,0 +1,113 @@
+"""Using and voiding coupons, with their money: outstanding -> used, and back on a void.
+
+The store-facing rules (bill thresholds, per-store limit, the void window) belong to redemptions;
+this module is the coupon side they stand on: a compare-and-set on the coupons' state (fewer rows
+moved than asked means someone else took them: refuse, nothing written) and one ledger entry.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kariya.errors import Conflict, DomainError
+from kariya.ledger import postings
+from kariya.models import Campaign, Coupon, Round
+from workflows import coupon as coupon_wf
+from workflows.binding import fire_bulk
+
+USABLE_ROUND_STATES = ("open", "sold_out", "halted")
+
+
+class NoCoupons(DomainError):
+    code = "NO_COUPONS"
+    status = 422
+    message = "使える割引券が足りません。"
+
+
+class OutsidePeriod(DomainError):
+    code = "OUTSIDE_PERIOD"
+    status = 422
+    message = "割引券の利用期間外です。"
+
+
+def _usable_round(rnd: Round, now) -> None:
+    if rnd.state not in USABLE_ROUND_STATES or not (rnd.starts <= now < rnd.ends):
+        raise OutsidePeriod()
+
+
+def use(
+    db: Session, clock, *, person_id: int, rnd: Round, count: int, ref: str, actor: str
+) -> list[int]:
+    """Use `count` of the person's unused coupons of round `rnd`; returns their ids."""
+    now = clock.now()
+    _usable_round(rnd, now)
+    coupon = Coupon.__table__
+    candidates = (
+        select(coupon.c.id)
+        .where(
+            coupon.c.person_id == person_id, coupon.c.round_id == rnd.id, coupon.c.state == "issued"
+        )
+        .order_by(coupon.c.id)
+        .limit(count)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    ids = fire_bulk(
+        db,
+        coupon_wf.MACHINE,
+        coupon,
+        [coupon.c.id.in_(candidates)],
+        "use",
+        actor=actor,
+        now=now,
+        reason=ref,
+    )
+    if len(ids) < count:
+        raise NoCoupons()  # the exception rolls back the coupons already moved
+    db.execute(coupon.update().where(coupon.c.id.in_(ids)).values(used_at=now))
+    campaign = db.get(Campaign, rnd.campaign_id)
+    postings.post(
+        db,
+        campaign_id=campaign.id,
+        kind="use",
+        ref=ref,
+        moves=[(postings.outstanding(rnd.id), postings.USED, len(ids) * campaign.coupon_face)],
+        now=now,
+        actor=actor,
+    )
+    return sorted(ids)
+
+
+def void(
+    db: Session, clock, *, coupon_ids: list[int], rnd: Round, ref: str, actor: str, reason: str
+) -> list[int]:
+    """Return used coupons to their owner (same round only, while it is running)."""
+    now = clock.now()
+    _usable_round(rnd, now)
+    coupon = Coupon.__table__
+    ids = fire_bulk(
+        db,
+        coupon_wf.MACHINE,
+        coupon,
+        [coupon.c.id.in_(coupon_ids), coupon.c.round_id == rnd.id],
+        "void",
+        actor=actor,
+        now=now,
+        reason=reason,
+    )
+    if sorted(ids) != sorted(coupon_ids):
+        raise Conflict("取り消せない割引券が含まれています。", code="NOT_VOIDABLE")
+    db.execute(coupon.update().where(coupon.c.id.in_(ids)).values(used_at=None))
+    campaign = db.get(Campaign, rnd.campaign_id)
+    postings.post(
+        db,
+        campaign_id=campaign.id,
+        kind="void",
+        ref=ref,
+        moves=[(postings.USED, postings.outstanding(rnd.id), len(ids) * campaign.coupon_face)],
+        now=now,
+        actor=actor,
+        memo=reason,
+    )
+    return sorted(ids)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kariya.orm import Base, UTCDateTime
+
+COUPON_STATES = ("issued", "used", "expired")
+_coupon_states = ", ".join(f"'{s}'" for s in COUPON_STATES)
+
+
+class Acquisition(Base):
+    """One per person per round (I-2), enforced by the unique constraint."""
+
+    __tablename__ = "acquisition"
+    __table_args__ = (UniqueConstraint("round_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    amount: Mapped[int]
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Coupon(Base):
+    """A ¥500 coupon of one person and one round; its state follows workflows.coupon."""
+
+    __tablename__ = "coupon"
+    __table_args__ = (
+        CheckConstraint(f"state IN ({_coupon_states})", name="state"),
+        Index("ix_coupon_person_round_state", "person_id", "round_id", "state"),
+        Index("ix_coupon_round_state", "round_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    acquisition_id: Mapped[int] = mapped_column(ForeignKey("acquisition.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id"))
+    face: Mapped[int]
+    state: Mapped[str] = mapped_column(String(10), default="issued")
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    redemption_id: Mapped[int | None] = mapped_column(ForeignKey("redemption.id"), index=True)

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kariya.orm import Base, UTCDateTime
+
+
+class Person(Base):
+    """A resident, known by their LINE user id (OpenID `sub`), with a one-time profile (I-1)."""
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    line_user_id: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    age_band: Mapped[str | None] = mapped_column(String(20))
+    area: Mapped[str | None] = mapped_column(String(50))
+    terms_version: Mapped[str | None] = mapped_column(String(20))
+    profile_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def has_profile(self) -> bool:
+        return self.profile_at is not None
+
+
+class IdempotencyRecord(Base):
+    """The first response to a (person, Idempotency-Key) pair, replayed to retries."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (Index("uq_idempotency_record_person_key", "person_id", "key", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[str] = mapped_column(String(100))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int]
+    body: Mapped[str] = mapped_column(String)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

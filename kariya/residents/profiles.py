@@ -1,0 +1,48 @@
+"""Residents: created at their first login, with a one-time profile (I-1)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from kariya.errors import Invalid
+from kariya.models import Person
+from kariya.residents.options import AGE_BANDS, AREAS, TERMS_VERSION
+
+
+def get_or_create(db: Session, clock, line_user_id: str, display_name: str = "") -> Person:
+    if len(line_user_id) > 64:
+        raise Invalid("LINE のユーザーIDが正しくありません。")
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    db.execute(
+        dialect.insert(Person)
+        .values(line_user_id=line_user_id, display_name=display_name[:100], created_at=clock.now())
+        .on_conflict_do_nothing(index_elements=["line_user_id"])
+    )
+    person = db.scalar(select(Person).where(Person.line_user_id == line_user_id))
+    if display_name and person.display_name != display_name[:100]:
+        person.display_name = display_name[:100]
+    return person
+
+
+def set_profile(
+    db: Session, clock, person: Person, age_band: str, area: str, agreed_terms: str | None = None
+) -> Person:
+    errors = {}
+    if age_band not in AGE_BANDS:
+        errors["age_band"] = "年代を選んでください。"
+    if area not in AREAS:
+        errors["area"] = "お住まいの地区を選んでください。"
+    if person.terms_version is None and agreed_terms != TERMS_VERSION:
+        errors["agree"] = "利用規約とプライバシーポリシーへの同意が必要です。"
+    if errors:
+        raise Invalid("入力内容を確認してください。", details=errors)
+    person.age_band = age_band
+    person.area = area
+    if agreed_terms == TERMS_VERSION:
+        person.terms_version = TERMS_VERSION
+    if person.profile_at is None:
+        person.profile_at = clock.now()
+    db.flush()
+    return person

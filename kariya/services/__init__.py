@@ -1,1 +1,0 @@
-"""Domain services: the campaign's rules, each in one place. Views and tasks call these."""
