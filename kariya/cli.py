@@ -113,15 +113,15 @@ def cmd_tick(registry, args) -> int:
 
 
 def cmd_ledger_check(registry, args) -> int:
+    from kariya.audit import ledger_check
     from kariya.campaign import definition
-    from kariya.ledger import postings
 
     with _session(registry) as db:
         campaign = definition.latest(db)
         if campaign is None:
             print("no campaign loaded")
             return 1
-        report = postings.check(db, campaign)
+        report = ledger_check.check(db, campaign)
         print(report.text())
     return 0 if report.ok else 1
 

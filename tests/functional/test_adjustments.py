@@ -8,6 +8,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
+from kariya.audit import ledger_check
 from kariya.clock import FixedClock
 from kariya.errors import Conflict, Forbidden, Invalid
 from kariya.ledger import postings
@@ -23,7 +24,7 @@ MAX = int(DEFAULTS[adjustments.MAX_AMOUNT_SETTING])
 
 def _check(db):
     db.expire_all()
-    report = postings.check(db, db.scalar(select(Campaign)))
+    report = ledger_check.check(db, db.scalar(select(Campaign)))
     assert report.ok, report.text()
     return report
 

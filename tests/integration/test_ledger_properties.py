@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from sqlalchemy import func, select
 
+from kariya.audit import ledger_check
 from kariya.clock import FixedClock
 from kariya.coupons import acquisition, rounds, ticker
 from kariya.db import get_session_factory
@@ -288,7 +289,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 )
                 == 0
             )
-            report = postings.check(self.db, self.campaign)
+            report = ledger_check.check(self.db, self.campaign)
             assert report.ok, report.text()
             self._owed_is_paid_payable_or_pending(report.figures)
             for rnd in self.campaign.rounds:
@@ -321,7 +322,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self.db.expire_all()
             campaign = self.campaign
             assert {r.state for r in campaign.rounds} == {"settled"}
-            report = postings.check(self.db, campaign)
+            report = ledger_check.check(self.db, campaign)
             assert report.ok, report.text()
             figures = report.figures
             assert figures["outstanding"] == figures["unissued"] == 0

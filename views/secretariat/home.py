@@ -1,8 +1,8 @@
 from pyramid.httpexceptions import HTTPFound, HTTPNotFound
 from pyramid.view import view_config
 
+from kariya.audit.ledger_check import check as check_ledger
 from kariya.campaign import definition
-from kariya.ledger import postings
 from kariya.security import P
 from workflows import adjustment as adjustment_wf
 from workflows import bank_change as bank_change_wf
@@ -83,4 +83,4 @@ def workflow_diagram(request):
 )
 def ledger_check(request):
     campaign = definition.latest(request.db)
-    return {"report": postings.check(request.db, campaign) if campaign else None}
+    return {"report": check_ledger(request.db, campaign) if campaign else None}
