@@ -16,8 +16,10 @@ from kariya.models import (
     PayoutItem,
     PayoutLine,
     Redemption,
+    Round,
     Store,
 )
+from kariya.payouts import settlement
 from workflows import payout as payout_wf
 from workflows.binding import label
 
@@ -180,3 +182,30 @@ def store_statement_pdf(db: Session, batch: PayoutBatch, line: PayoutLine) -> by
     pdf.showPage()
     pdf.save()
     return out.getvalue()
+
+
+def store_totals(db: Session, store_id: int, cutoffs: tuple[int, ...]) -> dict:
+    """The store's confirmed uses summed per round and per settlement period (its portal)."""
+    rows = db.execute(
+        select(Round.number, Redemption.used_at, Redemption.amount)
+        .join(Round, Round.id == Redemption.round_id)
+        .where(Redemption.store_id == store_id, Redemption.state == "confirmed")
+    ).all()
+    per_round: dict[int, list[int]] = {}
+    per_period: dict[str, list] = {}
+    for number, used_at, amount in rows:
+        per_round.setdefault(number, [0, 0])
+        per_round[number][0] += 1
+        per_round[number][1] += amount
+        period = settlement.period_of(used_at, cutoffs)
+        per_period.setdefault(period.key, [period.label, 0, 0])
+        per_period[period.key][1] += 1
+        per_period[period.key][2] += amount
+    return {
+        "rounds": [
+            {"round": k, "count": v[0], "amount": v[1]} for k, v in sorted(per_round.items())
+        ],
+        "periods": [
+            {"label": v[0], "count": v[1], "amount": v[2]} for _, v in sorted(per_period.items())
+        ],
+    }

@@ -294,32 +294,3 @@ def of_person(db: Session, person_id: int) -> list[dict]:
         }
         for r, s in rows
     ]
-
-
-def store_totals(db: Session, store_id: int, cutoffs: tuple[int, ...]) -> dict:
-    """The store's confirmed uses summed per round and per settlement period (its portal)."""
-    from kariya.payouts import settlement
-
-    rows = db.execute(
-        select(Round.number, Redemption.used_at, Redemption.amount)
-        .join(Round, Round.id == Redemption.round_id)
-        .where(Redemption.store_id == store_id, Redemption.state == "confirmed")
-    ).all()
-    per_round: dict[int, list[int]] = {}
-    per_period: dict[str, list] = {}
-    for number, used_at, amount in rows:
-        per_round.setdefault(number, [0, 0])
-        per_round[number][0] += 1
-        per_round[number][1] += amount
-        period = settlement.period_of(used_at, cutoffs)
-        per_period.setdefault(period.key, [period.label, 0, 0])
-        per_period[period.key][1] += 1
-        per_period[period.key][2] += amount
-    return {
-        "rounds": [
-            {"round": k, "count": v[0], "amount": v[1]} for k, v in sorted(per_round.items())
-        ],
-        "periods": [
-            {"label": v[0], "count": v[1], "amount": v[2]} for _, v in sorted(per_period.items())
-        ],
-    }
