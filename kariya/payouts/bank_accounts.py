@@ -16,8 +16,7 @@ from kariya.clock import to_jst
 from kariya.errors import Conflict, Invalid, NotFound
 from kariya.mail import outbox
 from kariya.models import BankChangeRequest, PayoutBatch, PayoutLine, Store
-from kariya.payouts import zengin
-from kariya.stores import normalize, registration
+from kariya.stores import bank_fields, normalize, registration
 from workflows import bank_change as bank_wf
 from workflows import store as store_wf
 from workflows.binding import fire, label
@@ -39,20 +38,11 @@ _NORMALIZERS = {
 }
 
 
-def bank_names(bank_code: str, branch_code: str) -> tuple[str, str]:
-    """The bank's and the branch's names from the Zengin code list ("" where unknown)."""
-    bank = zengin._banks().get(bank_code or "")
-    if bank is None:
-        return "", ""
-    branch = bank.branches.get(branch_code or "")
-    return bank.name, branch.name if branch else ""
-
-
 def describe(account) -> str:
     """An account as people read it: "三菱UFJ銀行(0005) 刈谷支店(123) 普通 1234567 ｶ)ｶﾘﾔ"."""
     if not getattr(account, "bank_code", ""):
         return "未登録"
-    bank, branch = bank_names(account.bank_code, account.branch_code)
+    bank, branch = bank_fields.bank_names(account.bank_code, account.branch_code)
     return (
         f"{bank}({account.bank_code}) {branch}({account.branch_code}) "
         f"{account.account_type} {account.account_number} {account.account_holder_kana}"
@@ -72,8 +62,8 @@ def validate(form: dict) -> dict[str, str]:
             problems.append(f"{HEADERS[key]}を入力してください。")
     if not problems:
         try:
-            zengin.check_bank(values["bank_code"], values["branch_code"], payee="振込先")
-        except zengin.ZenginError as exc:
+            bank_fields.check_bank(values["bank_code"], values["branch_code"], payee="振込先")
+        except bank_fields.ZenginError as exc:
             problems.append(exc.message)
     if problems:
         raise Invalid("振込先口座の入力に誤りがあります。", details=problems)

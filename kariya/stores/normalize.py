@@ -14,6 +14,7 @@ import unicodedata
 import jaconv
 
 from kariya.errors import DomainError
+from kariya.stores import bank_fields
 
 # Hyphens, dashes and minus signs people use in numbers (after NFKC, which already maps the
 # full-width hyphen-minus U+FF0D to "-"). The long-vowel marks are included: "０５６６ー２３"
@@ -180,13 +181,11 @@ def account_type(value) -> str:
 def account_holder(value, *, max_bytes: int = 30) -> str:
     """An account holder's name as banks register it: half-width katakana, upper-case letters,
     digits and the few signs allowed in a Zengin transfer ("ｶ)ｶﾘﾔｼﾖｳﾃﾝ")."""
-    from kariya.payouts import zengin
-
     if not nfkc(value):
         return ""
     try:
-        return zengin.normalize_name(cell_text(value), max_bytes, what="口座名義カナ")
-    except zengin.ZenginError as exc:
+        return bank_fields.normalize_name(cell_text(value), max_bytes, what="口座名義カナ")
+    except bank_fields.ZenginError as exc:
         raise NormalizeError(exc.message) from None
 
 
