@@ -11,7 +11,7 @@ from pyramid.session import JSONSerializer, SignedCookieSessionFactory
 from pyramid.settings import asbool
 
 from kariya import roles
-from kariya.models import StaffUser
+from kariya.staff.models import StaffUser
 
 
 class P(enum.StrEnum):

@@ -9,6 +9,9 @@ import dataclasses
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kariya.campaign.models import Campaign, Round
+from kariya.coupons.models import Acquisition, Coupon
+from kariya.ledger.models import LedgerEntry, LedgerPosting
 from kariya.ledger.postings import (
     ADJUSTED,
     FUNDS,
@@ -22,7 +25,6 @@ from kariya.ledger.postings import (
     rollover,
     unallocated,
 )
-from kariya.models import Acquisition, Campaign, Coupon, LedgerEntry, LedgerPosting, Round
 from kariya.payouts import batches
 
 

@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from kariya.campaign.models import Campaign, Round
 from kariya.errors import Conflict, Invalid
 from kariya.ledger import postings
-from kariya.models import Campaign, LedgerEntry, Round
+from kariya.ledger.models import LedgerEntry
 
 
 @dataclasses.dataclass

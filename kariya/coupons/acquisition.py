@@ -25,12 +25,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya import settings as kariya_settings
+from kariya.campaign.models import Campaign, Round
 from kariya.clock import to_jst
 from kariya.coupons import rounds as round_service
+from kariya.coupons.models import Acquisition, Coupon
 from kariya.errors import Conflict, DomainError
 from kariya.ledger import postings
-from kariya.models import Acquisition, Campaign, Coupon, Person, Round
 from kariya.orm import UTCDateTime
+from kariya.residents.models import Person
 
 
 class ProfileRequired(DomainError):

@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session
 
 from kariya import roles
 from kariya.campaign import definition
+from kariya.campaign.models import Campaign
 from kariya.clock import FixedClock, make_clock, set_clock
 from kariya.coupons import ticker
-from kariya.models import Campaign, StaffUser, Store
 from kariya.staff import accounts
+from kariya.staff.models import StaffUser
 from kariya.stores import registration
+from kariya.stores.models import Store
 
 DEMO_PASSWORD = "kariya-demo-2024"
 DEMO_NOW = dt.datetime.fromisoformat("2024-01-15T10:00:00+09:00")

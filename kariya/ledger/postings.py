@@ -24,7 +24,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from kariya.models import LedgerEntry, LedgerPosting
+from kariya.ledger.models import LedgerEntry, LedgerPosting
 
 FUNDS = "city:funds"
 RETURNED = "city:returned"

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from kariya.models import OutboundMail
+from kariya.mail.models import OutboundMail
 from workflows import mail as mail_wf
 from workflows.binding import fire
 

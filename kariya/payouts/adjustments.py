@@ -23,11 +23,14 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from kariya.campaign.models import Campaign, Round
 from kariya.coupons import rounds
 from kariya.errors import Conflict, Forbidden, Invalid, NotFound
 from kariya.ledger import postings
-from kariya.models import Campaign, PayoutAdjustment, Redemption, Round, Store
+from kariya.payouts.models import PayoutAdjustment
+from kariya.redemptions.models import Redemption
 from kariya.stores import normalize
+from kariya.stores.models import Store
 from workflows import adjustment as adjustment_wf
 from workflows.binding import fire, label
 

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from kariya.clock import to_jst
 from kariya.errors import Conflict, Invalid, NotFound
 from kariya.mail import outbox
-from kariya.models import BankChangeRequest, PayoutBatch, PayoutLine, Store
+from kariya.payouts.models import BankChangeRequest, PayoutBatch, PayoutLine
 from kariya.stores import bank_fields, normalize, registration
+from kariya.stores.models import Store
 from workflows import bank_change as bank_wf
 from workflows import store as store_wf
 from workflows.binding import fire, label

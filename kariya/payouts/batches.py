@@ -18,19 +18,13 @@ import re
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from kariya.campaign.models import Campaign, Round
 from kariya.errors import Conflict, Forbidden, Invalid, NotFound
 from kariya.ledger import postings
-from kariya.models import (
-    Campaign,
-    PayoutAdjustment,
-    PayoutBatch,
-    PayoutItem,
-    PayoutLine,
-    Redemption,
-    Round,
-    Store,
-)
 from kariya.payouts import settlement, zengin
+from kariya.payouts.models import PayoutAdjustment, PayoutBatch, PayoutItem, PayoutLine
+from kariya.redemptions.models import Redemption
+from kariya.stores.models import Store
 from workflows import payout as payout_wf
 from workflows.binding import fire
 

@@ -9,17 +9,12 @@ from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kariya.campaign.models import Round
 from kariya.clock import to_jst
-from kariya.models import (
-    PayoutAdjustment,
-    PayoutBatch,
-    PayoutItem,
-    PayoutLine,
-    Redemption,
-    Round,
-    Store,
-)
 from kariya.payouts import settlement
+from kariya.payouts.models import PayoutAdjustment, PayoutBatch, PayoutItem, PayoutLine
+from kariya.redemptions.models import Redemption
+from kariya.stores.models import Store
 from workflows import payout as payout_wf
 from workflows.binding import label
 

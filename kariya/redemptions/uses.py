@@ -20,11 +20,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from kariya.campaign.models import Round
 from kariya.clock import to_jst
 from kariya.coupons import acquisition, lifecycle
+from kariya.coupons.models import Coupon
 from kariya.errors import Conflict, DomainError, Invalid, NotFound
-from kariya.models import Coupon, Person, Redemption, Round, Store, StoreUse
+from kariya.redemptions.models import Redemption, StoreUse
+from kariya.residents.models import Person
 from kariya.stores.finder import store_json
+from kariya.stores.models import Store
 from workflows import redemption as redemption_wf
 from workflows.binding import fire
 

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya.errors import Conflict, Invalid
-from kariya.models import IdempotencyRecord
+from kariya.residents.models import IdempotencyRecord
 
 MAX_KEY = 100
 

@@ -7,7 +7,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya.errors import Invalid
-from kariya.models import Person
+from kariya.residents.models import Person
 from kariya.residents.options import AGE_BANDS, AREAS, TERMS_VERSION
 
 

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from kariya import roles
 from kariya.errors import DomainError, Invalid
-from kariya.models import LoginAttempt, StaffUser, Store
+from kariya.staff.models import LoginAttempt, StaffUser
+from kariya.stores.models import Store
 
 log = logging.getLogger(__name__)
 _hasher = PasswordHasher()

@@ -9,12 +9,13 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from kariya.errors import Invalid, NotFound
-from kariya.models import Store, TransitionRecord
 from kariya.stores import registration
 from kariya.stores.finder import search_key
+from kariya.stores.models import Store
 from kariya.stores.store_import import HISTORY_LABELS
 from workflows import store as store_wf
 from workflows.binding import label, sources
+from workflows.records import TransitionRecord
 
 PER_PAGE = 50
 MAX_REASON = 500

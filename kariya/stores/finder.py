@@ -10,7 +10,7 @@ import jaconv
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kariya.models import Store
+from kariya.stores.models import Store
 
 PER_PAGE = 20
 

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from kariya.errors import Invalid, NotFound
 from kariya.mail import outbox
-from kariya.models import OutboundMail, Store, StoreNotice, StoreNoticeRead
+from kariya.mail.models import OutboundMail
+from kariya.stores.models import Store, StoreNotice, StoreNoticeRead
 
 TITLE_MAX = 100
 BODY_MAX = 4000

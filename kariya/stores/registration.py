@@ -9,10 +9,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from kariya.errors import Conflict, Invalid
-from kariya.models import Store, TransitionRecord
 from kariya.stores.finder import store_search_text
+from kariya.stores.models import Store
 from workflows import store as store_wf
 from workflows.binding import fire, sources
+from workflows.records import TransitionRecord
 
 
 def new_qr_token() -> str:
