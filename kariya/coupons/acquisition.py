@@ -21,7 +21,6 @@ import threading
 import time
 
 from sqlalchemy import insert, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya import settings as kariya_settings
@@ -31,7 +30,7 @@ from kariya.coupons import rounds as round_service
 from kariya.coupons.models import Acquisition, Coupon
 from kariya.errors import Conflict, DomainError
 from kariya.ledger import postings
-from kariya.orm import UTCDateTime
+from kariya.orm import UTCDateTime, insert_or_skip
 from kariya.residents.models import Person
 
 
@@ -163,18 +162,16 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
         raise refused
 
     pack = rnd.coupon_face * rnd.coupons_per_pack
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     acquisitions = Acquisition.__table__
     # The profile check rides on the claim: only a person with a profile yields a row to insert.
     acquisition_id = db.scalar(
-        dialect.insert(acquisitions)
+        insert_or_skip(db, acquisitions, on=["round_id", "person_id"])
         .from_select(
             ["round_id", "person_id", "amount", "created_at"],
             select(literal(rnd.id), Person.id, literal(pack), literal(now, UTCDateTime)).where(
                 Person.id == person_id, Person.profile_at.is_not(None)
             ),
         )
-        .on_conflict_do_nothing(index_elements=["round_id", "person_id"])
         .returning(acquisitions.c.id)
     )
     if acquisition_id is None:

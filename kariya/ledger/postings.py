@@ -21,10 +21,10 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya.ledger.models import LedgerEntry, LedgerPosting
+from kariya.orm import insert_or_skip
 
 FUNDS = "city:funds"
 RETURNED = "city:returned"
@@ -63,14 +63,12 @@ def post(
 ) -> bool:
     """Post `moves` (from_account, to_account, amount) as one entry. False if `ref` exists."""
     moves = [m for m in moves if m[2] != 0]
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     # Core inserts on the tables: postings are never loaded as objects where they are written,
     # and the ORM's bulk machinery costs more than the statements on the acquisition hot path.
     entries, postings = LedgerEntry.__table__, LedgerPosting.__table__
     entry_id = db.scalar(
-        dialect.insert(entries)
+        insert_or_skip(db, entries, on=["ref"])
         .values(campaign_id=campaign_id, kind=kind, ref=ref, memo=memo[:300], actor=actor, at=now)
-        .on_conflict_do_nothing(index_elements=["ref"])
         .returning(entries.c.id)
     )
     if entry_id is None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya.errors import Invalid
+from kariya.orm import insert_or_skip
 from kariya.residents.models import Person
 from kariya.residents.options import AGE_BANDS, AREAS, TERMS_VERSION
 
@@ -14,11 +14,10 @@ from kariya.residents.options import AGE_BANDS, AREAS, TERMS_VERSION
 def get_or_create(db: Session, clock, line_user_id: str, display_name: str = "") -> Person:
     if len(line_user_id) > 64:
         raise Invalid("LINE のユーザーIDが正しくありません。")
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     db.execute(
-        dialect.insert(Person)
-        .values(line_user_id=line_user_id, display_name=display_name[:100], created_at=clock.now())
-        .on_conflict_do_nothing(index_elements=["line_user_id"])
+        insert_or_skip(db, Person, on=["line_user_id"]).values(
+            line_user_id=line_user_id, display_name=display_name[:100], created_at=clock.now()
+        )
     )
     person = db.scalar(select(Person).where(Person.line_user_id == line_user_id))
     if display_name and person.display_name != display_name[:100]:
