@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import types
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
@@ -20,6 +21,38 @@ from transitions import Machine, MachineError
 
 from kariya.errors import IllegalTransition
 from workflows.records import TransitionRecord
+
+
+class Move(NamedTuple):
+    """One row's move for the transition record; from_state == to_state for an event that is
+    recorded in the row's history without changing its state (a QR reissue, an import)."""
+
+    entity_id: int
+    event: str
+    from_state: str
+    to_state: str
+    reason: str = ""
+
+
+def record(
+    db: Session, machine: Machine, moves: Iterable[Move], *, actor: str, now: dt.datetime
+) -> None:
+    """Write the transition record of `moves` (who, when, from, to, why), in one INSERT."""
+    rows = [
+        dict(
+            machine=machine.kariya_name,
+            entity_id=move.entity_id,
+            event=move.event,
+            from_state=move.from_state,
+            to_state=move.to_state,
+            actor=actor,
+            reason=(move.reason or "")[:500],
+            at=now,
+        )
+        for move in moves
+    ]
+    if rows:
+        db.execute(insert(TransitionRecord), rows)
 
 
 def define(name: str, states, transitions, initial, labels: dict[str, str]) -> Machine:
@@ -84,18 +117,7 @@ def fire(
     if result.rowcount != 1:
         raise _refuse(machine, event, "(他の処理で変更済み)")
     set_committed_value(row, "state", new)
-    db.execute(
-        insert(TransitionRecord).values(
-            machine=machine.kariya_name,
-            entity_id=row.id,
-            event=event,
-            from_state=old,
-            to_state=new,
-            actor=actor,
-            reason=reason[:500],
-            at=now,
-        )
-    )
+    record(db, machine, [Move(row.id, event, old, new, reason)], actor=actor, now=now)
     return new
 
 
@@ -123,23 +145,9 @@ def fire_bulk(
             .returning(table.c.id)
         )
         ids = list(result.scalars())
-        if ids:
-            db.execute(
-                insert(TransitionRecord),
-                [
-                    dict(
-                        machine=machine.kariya_name,
-                        entity_id=i,
-                        event=event,
-                        from_state=source,
-                        to_state=dest,
-                        actor=actor,
-                        reason=reason[:500],
-                        at=now,
-                    )
-                    for i in ids
-                ],
-            )
+        record(
+            db, machine, [Move(i, event, source, dest, reason) for i in ids], actor=actor, now=now
+        )
         moved_ids.extend(ids)
     return moved_ids
 
