@@ -17,8 +17,7 @@ from kariya.clock import FixedClock, make_clock, set_clock
 from kariya.coupons import ticker
 from kariya.staff import accounts
 from kariya.staff.models import StaffUser
-from kariya.stores import registration
-from kariya.stores.models import Store
+from kariya.stores import lookup, registration
 
 DEMO_PASSWORD = "kariya-demo-2024"
 DEMO_NOW = dt.datetime.fromisoformat("2024-01-15T10:00:00+09:00")
@@ -48,7 +47,7 @@ def load(db: Session, settings: dict) -> list[tuple[str, str, str]]:
     for code, name, kana, category, area, address, phone in tomllib.loads(
         _data("demo_stores.toml")
     )["stores"]:
-        if db.scalar(select(Store.id).where(Store.code == code)) is None:
+        if lookup.by_code(db, code) is None:
             store = registration.create(
                 db,
                 clock,

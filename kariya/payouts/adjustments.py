@@ -29,7 +29,7 @@ from kariya.errors import Conflict, Forbidden, Invalid, NotFound
 from kariya.ledger import postings
 from kariya.payouts.models import PayoutAdjustment
 from kariya.redemptions.models import Redemption
-from kariya.stores import normalize
+from kariya.stores import lookup, normalize
 from kariya.stores.models import Store
 from workflows import adjustment as adjustment_wf
 from workflows.binding import fire, label
@@ -84,7 +84,7 @@ def propose(
         raise Invalid("調整の理由を入力してください(記録に残ります)。")
     amount = parse_amount(amount, max_amount)
     code = normalize.code(store_code or "", what="店舗コード")
-    store = db.scalar(select(Store).where(Store.code == code)) if code else None
+    store = lookup.by_code(db, code) if code else None
     if store is None:
         raise Invalid(f"店舗コード「{store_code}」の店舗はありません。")
     redemption_id = None

@@ -17,7 +17,6 @@ import secrets
 import unicodedata
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya.campaign.models import Round
@@ -25,8 +24,10 @@ from kariya.clock import to_jst
 from kariya.coupons import acquisition, lifecycle
 from kariya.coupons.models import Coupon
 from kariya.errors import Conflict, DomainError, Invalid, NotFound
+from kariya.orm import insert_or_skip
 from kariya.redemptions.models import Redemption, StoreUse
 from kariya.residents.models import Person
+from kariya.stores import qr
 from kariya.stores.finder import store_json
 from kariya.stores.models import Store
 from workflows import redemption as redemption_wf
@@ -82,9 +83,7 @@ def parse_bill(value) -> int:
 
 def store_for_token(db: Session, token: str) -> Store:
     """Only a store's current token is valid: a reissued (revoked) one is unknown."""
-    if not token or len(token) > 64:
-        raise BadQr()
-    store = db.scalar(select(Store).where(Store.qr_token == token))
+    store = qr.find_by_token(db, token)
     if store is None:
         raise BadQr()
     if store.state != "active":
@@ -166,11 +165,10 @@ def redeem(db: Session, clock, person_id: int, token: str, count, bill) -> dict:
         )
 
     limit = campaign.store_limit_per_round
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     db.execute(
-        dialect.insert(StoreUse)
-        .values(person_id=person_id, store_id=store.id, round_id=rnd.id, used=0)
-        .on_conflict_do_nothing(index_elements=["person_id", "store_id", "round_id"])
+        insert_or_skip(db, StoreUse, on=["person_id", "store_id", "round_id"]).values(
+            person_id=person_id, store_id=store.id, round_id=rnd.id, used=0
+        )
     )
     taken = db.execute(
         update(StoreUse)

@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from kariya.errors import Invalid, NotFound
-from kariya.stores import registration
+from kariya.stores import lookup, registration
 from kariya.stores.finder import search_key
 from kariya.stores.models import Store
 from kariya.stores.store_import import HISTORY_LABELS
@@ -75,7 +75,7 @@ def search(db: Session, q: str = "", state: str = "", page: int = 1) -> dict:
 
 
 def get(db: Session, code: str) -> Store:
-    store = db.scalar(select(Store).where(Store.code == code))
+    store = lookup.by_code(db, code)
     if store is None:
         raise NotFound(f"店舗コード {code} の店舗は見つかりません。", code="STORE_NOT_FOUND")
     return store

@@ -7,11 +7,11 @@ from pyramid.view import view_config
 from kariya.campaign import definition, excluded_items
 from kariya.coupons import acquisition
 from kariya.errors import Invalid
-from kariya.models import Person, Store
+from kariya.models import Person
 from kariya.redemptions import uses
 from kariya.residents import options
 from kariya.security import P
-from kariya.stores import finder
+from kariya.stores import finder, lookup
 
 
 def _callcenter(request) -> dict:
@@ -80,11 +80,7 @@ def stores(request):
 
 @view_config(route_name="resident.store", renderer="resident/store.jinja2", request_method="GET")
 def store(request):
-    from sqlalchemy import select
-
-    found = request.db.scalar(
-        select(Store).where(Store.code == request.matchdict["code"], Store.state == "active")
-    )
+    found = lookup.by_code(request.db, request.matchdict["code"], active=True)
     if found is None:
         raise HTTPNotFound()
     return {"store": finder.store_json(found), "areas": options.AREAS}
