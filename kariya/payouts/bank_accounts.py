@@ -22,20 +22,13 @@ from workflows import bank_change as bank_wf
 from workflows import store as store_wf
 from workflows.binding import fire, label
 
-FIELDS = ("bank_code", "branch_code", "account_type", "account_number", "account_holder_kana")
+FIELDS = tuple(normalize.BANK_ACCOUNT)
 HEADERS = {
     "bank_code": "金融機関コード",
     "branch_code": "支店コード",
     "account_type": "預金種目",
     "account_number": "口座番号",
     "account_holder_kana": "口座名義カナ",
-}
-_NORMALIZERS = {
-    "bank_code": lambda v: normalize.digits(v, 4, what="金融機関コード"),
-    "branch_code": lambda v: normalize.digits(v, 3, what="支店コード"),
-    "account_type": normalize.account_type,
-    "account_number": lambda v: normalize.digits(v, 7, what="口座番号"),
-    "account_holder_kana": normalize.account_holder,
 }
 
 
@@ -55,7 +48,7 @@ def validate(form: dict) -> dict[str, str]:
     values, problems = {}, []
     for key in FIELDS:
         try:
-            values[key] = _NORMALIZERS[key](form.get(key, ""))
+            values[key] = normalize.BANK_ACCOUNT[key](form.get(key, ""))
         except normalize.NormalizeError as exc:
             problems.append(exc.message)
             continue

@@ -69,6 +69,13 @@ def nfkc(value) -> str:
     return _SPACES_RE.sub(" ", unicodedata.normalize("NFKC", cell_text(value))).strip()
 
 
+def fold(value) -> str:
+    """The ways people type Japanese folded into one, for matching rather than showing: NFKC
+    (half-width kana to full-width, full-width ASCII to half-width), hiragana to katakana, no
+    white space. The case is the caller's (search keys are lower case, column headings upper)."""
+    return "".join(jaconv.hira2kata(unicodedata.normalize("NFKC", cell_text(value))).split())
+
+
 def text(value, *, max_length: int | None = None, what: str = "値") -> str:
     """Free text shown to people (names, addresses, hours)."""
     result = nfkc(value)
@@ -189,6 +196,16 @@ def account_holder(value, *, max_bytes: int = 30) -> str:
         raise NormalizeError(exc.message) from None
 
 
+# A store's transfer account field by field (the store import and the change requests).
+BANK_ACCOUNT = {
+    "bank_code": lambda v: digits(v, 4, what="金融機関コード"),
+    "branch_code": lambda v: digits(v, 3, what="支店コード"),
+    "account_type": account_type,
+    "account_number": lambda v: digits(v, 7, what="口座番号"),
+    "account_holder_kana": account_holder,
+}
+
+
 def email(value, *, max_length: int = 254) -> str:
     s = _SPACES_RE.sub("", nfkc(value))
     if not s:
@@ -202,6 +219,6 @@ def email(value, *, max_length: int = 254) -> str:
 def header(value) -> str:
     """A column heading folded for matching: "店舗名（カナ）※必須" and "店舗名 カナ" both give
     "店舗名カナ"; "TEL" and "tel" both give "TEL"."""
-    s = jaconv.hira2kata(unicodedata.normalize("NFKC", cell_text(value))).upper()
+    s = fold(value).upper()
     s = re.sub(r"[((\[【<]?必須[))\]】>]?", "", s)
     return re.sub(r"[\s※*()\[\]【】「」<>::]", "", s)
