@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from kariya.errors import Conflict, Invalid
 from kariya.ledger import postings
 from kariya.models import Campaign, LedgerEntry, Round
+from workflows import round as round_wf
 
 
 @dataclasses.dataclass
@@ -134,7 +135,8 @@ def load(db: Session, clock, spec: CampaignSpec, actor: str) -> Campaign:
         campaign = Campaign(name=spec.name, created_at=now, issuance_halted=False)
         db.add(campaign)
     elif campaign.rounds and (
-        campaign.rounds[0].starts <= now or any(r.state != "scheduled" for r in campaign.rounds)
+        campaign.rounds[0].starts <= now
+        or any(r.state != round_wf.S.scheduled for r in campaign.rounds)
     ):
         raise Conflict("開始済みのキャンペーンは変更できません。")
     campaign.timezone = spec.timezone
@@ -165,7 +167,7 @@ def load(db: Session, clock, spec: CampaignSpec, actor: str) -> Campaign:
             rollover_in=0,
             quota=r.planned,
             issued=0,
-            state="scheduled",
+            state=round_wf.S.scheduled,
         )
         db.add(row)
         db.flush()

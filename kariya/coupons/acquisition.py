@@ -31,6 +31,8 @@ from kariya.errors import Conflict, DomainError
 from kariya.ledger import postings
 from kariya.models import Acquisition, Campaign, Coupon, Person, Round
 from kariya.orm import UTCDateTime
+from workflows import coupon as coupon_wf
+from workflows import round as round_wf
 
 
 class ProfileRequired(DomainError):
@@ -57,10 +59,10 @@ class NotOpen(Conflict):
 
 
 NOT_OPEN_MESSAGES = {
-    "scheduled": "まもなく配布を開始します。少し時間をおいてお試しください。",
-    "halted": "市の判断により、割引券の配布を停止しています。",
-    "closed": "今回の配布は終了しました。",
-    "settled": "今回の配布は終了しました。",
+    round_wf.S.scheduled: "まもなく配布を開始します。少し時間をおいてお試しください。",
+    round_wf.S.halted: "市の判断により、割引券の配布を停止しています。",
+    round_wf.S.closed: "今回の配布は終了しました。",
+    round_wf.S.settled: "今回の配布は終了しました。",
 }
 
 
@@ -116,9 +118,9 @@ def refusal(rnd) -> DomainError | None:
     """Why a round (a Round, or a row with its state) is not taking acquisitions, or None."""
     if rnd is None:
         return NotOpen()
-    if rnd.state == "sold_out":
+    if rnd.state == round_wf.S.sold_out:
         return SoldOut()
-    if rnd.state != "open":
+    if rnd.state != round_wf.S.open:
         return NotOpen(NOT_OPEN_MESSAGES.get(rnd.state))
     return None
 
@@ -188,7 +190,7 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
                 "person_id": person_id,
                 "round_id": rnd.id,
                 "face": rnd.coupon_face,
-                "state": "issued",
+                "state": coupon_wf.S.issued,
             }
             for _ in range(rnd.coupons_per_pack)
         ],
@@ -207,7 +209,7 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
         update(rounds)
         .where(
             rounds.c.id == rnd.id,
-            rounds.c.state == "open",
+            rounds.c.state == round_wf.S.open,
             rounds.c.issued + pack <= rounds.c.quota,
         )
         .values(issued=rounds.c.issued + pack)
@@ -215,7 +217,7 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
     ).first()
     if taken is None:
         state = db.scalar(select(Round.state).where(Round.id == rnd.id))
-        if state not in ("open", "sold_out"):
+        if state not in (round_wf.S.open, round_wf.S.sold_out):
             raise NotOpen(NOT_OPEN_MESSAGES.get(state))
         if memo is not None:
             memo.remember(rnd)
@@ -237,7 +239,7 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
                 "id": cid,
                 "round": rnd.number,
                 "face": rnd.coupon_face,
-                "state": "issued",
+                "state": coupon_wf.S.issued,
                 "expires_at": to_jst(rnd.ends).isoformat(),
             }
             for cid in coupon_ids
@@ -283,7 +285,7 @@ def round_status(db: Session, clock, person_id: int | None) -> dict:
         "ends": to_jst(rnd.ends).isoformat(),
         "quota": rnd.quota,
         "remaining_amount": remaining
-        if rnd.state in ("open", "sold_out", "scheduled", "halted")
+        if rnd.state not in (round_wf.S.closed, round_wf.S.settled)
         else 0,
         "can_acquire": reason is None,
         "reason": reason,

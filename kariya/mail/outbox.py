@@ -68,7 +68,7 @@ def queue(
             to_addr=to_addr[:254],
             subject=subject[:200],
             body=body,
-            state="pending",
+            state=mail_wf.S.pending,
             attempts=0,
             last_error="",
             created_at=clock.now(),
@@ -109,7 +109,11 @@ def send_pending(db: Session, clock, settings: dict, *, limit: int = 500) -> dic
     if not settings.get("kariya.smtp.host"):
         return {"sent": 0, "failed": 0, "waiting": 0}
     max_attempts = int(settings.get("kariya.smtp.max_attempts", 5))
-    query = select(OutboundMail).where(OutboundMail.state == "pending").order_by(OutboundMail.id)
+    query = (
+        select(OutboundMail)
+        .where(OutboundMail.state == mail_wf.S.pending)
+        .order_by(OutboundMail.id)
+    )
     if db.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     mails = list(db.scalars(query.limit(limit)))
@@ -169,7 +173,7 @@ def of_ref(db: Session, ref: str) -> list[OutboundMail]:
 
 
 def summary(mails: list[OutboundMail]) -> dict[str, int]:
-    counts = {"pending": 0, "sent": 0, "failed": 0}
+    counts = dict.fromkeys(mail_wf.STATES, 0)
     for m in mails:
         counts[m.state] += 1
     return counts

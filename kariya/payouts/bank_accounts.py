@@ -19,6 +19,7 @@ from kariya.models import BankChangeRequest, PayoutBatch, PayoutLine, Store
 from kariya.payouts import zengin
 from kariya.stores import normalize, registration
 from workflows import bank_change as bank_wf
+from workflows import payout as payout_wf
 from workflows import store as store_wf
 from workflows.binding import fire, label
 
@@ -83,7 +84,7 @@ def validate(form: dict) -> dict[str, str]:
 def open_request(db: Session, store_id: int) -> BankChangeRequest | None:
     return db.scalar(
         select(BankChangeRequest).where(
-            BankChangeRequest.store_id == store_id, BankChangeRequest.state == "requested"
+            BankChangeRequest.store_id == store_id, BankChangeRequest.state == bank_wf.S.requested
         )
     )
 
@@ -103,7 +104,7 @@ def pending(db: Session) -> list[tuple[BankChangeRequest, Store]]:
         db.execute(
             select(BankChangeRequest, Store)
             .join(Store, Store.id == BankChangeRequest.store_id)
-            .where(BankChangeRequest.state == "requested")
+            .where(BankChangeRequest.state == bank_wf.S.requested)
             .order_by(BankChangeRequest.requested_at)
         ).all()
     )
@@ -114,7 +115,7 @@ def recent_decided(db: Session, limit: int = 50) -> list[tuple[BankChangeRequest
         db.execute(
             select(BankChangeRequest, Store)
             .join(Store, Store.id == BankChangeRequest.store_id)
-            .where(BankChangeRequest.state != "requested")
+            .where(BankChangeRequest.state != bank_wf.S.requested)
             .order_by(BankChangeRequest.id.desc())
             .limit(limit)
         ).all()
@@ -139,7 +140,7 @@ def warnings(req: BankChangeRequest, store: Store) -> list[str]:
         )
     if store.bank_code and req.bank_code != store.bank_code:
         found.append("金融機関が変わります。")
-    if store.state != "active":
+    if store.state != store_wf.S.active:
         found.append(f"店舗は「{label(store_wf.MACHINE, store.state)}」の状態です。")
     return found
 
@@ -173,7 +174,7 @@ def request_change(
 ) -> BankChangeRequest:
     """A store asks for a new account. Refused with a reason: a withdrawn store, a second open
     request, the same account again, or fields a bank would not accept."""
-    if store.state in ("withdrawn", "rejected"):
+    if store.state in (store_wf.S.withdrawn, store_wf.S.rejected):
         raise Conflict("登録が取り消された店舗の口座は変更できません。", code="STORE_NOT_ACTIVE")
     values = validate(form)
     if all(getattr(store, key) == values[key] for key in FIELDS):
@@ -188,7 +189,7 @@ def request_change(
         store_id=store.id,
         previous_account=describe(store)[:200],
         note=note,
-        state="requested",
+        state=bank_wf.S.requested,
         requested_by=actor,
         requested_at=clock.now(),
         decision_reason="",
@@ -226,7 +227,7 @@ def approve(
     reason = _reason(reason, "承認")
     now = clock.now()
     store = db.get(Store, req.store_id)
-    if store.state in ("withdrawn", "rejected"):
+    if store.state in (store_wf.S.withdrawn, store_wf.S.rejected):
         raise Conflict("登録が取り消された店舗の口座は変更できません。", code="STORE_NOT_ACTIVE")
     fire(db, bank_wf.MACHINE, req, "approve", actor=actor, now=now, reason=reason)
     req.decided_by, req.decided_at, req.decision_reason = actor, now, reason
@@ -248,7 +249,9 @@ def approve(
         .where(
             PayoutLine.store_id == store.id,
             PayoutLine.status == "included",
-            PayoutLine.batch_id.in_(select(PayoutBatch.id).where(PayoutBatch.state == "draft")),
+            PayoutLine.batch_id.in_(
+                select(PayoutBatch.id).where(PayoutBatch.state == payout_wf.S.draft)
+            ),
         )
         .values(
             bank_code=req.bank_code,
@@ -267,7 +270,9 @@ def approve(
         .where(
             PayoutLine.store_id == store.id,
             PayoutLine.status == "included",
-            PayoutBatch.state.in_(("submitted", "approved", "exported")),
+            PayoutBatch.state.in_(
+                (payout_wf.S.submitted, payout_wf.S.approved, payout_wf.S.exported)
+            ),
         )
     ).all()
     notes += [

@@ -31,10 +31,14 @@ from kariya.models import (
     Store,
 )
 from kariya.payouts import settlement, zengin
+from workflows import adjustment as adjustment_wf
 from workflows import payout as payout_wf
+from workflows import redemption as redemption_wf
+from workflows import store as store_wf
 from workflows.binding import fire
 
-OPEN_STATES = ("draft", "submitted", "approved", "exported")
+# A batch the city has approved and the bank has not yet answered: its included lines are payable.
+PAYABLE_BATCH_STATES = (payout_wf.S.approved, payout_wf.S.exported)
 
 
 def _campaign(db: Session) -> Campaign:
@@ -46,7 +50,7 @@ def _campaign(db: Session) -> Campaign:
 
 def account_problem(store: Store) -> str | None:
     """Why a store cannot be paid now, or None."""
-    if store.state != "active":
+    if store.state != store_wf.S.active:
         return "店舗が利用停止中のため保留"
     if not (
         re.fullmatch(r"\d{4}", store.bank_code or "")
@@ -71,7 +75,7 @@ def _payable_uses(db: Session, campaign: Campaign, until: dt.datetime, now: dt.d
         .join(Round, Round.id == Redemption.round_id)
         .where(
             Round.campaign_id == campaign.id,
-            Redemption.state == "confirmed",
+            Redemption.state == redemption_wf.S.confirmed,
             Redemption.used_at < until,
             Redemption.used_at <= now - window,
             ~exists().where(and_(PayoutItem.redemption_id == Redemption.id, PayoutItem.active)),
@@ -86,7 +90,7 @@ def _payable_adjustments(db: Session, campaign: Campaign):
         select(PayoutAdjustment.id, PayoutAdjustment.store_id, PayoutAdjustment.amount)
         .where(
             PayoutAdjustment.campaign_id == campaign.id,
-            PayoutAdjustment.state == "approved",
+            PayoutAdjustment.state == adjustment_wf.S.approved,
             ~exists().where(
                 and_(PayoutItem.adjustment_id == PayoutAdjustment.id, PayoutItem.active)
             ),
@@ -99,7 +103,8 @@ def approved_adjustments(db: Session, campaign: Campaign) -> int:
     return int(
         db.scalar(
             select(func.coalesce(func.sum(PayoutAdjustment.amount), 0)).where(
-                PayoutAdjustment.campaign_id == campaign.id, PayoutAdjustment.state == "approved"
+                PayoutAdjustment.campaign_id == campaign.id,
+                PayoutAdjustment.state == adjustment_wf.S.approved,
             )
         )
     )
@@ -117,7 +122,8 @@ def build(
         raise Invalid("キャンペーンが登録されていません。")
     busy = db.scalar(
         select(PayoutBatch).where(
-            PayoutBatch.campaign_id == campaign.id, PayoutBatch.state.in_(("draft", "submitted"))
+            PayoutBatch.campaign_id == campaign.id,
+            PayoutBatch.state.in_((payout_wf.S.draft, payout_wf.S.submitted)),
         )
     )
     if busy is not None:
@@ -137,7 +143,7 @@ def build(
         period_key=period.key,
         period_starts=period.starts,
         period_ends=period.ends,
-        state="draft",
+        state=payout_wf.S.draft,
         created_at=now,
         created_by=actor,
     )
@@ -318,9 +324,12 @@ def export(
 ) -> bytes:
     """The Zengin file of an approved batch. Exporting again returns the same file and pays
     nobody twice: the file is built once and kept."""
-    if batch.state in ("exported", "transferred", "reconciled") and batch.zengin_file:
+    if (
+        batch.state in (payout_wf.S.exported, payout_wf.S.transferred, payout_wf.S.reconciled)
+        and batch.zengin_file
+    ):
         return batch.zengin_file
-    if batch.state != "approved":
+    if batch.state != payout_wf.S.approved:
         raise Conflict("承認済みの支払バッチだけ振込データを出力できます。", code="NOT_APPROVED")
     now = clock.now()
     day = transfer_date or zengin.next_business_day(
@@ -377,7 +386,7 @@ def record_results(
     """The bank's results, line by line. Refuses (with reasons, writing nothing) a result for an
     unknown store, a different amount, or a line already settled. Transferred: payable -> paid;
     failed: payable -> used, and its uses go back to the next batch."""
-    if batch.state != "exported":
+    if batch.state != payout_wf.S.exported:
         raise Conflict(
             "振込データ出力済みの支払バッチだけ結果を登録できます。", code="NOT_EXPORTED"
         )
@@ -475,7 +484,7 @@ def reconciliation(db: Session, campaign: Campaign) -> dict:
         db.execute(
             select(Redemption.store_id, func.sum(Redemption.amount))
             .join(Round, Round.id == Redemption.round_id)
-            .where(Round.campaign_id == campaign.id, Redemption.state == "confirmed")
+            .where(Round.campaign_id == campaign.id, Redemption.state == redemption_wf.S.confirmed)
             .group_by(Redemption.store_id)
         ).all()
     )
@@ -491,7 +500,8 @@ def reconciliation(db: Session, campaign: Campaign) -> dict:
         db.execute(
             select(PayoutAdjustment.store_id, func.sum(PayoutAdjustment.amount))
             .where(
-                PayoutAdjustment.campaign_id == campaign.id, PayoutAdjustment.state == "approved"
+                PayoutAdjustment.campaign_id == campaign.id,
+                PayoutAdjustment.state == adjustment_wf.S.approved,
             )
             .group_by(PayoutAdjustment.store_id)
         ).all()
@@ -501,7 +511,7 @@ def reconciliation(db: Session, campaign: Campaign) -> dict:
     for store_id, status, state, amount in by_status:
         if status == "transferred":
             paid[store_id] = paid.get(store_id, 0) + int(amount)
-        elif status == "included" and state in ("approved", "exported"):
+        elif status == "included" and state in PAYABLE_BATCH_STATES:
             approved[store_id] = approved.get(store_id, 0) + int(amount)
     rows = []
     for store_id in sorted(set(redeemed) | set(adjusted) | set(paid) | set(approved)):
@@ -537,7 +547,7 @@ def ledger_problems(db: Session, campaign: Campaign, bal: dict[str, int]) -> lis
     ).all()
     traced = {"paid": 0, "payable": 0, "pending": 0, "adjusted": 0}
     problems: list[str] = []
-    _trace(rows, "a use", "confirmed", "pending", traced, problems)
+    _trace(rows, "a use", redemption_wf.S.confirmed, "pending", traced, problems)
     adjustments = db.execute(
         select(
             PayoutAdjustment.amount, PayoutAdjustment.state, PayoutLine.status, PayoutBatch.state
@@ -550,7 +560,7 @@ def ledger_problems(db: Session, campaign: Campaign, bal: dict[str, int]) -> lis
         .outerjoin(PayoutBatch, PayoutBatch.id == PayoutLine.batch_id)
         .where(PayoutAdjustment.campaign_id == campaign.id)
     ).all()
-    _trace(adjustments, "an adjustment", "approved", "adjusted", traced, problems)
+    _trace(adjustments, "an adjustment", adjustment_wf.S.approved, "adjusted", traced, problems)
     for name, account in (
         ("paid", postings.PAID),
         ("payable", postings.PAYABLE),
@@ -576,7 +586,7 @@ def _trace(rows, what: str, payable_state: str, waiting: str, traced: dict, prob
             continue
         if line_status == "transferred":
             traced["paid"] += amount
-        elif line_status == "included" and batch_state in ("approved", "exported"):
+        elif line_status == "included" and batch_state in PAYABLE_BATCH_STATES:
             traced["payable"] += amount
         else:
             traced[waiting] += amount

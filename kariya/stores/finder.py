@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kariya.models import Store
+from workflows import store as store_wf
 
 PER_PAGE = 20
 
@@ -42,7 +43,7 @@ def store_json(store: Store) -> dict:
 
 
 def search(db: Session, q: str = "", category: str = "", area: str = "", page: int = 1) -> dict:
-    conditions = [Store.state == "active"]
+    conditions = [Store.state == store_wf.S.active]
     key = search_key(q)[:100]
     if key:
         escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -68,7 +69,7 @@ def categories(db: Session) -> list[str]:
     return list(
         db.scalars(
             select(Store.category)
-            .where(Store.state == "active")
+            .where(Store.state == store_wf.S.active)
             .distinct()
             .order_by(Store.category)
         )

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 from kariya.errors import Invalid, NotFound
 from kariya.mail import outbox
 from kariya.models import OutboundMail, Store, StoreNotice, StoreNoticeRead
+from workflows import mail as mail_wf
+from workflows import store as store_wf
 
 TITLE_MAX = 100
 BODY_MAX = 4000
@@ -27,7 +29,9 @@ def ref_of(notice_id: int) -> str:
 
 
 def _active_stores(db: Session) -> list[Store]:
-    return list(db.scalars(select(Store).where(Store.state == "active").order_by(Store.code)))
+    return list(
+        db.scalars(select(Store).where(Store.state == store_wf.S.active).order_by(Store.code))
+    )
 
 
 def audience(db: Session) -> dict[str, int]:
@@ -152,12 +156,14 @@ def mark_read(db: Session, clock, store_id: int, notice_id: int, actor: str) -> 
 
 def listing(db: Session) -> list[dict]:
     """Every notice, newest first, with how many active stores have read it and its mails."""
-    active = db.scalar(select(func.count()).select_from(Store).where(Store.state == "active"))
+    active = db.scalar(
+        select(func.count()).select_from(Store).where(Store.state == store_wf.S.active)
+    )
     reads = dict(
         db.execute(
             select(StoreNoticeRead.notice_id, func.count())
             .join(Store, Store.id == StoreNoticeRead.store_id)
-            .where(Store.state == "active")
+            .where(Store.state == store_wf.S.active)
             .group_by(StoreNoticeRead.notice_id)
         ).all()
     )
@@ -167,7 +173,7 @@ def listing(db: Session) -> list[dict]:
         .where(OutboundMail.ref.like("notice:%"))
         .group_by(OutboundMail.ref, OutboundMail.state)
     ).all():
-        mail_counts.setdefault(ref, {"pending": 0, "sent": 0, "failed": 0})[state] = count
+        mail_counts.setdefault(ref, dict.fromkeys(mail_wf.STATES, 0))[state] = count
     notices = db.scalars(
         select(StoreNotice).order_by(StoreNotice.created_at.desc(), StoreNotice.id.desc())
     )
@@ -176,7 +182,7 @@ def listing(db: Session) -> list[dict]:
             "notice": n,
             "read": reads.get(n.id, 0),
             "active": active,
-            "mails": mail_counts.get(ref_of(n.id), {"pending": 0, "sent": 0, "failed": 0}),
+            "mails": mail_counts.get(ref_of(n.id), dict.fromkeys(mail_wf.STATES, 0)),
         }
         for n in notices
     ]
@@ -193,15 +199,17 @@ def detail(db: Session, notice_id: int) -> dict:
     }
     stores = db.scalars(
         select(Store)
-        .where((Store.state == "active") | Store.id.in_([k for k in mails if k is not None]))
+        .where(
+            (Store.state == store_wf.S.active) | Store.id.in_([k for k in mails if k is not None])
+        )
         .order_by(Store.code)
     )
     rows = [{"store": s, "read": reads.get(s.id), "mail": mails.get(s.id)} for s in stores]
     return {
         "notice": notice,
         "stores": rows,
-        "read": sum(1 for r in rows if r["read"] and r["store"].state == "active"),
-        "active": sum(1 for r in rows if r["store"].state == "active"),
+        "read": sum(1 for r in rows if r["read"] and r["store"].state == store_wf.S.active),
+        "active": sum(1 for r in rows if r["store"].state == store_wf.S.active),
         "mails": outbox.summary(list(mails.values())),
     }
 
@@ -209,7 +217,7 @@ def detail(db: Session, notice_id: int) -> dict:
 def retry_failed(db: Session, clock, notice_id: int, actor: str) -> int:
     """Put the notice's failed mails back in the outbox; the caller then sends the outbox."""
     notice = get(db, notice_id)
-    failed = [m for m in outbox.of_ref(db, ref_of(notice.id)) if m.state == "failed"]
+    failed = [m for m in outbox.of_ref(db, ref_of(notice.id)) if m.state == mail_wf.S.failed]
     for m in failed:
         outbox.retry(db, clock, m, actor=actor)
     return len(failed)
