@@ -4,29 +4,9 @@ from pyramid.view import view_config
 from kariya.campaign import definition
 from kariya.ledger import postings
 from kariya.security import P
-from workflows import adjustment as adjustment_wf
-from workflows import bank_change as bank_change_wf
-from workflows import coupon as coupon_wf
-from workflows import mail as mail_wf
-from workflows import payout as payout_wf
-from workflows import redemption as redemption_wf
+from workflows import BY_NAME as MACHINES
 from workflows import round as round_wf
-from workflows import store as store_wf
 from workflows.binding import label, mermaid
-
-MACHINES = {
-    m.kariya_name: m
-    for m in (
-        round_wf.MACHINE,
-        coupon_wf.MACHINE,
-        redemption_wf.MACHINE,
-        store_wf.MACHINE,
-        bank_change_wf.MACHINE,
-        payout_wf.MACHINE,
-        adjustment_wf.MACHINE,
-        mail_wf.MACHINE,
-    )
-}
 
 
 @view_config(
