@@ -14,6 +14,7 @@ from kariya import settings as kariya_settings
 def make_config(settings: dict) -> Configurator:
     settings = kariya_settings.load(settings)
     config = Configurator(settings=settings)
+    config.include("kariya.settings")
     config.include("kariya.logs")
     config.include("pyramid_jinja2")
     config.include("kariya.db")
@@ -23,7 +24,8 @@ def make_config(settings: dict) -> Configurator:
     config.include("views")
     from kariya.coupons.acquisition import sold_out_memo
 
-    config.registry["acquisition.sold_out_memo"] = sold_out_memo(settings)  # one per process
+    memo = sold_out_memo(kariya_settings.settings_of(config.registry))
+    config.registry["acquisition.sold_out_memo"] = memo  # one per process
     return config
 
 
@@ -34,7 +36,7 @@ def main(global_config, **settings):
     from kariya.dev import mail_sink
     from tasks import start_inprocess_beat
 
-    mail_sink.start(config.registry.settings)  # development only (kariya.mail_sink.port)
+    mail_sink.start(kariya_settings.settings_of(config.registry))  # development only
 
     start_inprocess_beat(config.registry)
     return app

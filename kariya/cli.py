@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from kariya.errors import DomainError
+from kariya.settings import settings_of
 
 
 def _registry(ini: str):
@@ -38,13 +39,12 @@ def cmd_initdb(registry, args) -> int:
 
 def cmd_demo(registry, args) -> int:
     from kariya.dev import demo
-    from kariya.settings import is_production
 
-    if is_production(registry.settings):
+    if settings_of(registry).is_production:
         print("kariya demo: refused in production", file=sys.stderr)
         return 2
     with _session(registry) as db:
-        accounts = demo.load(db, registry.settings)
+        accounts = demo.load(db, settings_of(registry))
     print(
         "Demo loaded: campaign of 6 weekly rounds, 20 active stores; the clock is set inside round 1."
     )
@@ -62,7 +62,7 @@ def cmd_load_campaign(registry, args) -> int:
     spec = definition.parse(Path(args.file).read_text("utf-8"))
     with _session(registry) as db:
         campaign = definition.load(
-            db, make_clock(registry.settings, db), spec, actor="cli:load-campaign"
+            db, make_clock(settings_of(registry), db), spec, actor="cli:load-campaign"
         )
         print(
             f"campaign {campaign.name!r}: {len(campaign.rounds)} rounds, T = {campaign.total_funds:,} yen"
@@ -88,7 +88,7 @@ def cmd_create_user(registry, args) -> int:
     with _session(registry) as db:
         user = accounts.create_user(
             db,
-            make_clock(registry.settings, db),
+            make_clock(settings_of(registry), db),
             username=args.name,
             password=password,
             role=args.role,
@@ -106,7 +106,7 @@ def cmd_tick(registry, args) -> int:
     from kariya.coupons import ticker
 
     with _session(registry) as db:
-        clock = make_clock(registry.settings, db)
+        clock = make_clock(settings_of(registry), db)
         done = ticker.run_due(db, clock, actor="cli:tick")
     print(json.dumps({"now": clock.now().isoformat(), **done}, ensure_ascii=False))
     return 0
@@ -132,7 +132,7 @@ def cmd_store_qr(registry, args) -> int:
 
     with _session(registry) as db:
         store = materials.find_store(db, args.code)
-        url = qr.store_url(registry.settings, store)
+        url = qr.store_url(settings_of(registry), store)
         print(url)
         if args.png:
             Path(args.png).write_bytes(qr.png(url))
@@ -152,7 +152,7 @@ def cmd_import_stores(registry, args) -> int:
     with _session(registry) as db:
         report = store_import.import_stores(
             db,
-            make_clock(registry.settings, db),
+            make_clock(settings_of(registry), db),
             data,
             actor="cli:import-stores",
             dry_run=args.dry_run,
@@ -191,9 +191,9 @@ def cmd_payouts(registry, args) -> int:
     from kariya.payouts import batches
 
     with _session(registry) as db:
-        clock = make_clock(registry.settings, db)
+        clock = make_clock(settings_of(registry), db)
         if args.payouts_command == "build":
-            batch = batches.build(db, clock, registry.settings, actor="cli:payouts-build")
+            batch = batches.build(db, clock, settings_of(registry), actor="cli:payouts-build")
         else:
             batch = batches.get(db, args.batch)
         if args.payouts_command == "submit":
@@ -207,7 +207,9 @@ def cmd_payouts(registry, args) -> int:
                 raise DomainError("承認は市の担当者のアカウントで行います。")
             batches.approve(db, clock, batch, actor=f"staff:{user.username}")
         elif args.payouts_command == "export":
-            data = batches.export(db, clock, batch, registry.settings, actor="cli:payouts-export")
+            data = batches.export(
+                db, clock, batch, settings_of(registry), actor="cli:payouts-export"
+            )
             Path(args.out).write_bytes(data)
             print(
                 f"Zengin file written to {args.out} ({len(data)} bytes, sha256 {batch.zengin_sha256})"

@@ -10,7 +10,8 @@ import threading
 import time
 
 from celery import Celery
-from pyramid.settings import asbool
+
+from kariya.settings import settings_of
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,10 @@ BEAT_SCHEDULE = {
 
 
 def configure(registry) -> Celery:
-    settings = registry.settings
-    eager = asbool(settings.get("celery.always_eager"))
+    settings = settings_of(registry)
+    eager = settings.celery.always_eager
     celery_app.conf.update(
-        broker_url=settings["celery.broker_url"],
+        broker_url=settings.celery.broker_url,
         task_always_eager=eager,
         task_eager_propagates=True,
         task_ignore_result=True,
@@ -90,12 +91,13 @@ def task_context():
 
     registry = _eager_registry.get() or celery_app.registry
     with unit_of_work(registry) as db:
-        yield db, make_clock(registry.settings, db), registry.settings
+        settings = settings_of(registry)
+        yield db, make_clock(settings, db), settings
 
 
 def start_inprocess_beat(registry) -> threading.Thread | None:
     """Development only: with eager Celery and no beat process, run the schedule in a thread."""
-    seconds = float(registry.settings.get("kariya.inprocess_beat_seconds") or 0)
+    seconds = settings_of(registry).inprocess_beat_seconds
     if seconds <= 0 or not celery_app.conf.task_always_eager:
         return None
 

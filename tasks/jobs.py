@@ -38,7 +38,7 @@ def build_materials(job_id: str) -> dict:
     from kariya.materials import materials
 
     with task_context() as (db, clock, settings):
-        job = materials.run_job(db, clock, settings, job_id)
+        job = materials.run_job(db, clock, settings.raw, job_id)  # its ini dict, for now
     return {"job": job_id, "state": job["state"], "stores": job["done"]}
 
 

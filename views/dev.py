@@ -10,13 +10,13 @@ from pyramid.request import call_app_with_subpath_as_path_info
 from pyramid.security import remember
 
 from kariya import roles
-from kariya import settings as kariya_settings
 from kariya.clock import set_clock
 from kariya.dev import mail_sink
 from kariya.dev.line_simulator import NOW_KEY, LineSimulator
 from kariya.errors import Invalid
 from kariya.residents import profiles
 from kariya.security import Identity
+from kariya.settings import settings_of
 
 
 def json_body(request) -> dict:
@@ -65,16 +65,16 @@ def line_simulator(request):
 
 def mail_page(request):
     """GET /dev/mail: what the development SMTP sink has received."""
-    mails = mail_sink.received(mail_sink.directory_of(request.registry.settings))
+    mails = mail_sink.received(mail_sink.directory_of(request.kariya_settings))
     return render_to_response("dev/mail.jinja2", {"mails": mails}, request=request)
 
 
 def includeme(config):
-    settings = config.get_settings()
+    settings = settings_of(config.registry)
     if mail_sink.port_of(settings):
         config.add_route("dev.mail", "/dev/mail")
         config.add_view(mail_page, route_name="dev.mail", request_method="GET")
-    if kariya_settings.clock_settable(settings):
+    if settings.clock_settable:
         config.add_route("dev.clock", "/dev/clock")
         config.add_view(
             put_clock,
@@ -83,7 +83,7 @@ def includeme(config):
             renderer="json",
             require_csrf=False,
         )
-    if kariya_settings.line_simulator(settings):
+    if settings.line.simulator:
         config.add_route("dev.line_login", "/dev/line-login")
         config.add_view(
             line_login,

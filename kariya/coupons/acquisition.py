@@ -24,13 +24,13 @@ from sqlalchemy import insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from kariya import settings as kariya_settings
 from kariya.clock import to_jst
 from kariya.coupons import rounds as round_service
 from kariya.errors import Conflict, DomainError
 from kariya.ledger import postings
 from kariya.models import Acquisition, Campaign, Coupon, Person, Round
 from kariya.orm import UTCDateTime
+from kariya.settings import Settings
 from workflows import coupon as coupon_wf
 from workflows import round as round_wf
 
@@ -90,9 +90,9 @@ class SoldOutMemo:
         return ends is not None and now < ends and time.monotonic() < until
 
 
-def sold_out_memo(settings: dict) -> SoldOutMemo | None:
-    seconds = float(settings.get("kariya.acquisition.sold_out_memo_seconds") or 0)
-    if seconds <= 0 or kariya_settings.clock_settable(settings):
+def sold_out_memo(settings: Settings) -> SoldOutMemo | None:
+    seconds = settings.acquisition.sold_out_memo_seconds
+    if seconds <= 0 or settings.clock_settable:
         return None
     return SoldOutMemo(seconds)
 

@@ -15,6 +15,7 @@ from kariya.campaign import definition
 from kariya.clock import FixedClock, make_clock, set_clock
 from kariya.coupons import ticker
 from kariya.models import Campaign, StaffUser, Store
+from kariya.settings import Settings
 from kariya.staff import accounts
 from kariya.stores import registration
 
@@ -32,10 +33,10 @@ def _data(name: str) -> str:
     return resources.files("kariya").joinpath(f"data/{name}").read_text("utf-8")
 
 
-def load(db: Session, settings: dict) -> list[tuple[str, str, str]]:
+def load(db: Session, settings: Settings) -> list[tuple[str, str, str]]:
     """Returns (username, role, password) of the demo accounts."""
     actor = "system:demo"
-    if settings.get("kariya.clock") == "settable":
+    if settings.clock_settable:
         set_clock(db, DEMO_NOW)
     clock = make_clock(settings, db)
     spec = definition.parse(_data("demo_campaign.toml"))

@@ -40,6 +40,8 @@ from urllib.parse import urlencode
 import jwt
 from webob import Request, Response
 
+from kariya.settings import Settings
+
 ISSUER = "https://access.line.me"
 NOW_KEY = "kariya.line_simulator.now"
 CODE_LIFETIME = dt.timedelta(minutes=10)
@@ -133,11 +135,11 @@ class LineSimulator:
         self.events: list[tuple[str, str]] = []
 
     @classmethod
-    def from_settings(cls, settings: dict) -> LineSimulator:
+    def from_settings(cls, settings: Settings) -> LineSimulator:
         return cls(
-            settings["kariya.line.channel_id"],
-            settings["kariya.line.channel_secret"],
-            [settings["kariya.line.redirect_uri"]],
+            settings.line.channel_id,
+            settings.line.channel_secret,
+            [settings.line.redirect_uri],
         )
 
     # -- WSGI ------------------------------------------------------------------------------

@@ -13,17 +13,17 @@ import logging
 import uuid
 from pathlib import Path
 
+from kariya.settings import Settings
+
 log = logging.getLogger(__name__)
 
 
-def port_of(settings: dict) -> int:
-    return int(settings.get("kariya.mail_sink.port") or 0)
+def port_of(settings: Settings) -> int:
+    return settings.mail_sink.port
 
 
-def directory_of(settings: dict) -> Path:
-    from kariya.settings import PROJECT_ROOT
-
-    return Path(settings.get("kariya.mail_sink.dir") or PROJECT_ROOT / "var" / "mail")
+def directory_of(settings: Settings) -> Path:
+    return settings.mail_sink.dir
 
 
 class SaveToDirectory:
@@ -42,7 +42,7 @@ class SaveToDirectory:
         return "250 Message accepted for delivery"
 
 
-def start(settings: dict):
+def start(settings: Settings):
     """Start the sink on 127.0.0.1:kariya.mail_sink.port; None when off or the port is taken
     (e.g. a second worker process: the first one's sink receives the mail)."""
     port = port_of(settings)

@@ -32,10 +32,6 @@ from workflows import adjustment as adjustment_wf
 from workflows import round as round_wf
 from workflows.binding import fire, label
 
-# The operator's cap on one adjustment (setting kariya.adjustments.max_amount): a typo of a few
-# zeros is refused before it reaches the city's approver.
-MAX_AMOUNT_SETTING = "kariya.adjustments.max_amount"
-
 
 def state_label(state: str) -> str:
     return label(adjustment_wf.MACHINE, state)

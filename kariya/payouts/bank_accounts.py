@@ -17,6 +17,7 @@ from kariya.errors import Conflict, Invalid, NotFound
 from kariya.mail import outbox
 from kariya.models import BankChangeRequest, PayoutBatch, PayoutLine, Store
 from kariya.payouts import zengin
+from kariya.settings import Settings
 from kariya.stores import normalize, registration
 from workflows import bank_change as bank_wf
 from workflows import payout as payout_wf
@@ -145,13 +146,13 @@ def warnings(req: BankChangeRequest, store: Store) -> list[str]:
     return found
 
 
-def _mail_context(store: Store, req: BankChangeRequest, settings: dict) -> dict:
+def _mail_context(store: Store, req: BankChangeRequest, settings: Settings) -> dict:
     return {
         "store": store,
         "req": req,
         "new_account": describe(req),
         "requested_at": to_jst(req.requested_at).strftime("%Y年%m月%d日 %H:%M"),
-        "phone": settings.get("kariya.callcenter.phone", ""),
+        "phone": settings.callcenter.phone,
         "outcome": label(bank_wf.MACHINE, req.state),
     }
 
@@ -170,7 +171,7 @@ def _tell_store(db: Session, clock, store: Store, req: BankChangeRequest, settin
 
 
 def request_change(
-    db: Session, clock, settings: dict, store: Store, form: dict, *, actor: str
+    db: Session, clock, settings: Settings, store: Store, form: dict, *, actor: str
 ) -> BankChangeRequest:
     """A store asks for a new account. Refused with a reason: a withdrawn store, a second open
     request, the same account again, or fields a bank would not accept."""
@@ -219,7 +220,7 @@ def _reason(reason: str, what: str) -> str:
 
 
 def approve(
-    db: Session, clock, settings: dict, req: BankChangeRequest, *, actor: str, reason: str
+    db: Session, clock, settings: Settings, req: BankChangeRequest, *, actor: str, reason: str
 ) -> list[str]:
     """The secretariat approves after calling the store: the account changes now, in the store's
     history, and in any draft batch not yet submitted. Returns notes for the approver (a batch
@@ -286,7 +287,7 @@ def approve(
 
 
 def reject(
-    db: Session, clock, settings: dict, req: BankChangeRequest, *, actor: str, reason: str
+    db: Session, clock, settings: Settings, req: BankChangeRequest, *, actor: str, reason: str
 ) -> None:
     reason = _reason(reason, "不承認")
     now = clock.now()

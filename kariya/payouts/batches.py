@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Mapping
 
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
@@ -31,6 +32,7 @@ from kariya.models import (
     Store,
 )
 from kariya.payouts import settlement, zengin
+from kariya.settings import Settings, settings_of
 from workflows import adjustment as adjustment_wf
 from workflows import payout as payout_wf
 from workflows import redemption as redemption_wf
@@ -111,7 +113,7 @@ def approved_adjustments(db: Session, campaign: Campaign) -> int:
 
 
 def build(
-    db: Session, clock, settings: dict, *, actor: str, period_end: dt.datetime | None = None
+    db: Session, clock, settings: Settings, *, actor: str, period_end: dt.datetime | None = None
 ) -> PayoutBatch:
     """A draft batch for the last settlement period that has ended (or the one ending at
     `period_end`), holding every payable use not yet in a batch, one line per store. One
@@ -162,11 +164,10 @@ def build(
     return batch
 
 
-def cutoffs_of(settings: dict) -> tuple[int, ...]:
-    """The settlement cadence (setting kariya.settlement.cutoffs, e.g. "15" or "10,20")."""
-    return tuple(
-        int(d) for d in str(settings.get("kariya.settlement.cutoffs", "15")).split(",") if d.strip()
-    )
+def cutoffs_of(settings: Settings | Mapping) -> tuple[int, ...]:
+    """The settlement cadence (setting kariya.settlement.cutoffs, e.g. "15" or "10,20"). An ini
+    mapping is read too: kariya.materials passes its dict (until it reads the fields)."""
+    return settings_of(settings).settlement.cutoffs
 
 
 def _fill(db: Session, batch: PayoutBatch, campaign: Campaign, now: dt.datetime) -> None:
@@ -309,7 +310,7 @@ def _release(db: Session, line_ids: list[int]) -> None:
         db.execute(update(PayoutItem).where(PayoutItem.line_id.in_(line_ids)).values(active=False))
 
 
-def remitter(settings: dict) -> zengin.Remitter:
+def remitter(settings: Settings) -> zengin.Remitter:
     return zengin.Remitter.from_settings(settings)
 
 
@@ -317,7 +318,7 @@ def export(
     db: Session,
     clock,
     batch: PayoutBatch,
-    settings: dict,
+    settings: Settings,
     *,
     actor: str,
     transfer_date: dt.date | None = None,
@@ -333,7 +334,7 @@ def export(
         raise Conflict("承認済みの支払バッチだけ振込データを出力できます。", code="NOT_APPROVED")
     now = clock.now()
     day = transfer_date or zengin.next_business_day(
-        now.astimezone(settlement.JST).date(), int(settings.get("kariya.zengin.lead_days", 2))
+        now.astimezone(settlement.JST).date(), settings.zengin.lead_days
     )
     payees = []
     for line in batch.lines:
@@ -353,13 +354,13 @@ def export(
                 reference2=str(batch.id),
             )
         )
-    separator = b"\r\n" if settings.get("kariya.zengin.separator", "crlf") == "crlf" else b""
+    separator = b"\r\n" if settings.zengin.separator == "crlf" else b""
     data = zengin.build(
         remitter(settings),
         day,
         payees,
         separator=separator,
-        transfer_code=settings.get("kariya.zengin.transfer_code", "7"),
+        transfer_code=settings.zengin.transfer_code,
     )
     fire(db, payout_wf.MACHINE, batch, "export", actor=actor, now=now)
     batch.zengin_file, batch.zengin_sha256, batch.transfer_date = (

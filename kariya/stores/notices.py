@@ -7,8 +7,6 @@ written in the same transaction as the notice: a refused notice writes nothing a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -16,6 +14,7 @@ from sqlalchemy.orm import Session
 from kariya.errors import Invalid, NotFound
 from kariya.mail import outbox
 from kariya.models import OutboundMail, Store, StoreNotice, StoreNoticeRead
+from kariya.settings import Settings
 from workflows import mail as mail_wf
 from workflows import store as store_wf
 
@@ -63,15 +62,13 @@ def publish(
     title: str,
     body: str,
     actor: str,
-    settings: Mapping | None = None,
+    settings: Settings | None = None,
 ) -> StoreNotice:
     """Write the notice and queue one mail to every active store with an address. The caller
     sends the outbox after the commit (the "kariya.mail.send" task)."""
     title, body = validate(title, body)
-    settings = settings or {}
-    from kariya.settings import DEFAULTS
-
-    public_url = (settings.get("kariya.public_url") or DEFAULTS["kariya.public_url"]).rstrip("/")
+    settings = settings if settings is not None else Settings()
+    public_url = settings.public_url.rstrip("/")
     notice = StoreNotice(title=title, body=body, created_by=actor[:100], created_at=clock.now())
     db.add(notice)
     db.flush()
@@ -83,7 +80,7 @@ def publish(
             store=store,
             notice=notice,
             portal_url=public_url + "/store/",
-            phone=settings.get("kariya.callcenter.phone", DEFAULTS["kariya.callcenter.phone"]),
+            phone=settings.callcenter.phone,
         )
         outbox.queue(
             db,

@@ -23,6 +23,7 @@ from kariya.clock import FixedClock
 from kariya.dev import mail_sink
 from kariya.mail import outbox
 from kariya.models import OutboundMail, StoreNotice, StoreNoticeRead
+from kariya.settings import settings_of
 from tasks import celery_app
 from tests.conftest import BASE_SETTINGS
 from tests.helpers import csrf_from, load_campaign, login_staff, make_store, make_user
@@ -185,7 +186,7 @@ def test_a_notice_is_mailed_once_to_every_active_store_with_an_address(
         ("seika@example.jp", "sent", 1, f"notice:{notice.id}"),
     ]
     # The outbox runs again (the beat): nothing is sent twice.
-    outbox.send_pending(db, FixedClock(notice.created_at), notice_config[0].settings)
+    outbox.send_pending(db, FixedClock(notice.created_at), settings_of(notice_config[0]))
     db.commit()
     assert len(smtp.messages) == 2
 
@@ -311,12 +312,14 @@ def test_unreachable_smtp_keeps_mail_pending_then_failed_and_retry_sends_it(
 
     clock = FixedClock(notice.created_at)
     for _ in range(MAX_ATTEMPTS - 1):  # what the beat's "kariya.mail.send" does every minute
-        outbox.send_pending(db, clock, registry.settings)
+        outbox.send_pending(db, clock, settings_of(registry))
         db.commit()
     db.expire_all()
     mails = db.scalars(select(OutboundMail)).all()
     assert all(m.state == "failed" and m.attempts == MAX_ATTEMPTS for m in mails)
-    outbox.send_pending(db, clock, registry.settings)  # a failed mail is not tried again by itself
+    outbox.send_pending(
+        db, clock, settings_of(registry)
+    )  # a failed mail is not tried again by itself
     db.commit()
     assert all(m.attempts == MAX_ATTEMPTS for m in db.scalars(select(OutboundMail)))
 
@@ -376,7 +379,7 @@ def test_the_development_mail_sink_keeps_mail_and_lists_it(engine, tmp_path, tes
         "kariya.mail_sink.port": str(port),
         "kariya.mail_sink.dir": str(tmp_path / "mail"),
     }
-    controller = mail_sink.start(settings)
+    controller = mail_sink.start(settings_of(settings))
     assert controller is not None
     try:
         msg = EmailMessage()

@@ -15,11 +15,8 @@ from kariya.stores import finder
 
 
 def _callcenter(request) -> dict:
-    settings = request.registry.settings
-    return {
-        "phone": settings["kariya.callcenter.phone"],
-        "hours": settings["kariya.callcenter.hours"],
-    }
+    callcenter = request.kariya_settings.callcenter
+    return {"phone": callcenter.phone, "hours": callcenter.hours}
 
 
 @view_config(

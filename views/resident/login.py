@@ -58,7 +58,7 @@ def _refused(request, exc: line_login.LineLoginFailed):
         if isinstance(exc, line_login.NotFriend)
         else "resident/login_failed.jinja2"
     )
-    settings = request.registry.settings
+    settings = request.kariya_settings
     retry = request.route_url(
         "resident.login_line", _query={"next": exc.next_path} if exc.next_path else {}
     )
@@ -69,10 +69,10 @@ def _refused(request, exc: line_login.LineLoginFailed):
             "message": exc.message,
             "code": exc.code,
             "retry_url": retry,
-            "account_name": settings.get("kariya.line.account_name", ""),
-            "add_friend_url": settings.get("kariya.line.add_friend_url", ""),
-            "callcenter_phone": settings.get("kariya.callcenter.phone", ""),
-            "callcenter_hours": settings.get("kariya.callcenter.hours", ""),
+            "account_name": settings.line.account_name,
+            "add_friend_url": settings.line.add_friend_url,
+            "callcenter_phone": settings.callcenter.phone,
+            "callcenter_hours": settings.callcenter.hours,
         },
         request=request,
     )

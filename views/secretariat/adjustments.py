@@ -45,7 +45,7 @@ def propose(request):
             request.db,
             request.clock,
             actor=request.identity.actor,
-            max_amount=int(request.registry.settings[adjustments.MAX_AMOUNT_SETTING]),
+            max_amount=request.kariya_settings.adjustments.max_amount,
             **form,
         )
     except DomainError as exc:

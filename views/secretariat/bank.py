@@ -64,7 +64,7 @@ def decide(request):
     req = bank_accounts.get(request.db, int(request.matchdict["id"]))
     decision = request.POST.get("decision", "")
     reason = request.POST.get("reason", "")
-    args = (request.db, request.clock, request.registry.settings, req)
+    args = (request.db, request.clock, request.kariya_settings, req)
     try:
         if decision == "approve":
             notes = bank_accounts.approve(*args, actor=request.identity.actor, reason=reason)

@@ -54,7 +54,7 @@ def index(request):
 )
 def build(request):
     batch = batches.build(
-        request.db, request.clock, request.registry.settings, actor=request.identity.actor
+        request.db, request.clock, request.kariya_settings, actor=request.identity.actor
     )
     request.session.flash(f"支払バッチ No.{batch.id}({batch.period_key})を作成しました。")
     return HTTPFound(request.route_url("secretariat.payout", id=batch.id))
@@ -86,7 +86,7 @@ def act(request):
         batches.redraft(db, clock, batch, actor=actor)
         message = "差戻されたバッチを作り直しました。"
     elif action == "export":
-        batches.export(db, clock, batch, request.registry.settings, actor=actor)
+        batches.export(db, clock, batch, request.kariya_settings, actor=actor)
         message = f"振込データを作成しました(振込指定日 {batch.transfer_date:%Y-%m-%d})。"
     elif action == "results":
         upload = request.POST.get("file")

@@ -45,7 +45,7 @@ def request_change(request):
         req = bank_accounts.request_change(
             request.db,
             request.clock,
-            request.registry.settings,
+            request.kariya_settings,
             store,
             form,
             actor=request.identity.actor,
