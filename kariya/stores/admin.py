@@ -12,7 +12,7 @@ from kariya.errors import Invalid, NotFound
 from kariya.models import Store, TransitionRecord
 from kariya.stores import registration
 from kariya.stores.finder import search_key
-from kariya.stores.store_import import HISTORY_LABELS
+from kariya.stores.importer.applying import HISTORY_LABELS
 from workflows import store as store_wf
 from workflows.binding import label, sources
 

@@ -12,8 +12,10 @@ from sqlalchemy import func, select, text
 from kariya.clock import FixedClock
 from kariya.errors import Invalid
 from kariya.models import Store, TransitionRecord
-from kariya.stores import registration, store_import
-from kariya.stores.store_import import HEADERS, ImportRefused
+from kariya.stores import registration
+from kariya.stores.importer import applying, columns, planning, workbooks
+from kariya.stores.importer.columns import HEADERS
+from kariya.stores.importer.reading import ImportRefused
 from tests.helpers import (
     ROUND1,
     csrf_from,
@@ -75,7 +77,7 @@ def history_count(db) -> int:
 
 
 def apply(db, data, **kw):
-    report = store_import.apply(db, CLOCK, data, actor="test", **kw)
+    report = applying.apply(db, CLOCK, data, actor="test", **kw)
     db.commit()
     return report
 
@@ -157,7 +159,7 @@ def test_messy_real_world_workbook_is_normalised(db):
             None,
         ],
     ]
-    report = store_import.preview(db, workbook(rows, headers))
+    report = planning.preview(db, workbook(rows, headers))
     assert report.ok, report.error_lines()
     assert report.counts == {"create": 3, "update": 0, "unchanged": 0, "error": 0}
     assert any("ＴＥＬ番号の備考" in n for n in report.notices)
@@ -205,7 +207,7 @@ def test_dry_run_is_the_default_and_writes_nothing(db):
     make_store(db, code="K0002", name="既存の店")
     data = workbook([row("K0001"), row("K0002", "既存の店 改装後")])
     before = history_count(db)
-    report = store_import.import_stores(db, CLOCK, data, actor="test")  # dry_run=True default
+    report = applying.import_stores(db, CLOCK, data, actor="test")  # dry_run=True default
     db.commit()
     assert report.counts == {"create": 1, "update": 1, "unchanged": 0, "error": 0}
     assert not report.applied
@@ -218,7 +220,7 @@ def test_update_lists_the_differences_and_records_them(db):
     """S-1: an existing store (matched by code) gets only the changed fields, shown old → new,
     and its history says what the import changed."""
     make_store(db, code="K0001", name="かりや商店")
-    report = store_import.preview(db, workbook([row("K0001", 電話番号="0566-99-9999")]))
+    report = planning.preview(db, workbook([row("K0001", 電話番号="0566-99-9999")]))
     (plan,) = report.rows
     assert plan.action == "update"
     changes = {c.label: (c.old, c.new) for c in plan.changes}
@@ -321,7 +323,7 @@ def test_row_errors_name_row_and_column_in_japanese_and_nothing_is_written(db):
         row("K0009", 口座名義カナ="刈谷商店"),
     ]
     data = workbook(rows)
-    report = store_import.preview(db, data)
+    report = planning.preview(db, data)
     assert not report.ok
     assert report.counts == {"create": 1, "update": 0, "unchanged": 0, "error": 8}
     lines = report.error_lines()
@@ -338,7 +340,7 @@ def test_row_errors_name_row_and_column_in_japanese_and_nothing_is_written(db):
     for start in expected:
         assert any(line.startswith(start) for line in lines), (start, lines)
     with pytest.raises(Invalid) as exc:
-        store_import.apply(db, CLOCK, data, actor="test")
+        applying.apply(db, CLOCK, data, actor="test")
     db.rollback()
     assert exc.value.code == "IMPORT_ERRORS"
     assert "8行にエラーがあるため、取り込みませんでした" in exc.value.message
@@ -349,7 +351,7 @@ def test_row_errors_name_row_and_column_in_japanese_and_nothing_is_written(db):
 def test_duplicate_store_codes_are_refused(db):
     """S-1: the same code twice (also when typed full-width once) is an error on both rows."""
     data = workbook([row("K0001"), row("K0002"), row("Ｋ０００１", "別の店")])
-    report = store_import.preview(db, data)
+    report = planning.preview(db, data)
     lines = report.error_lines()
     assert any(
         line.startswith("2行目 店舗コード: 店舗コード K0001 が4行目と重複しています")
@@ -360,7 +362,7 @@ def test_duplicate_store_codes_are_refused(db):
         for line in lines
     )
     with pytest.raises(Invalid):
-        store_import.apply(db, CLOCK, data, actor="test")
+        applying.apply(db, CLOCK, data, actor="test")
     db.rollback()
     assert store_count(db) == 0
 
@@ -368,7 +370,7 @@ def test_duplicate_store_codes_are_refused(db):
 def test_error_workbook_is_the_upload_with_an_error_column(db):
     """S-1: the errors go back as the uploaded workbook with an エラー column, on the right rows."""
     data = workbook([row("K0001"), row("K0002", 業種="宝飾"), row("K0003")])
-    result = openpyxl.load_workbook(io.BytesIO(store_import.errors_xlsx(db, data)))
+    result = openpyxl.load_workbook(io.BytesIO(workbooks.errors_xlsx(db, data)))
     ws = result.worksheets[0]
     assert ws.cell(1, len(HEADERS) + 1).value == "エラー"
     assert ws.cell(2, len(HEADERS) + 1).value is None
@@ -475,7 +477,7 @@ def test_unusable_files_are_refused_in_japanese_and_nothing_is_written(db, name,
     """S-1: not Excel, encrypted or .xls, over 10 MB, over 5,000 rows, formulas, merged cells,
     unusable headings: one clear Japanese message, nothing written."""
     with pytest.raises(ImportRefused) as exc:
-        store_import.apply(db, CLOCK, data, actor="test")
+        applying.apply(db, CLOCK, data, actor="test")
     db.rollback()
     assert exc.value.code == code
     assert words in exc.value.message
@@ -489,7 +491,7 @@ def test_unusable_files_are_refused_in_japanese_and_nothing_is_written(db, name,
 def test_template_has_headers_example_and_drop_downs(db):
     """S-1, DESIGN.md section 5: the canonical headings, one example row that imports cleanly,
     drop-down lists for category and area drawn from the configuration."""
-    data = store_import.template_workbook()
+    data = workbooks.template_workbook()
     wb = openpyxl.load_workbook(io.BytesIO(data))
     ws = wb.worksheets[0]
     assert [c.value for c in ws[1]] == HEADERS
@@ -501,9 +503,9 @@ def test_template_has_headers_example_and_drop_downs(db):
     listed = lambda v: [  # noqa: E731
         c.value for c in options[v.formula1.split("!")[1].replace("$", "")] for c in c
     ]
-    assert category.type == "list" and listed(category) == store_import.CATEGORIES
+    assert category.type == "list" and listed(category) == columns.CATEGORIES
     assert "刈谷地区" in listed(area) and "依佐美地区" in listed(area)
-    report = store_import.preview(db, data)
+    report = planning.preview(db, data)
     assert report.ok and report.counts["create"] == 1
 
 
@@ -531,7 +533,7 @@ def test_six_hundred_stores_import_in_a_few_seconds(db):
     assert store_count(db) == 600
     assert elapsed < 5.0
     started = time.perf_counter()
-    again = store_import.preview(db, data)
+    again = planning.preview(db, data)
     elapsed = time.perf_counter() - started
     print(f"600-row preview (all unchanged): {elapsed:.2f} s")
     assert again.counts["unchanged"] == 600
@@ -642,7 +644,7 @@ def _kept_id(app, page) -> str:
     """The upload id the preview was made for, as the confirmation form would carry it."""
     import re
 
-    from kariya.stores.store_import import upload_dir as kept_dir
+    from kariya.stores.importer.uploads import upload_dir as kept_dir
 
     settings = app.app.registry.settings
     (path,) = kept_dir(settings).glob("*.xlsx")

@@ -17,7 +17,8 @@ from pyramid.view import view_config
 
 from kariya.errors import Conflict, DomainError, Invalid, NotFound
 from kariya.security import P
-from kariya.stores import admin, store_import
+from kariya.stores import admin
+from kariya.stores.importer import applying, columns, planning, reading, uploads, workbooks
 
 SESSION_KEY = "store_import"
 
@@ -25,7 +26,7 @@ SESSION_KEY = "store_import"
 def xlsx_response(data: bytes, filename: str) -> Response:
     return Response(
         body=data,
-        content_type=store_import.XLSX,
+        content_type=reading.XLSX,
         content_disposition=f'attachment; filename="{filename}"',
         cache_control="no-store",
     )
@@ -59,7 +60,7 @@ def index(request):
         "result": admin.search(request.db, q=q, state=state, page=page),
         "states": admin.states(),
         "state_label": admin.state_label,
-        "area_label": lambda code: store_import.display("area", code),
+        "area_label": lambda code: columns.display("area", code),
     }
 
 
@@ -71,7 +72,7 @@ def _store_page(request, store, error: str | None = None, reason: str = "") -> d
         "dangerous": admin.DANGEROUS,
         "state_label": admin.state_label,
         "event_label": admin.event_label,
-        "area_label": lambda code: store_import.display("area", code),
+        "area_label": lambda code: columns.display("area", code),
         "error": error,
         "reason": reason,
     }
@@ -124,7 +125,7 @@ def transition(request):
     request_method="GET",
 )
 def template(request):
-    return xlsx_response(store_import.template_workbook(), "store_template.xlsx")
+    return xlsx_response(workbooks.template_workbook(), "store_template.xlsx")
 
 
 # --- the import: upload, preview, confirm -------------------------------------------------------
@@ -147,9 +148,9 @@ def upload_form(request):
 
 def _limits() -> dict:
     return {
-        "mb": store_import.MAX_BYTES // (1024 * 1024),
-        "rows": store_import.MAX_ROWS,
-        "headers": store_import.HEADERS,
+        "mb": reading.MAX_BYTES // (1024 * 1024),
+        "rows": reading.MAX_ROWS,
+        "headers": columns.HEADERS,
     }
 
 
@@ -163,8 +164,8 @@ def upload(request):
     try:
         if getattr(upload, "file", None) is None:
             raise Invalid("取り込むExcelファイルを選んでください。", code="NO_FILE")
-        data = upload.file.read(store_import.MAX_BYTES + 1)
-        upload_id = store_import.receive(request.registry.settings, data)
+        data = upload.file.read(reading.MAX_BYTES + 1)
+        upload_id = uploads.receive(request.registry.settings, data)
     except DomainError as exc:
         return _page(
             request,
@@ -174,7 +175,7 @@ def upload(request):
         )
     previous = _pending(request)
     if previous:
-        store_import.discard_upload(request.registry.settings, previous.get("id", ""))
+        uploads.discard_upload(request.registry.settings, previous.get("id", ""))
     filename = os.path.basename((upload.filename or "").replace("\\", "/"))[:200]
     request.session[SESSION_KEY] = {"id": upload_id, "filename": filename}
     return HTTPFound(request.route_url("secretariat.stores_import_preview"))
@@ -186,8 +187,8 @@ def _preview_page(request, pending: dict, report, error=None, errors=()) -> dict
         "report": report,
         "error": error,
         "errors": list(errors),
-        "display": store_import.display,
-        "area_label": lambda code: store_import.display("area", code),
+        "display": columns.display,
+        "area_label": lambda code: columns.display("area", code),
     }
 
 
@@ -201,13 +202,13 @@ def preview(request):
     pending = _pending(request)
     try:
         if pending is None:
-            raise NotFound(store_import.UPLOAD_GONE, code="UPLOAD_NOT_FOUND")
-        data = store_import.read_upload(request.registry.settings, pending.get("id", ""))
+            raise NotFound(uploads.UPLOAD_GONE, code="UPLOAD_NOT_FOUND")
+        data = uploads.read_upload(request.registry.settings, pending.get("id", ""))
     except NotFound as exc:
         request.session.pop(SESSION_KEY, None)
         request.session.flash(exc.message)
         return HTTPFound(request.route_url("secretariat.stores_import"))
-    report = store_import.preview(request.db, data, filename=pending.get("filename", ""))
+    report = planning.preview(request.db, data, filename=pending.get("filename", ""))
     return _preview_page(request, pending, report)
 
 
@@ -220,15 +221,15 @@ def apply(request):
     settings = request.registry.settings
     pending = _pending(request)
     if pending is None:
-        raise NotFound(store_import.UPLOAD_GONE, code="UPLOAD_NOT_FOUND")
+        raise NotFound(uploads.UPLOAD_GONE, code="UPLOAD_NOT_FOUND")
     if request.POST.get("upload") != pending.get("id"):
         raise Conflict(
             "別の画面で新しいファイルがアップロードされています。確認画面を開き直してください。",
             code="UPLOAD_CHANGED",
         )
-    data = store_import.read_upload(settings, pending["id"])
+    data = uploads.read_upload(settings, pending["id"])
     try:
-        report = store_import.apply(
+        report = applying.apply(
             request.db,
             request.clock,
             data,
@@ -237,7 +238,7 @@ def apply(request):
             filename=pending.get("filename", ""),
         )
     except DomainError as exc:
-        report = store_import.preview(request.db, data, filename=pending.get("filename", ""))
+        report = planning.preview(request.db, data, filename=pending.get("filename", ""))
         page = _preview_page(
             request,
             pending,
@@ -248,7 +249,7 @@ def apply(request):
         return _page(request, "secretariat/stores_preview.jinja2", page, exc.status)
     upload_id = pending["id"]
     request.tm.get().addAfterCommitHook(
-        lambda ok: ok and store_import.discard_upload(settings, upload_id)
+        lambda ok: ok and uploads.discard_upload(settings, upload_id)
     )
     request.session.pop(SESSION_KEY, None)
     message = f"店舗一覧を取り込みました。{report.summary()}"
@@ -268,7 +269,7 @@ def apply(request):
 def cancel(request):
     pending = request.session.pop(SESSION_KEY, None)
     if isinstance(pending, dict):
-        store_import.discard_upload(request.registry.settings, pending.get("id", ""))
+        uploads.discard_upload(request.registry.settings, pending.get("id", ""))
     request.session.flash("取り込みを取りやめました。何も登録していません。")
     return HTTPFound(request.route_url("secretariat.stores_import"))
 
@@ -281,6 +282,6 @@ def cancel(request):
 def error_workbook(request):
     pending = _pending(request)
     if pending is None:
-        raise NotFound(store_import.UPLOAD_GONE, code="UPLOAD_NOT_FOUND")
-    data = store_import.read_upload(request.registry.settings, pending.get("id", ""))
-    return xlsx_response(store_import.errors_xlsx(request.db, data), "store_import_errors.xlsx")
+        raise NotFound(uploads.UPLOAD_GONE, code="UPLOAD_NOT_FOUND")
+    data = uploads.read_upload(request.registry.settings, pending.get("id", ""))
+    return xlsx_response(workbooks.errors_xlsx(request.db, data), "store_import_errors.xlsx")
