@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import posixpath
 import re
 import zipfile
+from xml.sax.handler import ContentHandler
 
 import openpyxl
+from defusedxml import ElementTree, sax
 from openpyxl.utils import get_column_letter
 
 from kariya.errors import Invalid
@@ -44,10 +47,8 @@ def _refuse(code: str, message: str) -> ImportRefused:
 
 def _cells(data: bytes):
     """Yield (row number, {column number: (value, data_type)}) of the first sheet, streaming
-    (read-only mode), and finally (None, merged ranges). Formulas come back as "=..." because
-    the workbook is read with data_only=False."""
-    from openpyxl.worksheet._reader import WorkSheetParser
-
+    (openpyxl's read-only mode), and finally (None, merged ranges). Formulas come back as "=..."
+    because the workbook is read with data_only=False."""
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception:  # openpyxl raises many kinds on a damaged or foreign file
@@ -56,29 +57,70 @@ def _cells(data: bytes):
         if not wb.worksheets:
             raise _refuse("NOT_XLSX", "ワークシートがありません。")
         ws = wb.worksheets[0]
-        # The public row iterator of a read-only sheet does not expose merged cells; its parser
-        # does, once the whole sheet has been read (mergeCells follow sheetData).
-        with ws._get_source() as source:
-            parser = WorkSheetParser(
-                source,
-                ws._shared_strings,
-                data_only=False,
-                epoch=wb.epoch,
-                date_formats=wb._date_formats,
-                timedelta_formats=wb._timedelta_formats,
-            )
-            for number, cells in parser.parse():
-                yield number, {c["column"]: (c["value"], c["data_type"]) for c in cells}
-            merged = [
-                str(m.ref) for m in (parser.merged_cells.mergeCell if parser.merged_cells else [])
-            ]
-        yield None, merged
+        ws.reset_dimensions()  # the size a file states may be wrong: read every row it has
+        for number, row in enumerate(ws.iter_rows(), start=1):
+            cells = {
+                column: (cell.value, cell.data_type)
+                for column, cell in enumerate(row, start=1)
+                if cell.value is not None
+            }
+            if cells:
+                yield number, cells
+        yield None, _merged_ranges(data, ws.title)
     except ImportRefused:
         raise
     except Exception:
         raise _refuse("NOT_XLSX", NOT_XLSX_MESSAGE) from None
     finally:
         wb.close()
+
+
+def _local(name: str) -> str:
+    """An XML tag or attribute name without its namespace."""
+    return name.rpartition("}")[2]
+
+
+def _sheet_part(archive: zipfile.ZipFile, title: str) -> str:
+    """The ZIP member holding the worksheet named `title`: the workbook names its sheets and
+    points at their parts through its relationships (ECMA-376 Part 1, 18.2.19 and Part 2)."""
+    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    rel_id = next(
+        value
+        for sheet in workbook.iter()
+        if _local(sheet.tag) == "sheet" and sheet.get("name") == title
+        for key, value in sheet.attrib.items()
+        if _local(key) == "id"
+    )
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    target = next(r.get("Target", "") for r in rels if r.get("Id") == rel_id)
+    if target.startswith("/"):
+        return target.lstrip("/")
+    return posixpath.normpath(posixpath.join("xl", target))
+
+
+class _MergedCells(ContentHandler):
+    """Collects the ref of every mergeCell element ("A1:B1")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[str] = []
+
+    def startElement(self, name, attrs) -> None:  # the SAX interface names it so
+        if name.rpartition(":")[2] == "mergeCell":
+            self.refs.append(attrs.get("ref", ""))
+
+
+def _merged_ranges(data: bytes, title: str) -> list[str]:
+    """The merged ranges of the worksheet `title`, which openpyxl's read-only mode does not
+    expose: they follow the rows in the sheet's part, which is streamed once more through
+    defusedxml's SAX parser (no XML bombs, nothing kept but the ranges)."""
+    handler = _MergedCells()
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as archive,
+        archive.open(_sheet_part(archive, title)) as source,
+    ):
+        sax.parse(source, handler)
+    return handler.refs
 
 
 NOT_XLSX_MESSAGE = (
