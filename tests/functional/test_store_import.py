@@ -1,19 +1,23 @@
 """Importing the city's store list from Excel (S-1, P-7; DESIGN.md section 5): the real-world
 variations people send, the dry run, idempotency, every refusal, the error workbook, the
-template, 600 stores in a few seconds, the secretariat's screens and the CLI."""
+template, 600 stores in a few seconds, the secretariat's screens (the upload kept in the
+database) and the CLI."""
 
+import datetime as dt
+import hashlib
 import io
+import re
 import time
 
 import openpyxl
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 
 from kariya.clock import FixedClock
-from kariya.errors import Invalid
-from kariya.models import Store, TransitionRecord
+from kariya.errors import Invalid, NotFound
+from kariya.models import Store, TransitionRecord, UploadedFile
 from kariya.stores import registration
-from kariya.stores.importer import applying, columns, planning, workbooks
+from kariya.stores.importer import applying, columns, planning, upload_flow, uploads, workbooks
 from kariya.stores.importer.columns import HEADERS
 from kariya.stores.importer.reading import ImportRefused
 from tests.helpers import (
@@ -559,15 +563,14 @@ def test_six_hundred_stores_import_and_activation(db):
 # --- the secretariat's screens ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def upload_dir(registry, tmp_path, monkeypatch):
-    path = tmp_path / "store_imports"
-    monkeypatch.setitem(registry.settings, "kariya.store_import_dir", str(path))
-    return path
+def kept_uploads(db) -> list[UploadedFile]:
+    """The uploads waiting for their confirmation (in the database, for every web process)."""
+    db.expire_all()
+    return list(db.scalars(select(UploadedFile)))
 
 
 @pytest.fixture
-def secretariat(db, testapp, upload_dir):
+def secretariat(db, testapp):
     make_user(db, "secretariat", "jimukyoku")
     login_staff(testapp, "jimukyoku")
     return testapp
@@ -589,14 +592,21 @@ def upload(app, data, filename="stores.xlsx", status=302):
     )
 
 
-def test_upload_preview_confirm(db, secretariat, upload_dir):
+def test_upload_preview_confirm(db, secretariat):
     """S-1: upload → preview (created/updated/unchanged/errors) → confirm; nothing is written
-    before the confirmation; the file waits on the server, not in the browser."""
+    before the confirmation; the file waits in the database, not in the browser."""
     apply(db, workbook([row("K0002", "既存の店"), row("K0003", "そのままの店")]))
     rows = [row("K0001"), row("K0002", "既存の店 新装開店"), row("K0003", "そのままの店")]
     response = upload(secretariat, workbook(rows), filename="市の一覧.xlsx")
     assert response.location.endswith("/secretariat/stores/import/preview")
-    (kept,) = upload_dir.glob("*.xlsx")
+    (kept,) = kept_uploads(db)
+    assert (kept.filename, kept.uploaded_by, kept.purpose) == (
+        "市の一覧.xlsx",
+        "staff:jimukyoku",
+        "store_import",
+    )
+    assert kept.size == len(kept.content) > 0
+    assert kept.sha256 == hashlib.sha256(kept.content).hexdigest()
     page = response.follow()
     summary = page.html.select_one("#summary tbody tr").get_text(" ", strip=True)
     assert summary == "1件 1件 1件 0件"
@@ -605,7 +615,7 @@ def test_upload_preview_confirm(db, secretariat, upload_dir):
     assert "市の一覧.xlsx" in page.text
     assert store_count(db) == 2  # the preview wrote nothing
     form = form_for(page, "/apply")
-    assert form["upload"].value == kept.stem
+    assert form["upload"].value == kept.token
     form["activate"] = True
     done = form.submit(status=302)
     assert done.location.endswith("/secretariat/stores")
@@ -615,7 +625,7 @@ def test_upload_preview_confirm(db, secretariat, upload_dir):
     db.expire_all()
     assert set(db.scalars(select(Store.state))) == {"active"}
     assert db.scalar(select(Store.name).where(Store.code == "K0002")) == "既存の店 新装開店"
-    assert list(upload_dir.glob("*.xlsx")) == []  # removed once committed
+    assert kept_uploads(db) == []  # removed with the import's commit
     # The session no longer points at the file: the preview sends back to the upload form.
     again = secretariat.get("/secretariat/stores/import/preview", status=302)
     assert "もう一度アップロードしてください" in again.follow().text
@@ -633,33 +643,28 @@ def test_preview_with_errors_offers_the_error_workbook_and_no_confirmation(db, s
     assert "名古屋" in ws.cell(3, len(HEADERS) + 1).value
     refused = secretariat.post(
         "/secretariat/stores/import/apply",
-        {"csrf_token": csrf_from(page.text), "upload": _kept_id(secretariat, page)},
+        {"csrf_token": csrf_from(page.text), "upload": _kept_id(db)},
         status=422,
     )
     assert "1行にエラーがあるため、取り込みませんでした" in refused.text
     assert store_count(db) == 0
 
 
-def _kept_id(app, page) -> str:
-    """The upload id the preview was made for, as the confirmation form would carry it."""
-    import re
-
-    from kariya.stores.importer.uploads import upload_dir as kept_dir
-
-    settings = app.app.registry.settings
-    (path,) = kept_dir(settings).glob("*.xlsx")
-    assert re.fullmatch(r"[0-9a-f]{32}", path.stem)
-    return path.stem
+def _kept_id(db) -> str:
+    """The upload token the preview was made for, as the confirmation form would carry it."""
+    (kept,) = kept_uploads(db)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", kept.token)  # 256 random bits
+    return kept.token
 
 
-def test_unreadable_upload_is_refused_on_the_form(db, secretariat, upload_dir):
+def test_unreadable_upload_is_refused_on_the_form(db, secretariat):
     """S-1: a CSV renamed .xlsx gets the Japanese explanation at once (422), nothing kept."""
     response = upload(
         secretariat, "店舗コード,店舗名\nK0001,店\n".encode(), filename="stores.xlsx", status=422
     )
     assert "Excelファイル(.xlsx)として読み込めませんでした" in response.text
     assert "何も登録していません" in response.text
-    assert list(upload_dir.glob("*.xlsx")) == []
+    assert kept_uploads(db) == []
     form = secretariat.get("/secretariat/stores/import")
     missing = secretariat.post(
         "/secretariat/stores/import", {"csrf_token": csrf_from(form.text)}, status=422
@@ -676,12 +681,100 @@ def test_confirmation_must_match_the_latest_upload(db, secretariat):
     assert store_count(db) == 0
 
 
-def test_cancel_discards_the_upload(db, secretariat, upload_dir):
+def test_cancel_discards_the_upload(db, secretariat):
     page = upload(secretariat, workbook([row("K0001")])).follow()
     response = form_for(page, "/cancel").submit(status=302).follow()
     assert "取り込みを取りやめました" in response.text
-    assert list(upload_dir.glob("*.xlsx")) == []
+    assert kept_uploads(db) == []
     assert store_count(db) == 0
+
+
+def test_the_upload_waits_in_the_database_for_any_web_process(db, secretariat, settings):
+    """Issue 10, item 8: the upload is kept in the database, so a confirmation that another web
+    process (another host) serves finds it, and removes it with the import."""
+    import webtest
+
+    from kariya import make_config
+
+    page = upload(secretariat, workbook([row("K0001")])).follow()
+    other_app = make_config(dict(settings)).make_wsgi_app()
+    other = webtest.TestApp(
+        other_app, extra_environ=secretariat.extra_environ, cookiejar=secretariat.cookiejar
+    )
+    again = other.get("/secretariat/stores/import/preview")
+    assert again.html.select_one("#summary tbody tr").get_text(" ", strip=True) == "1件 0件 0件 0件"
+    done = other.post(
+        "/secretariat/stores/import/apply",
+        {"csrf_token": csrf_from(page.text), "upload": _kept_id(db)},
+        status=302,
+    )
+    assert "新規 1件" in done.follow().text
+    assert store_count(db) == 1 and kept_uploads(db) == []
+
+
+def test_an_upload_serves_only_whoever_uploaded_it(db, secretariat, testapp, set_now):
+    """The upload is found by its token only for the staff member who uploaded it, and only for
+    the store import: to anyone else it is as absent as a vanished one, in Japanese."""
+    import webtest
+
+    set_now(ROUND1)
+    upload(secretariat, workbook([row("K0001")]))
+    token = _kept_id(db)
+    for staff, purpose in (("staff:someone_else", "store_import"), ("staff:jimukyoku", "other")):
+        with pytest.raises(NotFound) as exc:
+            uploads.get(db, CLOCK, token, purpose=purpose, uploaded_by=staff)
+        assert exc.value.code == "UPLOAD_NOT_FOUND"
+        assert "もう一度アップロードしてください" in exc.value.message
+    with pytest.raises(NotFound):
+        upload_flow.confirm(db, CLOCK, token, token, staff="staff:someone_else", activate=False)
+    upload_flow.cancel(db, token, staff="staff:someone_else")
+    db.commit()
+    assert store_count(db) == 0 and [u.token for u in kept_uploads(db)] == [token]
+
+    make_user(db, "secretariat", "jimukyoku2")
+    colleague = webtest.TestApp(testapp.app, extra_environ=testapp.extra_environ)  # own cookies
+    login_staff(colleague, "jimukyoku2")
+    form = colleague.get("/secretariat/stores/import")
+    assert "確認中のファイル" not in form.text
+    refused = colleague.post(
+        "/secretariat/stores/import/apply",
+        {"csrf_token": csrf_from(form.text), "upload": token},
+        status=404,
+    )
+    assert "取り込むファイルが見つかりません" in refused.text
+    colleague.get("/secretariat/stores/import/errors.xlsx", status=404)
+    assert store_count(db) == 0 and len(kept_uploads(db)) == 1
+
+
+def test_a_vanished_upload_is_refused_in_japanese(db, secretariat):
+    """An upload removed meanwhile (confirmed in another tab, or old and swept): the
+    confirmation is refused with a clear message and writes nothing; the preview sends back to
+    the upload form with that message."""
+    page = upload(secretariat, workbook([row("K0001")])).follow()
+    db.execute(delete(UploadedFile))
+    db.commit()
+    refused = form_for(page, "/apply").submit(status=404)
+    assert "取り込むファイルが見つかりません(有効期限切れか、取り込み済みです)" in refused.text
+    assert store_count(db) == 0
+    back = secretariat.get("/secretariat/stores/import/preview", status=302).follow()
+    assert "もう一度アップロードしてください" in back.text
+
+
+def test_old_uploads_expire_and_the_next_upload_removes_them(db, secretariat, set_now):
+    """An upload is usable for UPLOAD_TTL; after that it is gone for its flow, and the next
+    upload, anyone's, removes it from the database."""
+    set_now(ROUND1)
+    page = upload(secretariat, workbook([row("K0001")])).follow()
+    later = set_now(ROUND1 + uploads.UPLOAD_TTL + dt.timedelta(minutes=1))
+    refused = form_for(page, "/apply").submit(status=404)
+    assert "有効期限切れか、取り込み済みです" in refused.text
+    assert store_count(db) == 0
+    assert len(kept_uploads(db)) == 1  # still there, unusable
+    upload(secretariat, workbook([row("K0002")]))
+    (kept,) = kept_uploads(db)
+    assert kept.uploaded_at == later
+    summary = secretariat.get("/secretariat/stores/import/preview").html.select_one("#rows")
+    assert "K0002" in summary.get_text(" ", strip=True)
 
 
 def test_template_download(secretariat):
@@ -698,7 +791,7 @@ def test_home_links_to_the_store_screens(secretariat):
 
 
 @pytest.mark.parametrize("role", ["agent", "city", "store"])
-def test_only_the_secretariat_reaches_the_import(db, testapp, upload_dir, role):
+def test_only_the_secretariat_reaches_the_import(db, testapp, role):
     """D-1, I-10: other staff roles get 403 on every store screen of the secretariat."""
     make_store(db, code="S0001")
     make_user(db, role, f"user_{role}", store_code="S0001" if role == "store" else None)
@@ -721,7 +814,7 @@ def test_only_the_secretariat_reaches_the_import(db, testapp, upload_dir, role):
     assert store_count(db) == 1
 
 
-def test_residents_and_anonymous_are_kept_out(db, testapp, upload_dir):
+def test_residents_and_anonymous_are_kept_out(db, testapp):
     from tests.helpers import login_resident
 
     anonymous = testapp.get("/secretariat/stores/import", status=302)

@@ -2,23 +2,22 @@
 confirm), the template and the error workbook, the store list, a store's page with its history
 and its registration steps.
 
-The uploaded file waits on the server (kariya.store_import_dir) under a random id kept in the
-signed session between the preview and the confirmation; the browser never sends it back.
+The uploaded file waits in the database (kariya.stores.importer.uploads) under a random token
+kept in the signed session between the preview and the confirmation; the browser never sends the
+file back. The rules are in kariya.stores.admin and kariya.stores.importer.upload_flow.
 """
 
 from __future__ import annotations
-
-import os
 
 from pyramid.httpexceptions import HTTPFound
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from kariya.errors import Conflict, DomainError, Invalid, NotFound
+from kariya.errors import DomainError, NotFound
 from kariya.security import P
 from kariya.stores import admin
-from kariya.stores.importer import applying, columns, planning, reading, uploads, workbooks
+from kariya.stores.importer import columns, reading, upload_flow, workbooks
 
 SESSION_KEY = "store_import"
 
@@ -136,6 +135,10 @@ def _pending(request) -> dict | None:
     return pending if isinstance(pending, dict) else None
 
 
+def _token(request) -> str | None:
+    return (_pending(request) or {}).get("id")
+
+
 @view_config(
     route_name="secretariat.stores_import",
     renderer="secretariat/stores_import.jinja2",
@@ -160,12 +163,19 @@ def _limits() -> dict:
     request_method="POST",
 )
 def upload(request):
-    upload = request.POST.get("file")
+    field = request.POST.get("file")
+    data = filename = None
+    if getattr(field, "file", None) is not None:  # a file was chosen
+        data, filename = field.file.read(reading.MAX_BYTES + 1), field.filename
     try:
-        if getattr(upload, "file", None) is None:
-            raise Invalid("取り込むExcelファイルを選んでください。", code="NO_FILE")
-        data = upload.file.read(reading.MAX_BYTES + 1)
-        upload_id = uploads.receive(request.registry.settings, data)
+        kept = upload_flow.receive(
+            request.db,
+            request.clock,
+            data,
+            filename,
+            staff=request.identity.actor,
+            replaces=_token(request),
+        )
     except DomainError as exc:
         return _page(
             request,
@@ -173,11 +183,7 @@ def upload(request):
             {"error": exc.message, "pending": _pending(request), "limits": _limits()},
             exc.status,
         )
-    previous = _pending(request)
-    if previous:
-        uploads.discard_upload(request.registry.settings, previous.get("id", ""))
-    filename = os.path.basename((upload.filename or "").replace("\\", "/"))[:200]
-    request.session[SESSION_KEY] = {"id": upload_id, "filename": filename}
+    request.session[SESSION_KEY] = {"id": kept.token, "filename": kept.filename}
     return HTTPFound(request.route_url("secretariat.stores_import_preview"))
 
 
@@ -199,17 +205,15 @@ def _preview_page(request, pending: dict, report, error=None, errors=()) -> dict
     request_method="GET",
 )
 def preview(request):
-    pending = _pending(request)
     try:
-        if pending is None:
-            raise NotFound(uploads.UPLOAD_GONE, code="UPLOAD_NOT_FOUND")
-        data = uploads.read_upload(request.registry.settings, pending.get("id", ""))
+        report = upload_flow.preview(
+            request.db, request.clock, _token(request), staff=request.identity.actor
+        )
     except NotFound as exc:
         request.session.pop(SESSION_KEY, None)
         request.session.flash(exc.message)
         return HTTPFound(request.route_url("secretariat.stores_import"))
-    report = planning.preview(request.db, data, filename=pending.get("filename", ""))
-    return _preview_page(request, pending, report)
+    return _preview_page(request, _pending(request), report)
 
 
 @view_config(
@@ -218,46 +222,27 @@ def preview(request):
     request_method="POST",
 )
 def apply(request):
-    settings = request.registry.settings
-    pending = _pending(request)
-    if pending is None:
-        raise NotFound(uploads.UPLOAD_GONE, code="UPLOAD_NOT_FOUND")
-    if request.POST.get("upload") != pending.get("id"):
-        raise Conflict(
-            "別の画面で新しいファイルがアップロードされています。確認画面を開き直してください。",
-            code="UPLOAD_CHANGED",
-        )
-    data = uploads.read_upload(settings, pending["id"])
     try:
-        report = applying.apply(
+        report = upload_flow.confirm(
             request.db,
             request.clock,
-            data,
-            actor=request.identity.actor,
+            _token(request),
+            request.POST.get("upload"),
+            staff=request.identity.actor,
             activate=request.POST.get("activate") == "1",
-            filename=pending.get("filename", ""),
         )
-    except DomainError as exc:
-        report = planning.preview(request.db, data, filename=pending.get("filename", ""))
+    except upload_flow.NotImported as failed:
+        error = failed.error
         page = _preview_page(
             request,
-            pending,
-            report,
-            exc.message,
-            exc.details if isinstance(exc.details, list) else (),
+            _pending(request),
+            failed.report,
+            error.message,
+            error.details if isinstance(error.details, list) else (),
         )
-        return _page(request, "secretariat/stores_preview.jinja2", page, exc.status)
-    upload_id = pending["id"]
-    request.tm.get().addAfterCommitHook(
-        lambda ok: ok and uploads.discard_upload(settings, upload_id)
-    )
+        return _page(request, "secretariat/stores_preview.jinja2", page, error.status)
     request.session.pop(SESSION_KEY, None)
-    message = f"店舗一覧を取り込みました。{report.summary()}"
-    if report.activated:
-        message += " " + report.activation_summary()
-    if report.not_activated:
-        message += " " + " ".join(report.not_activated)
-    request.session.flash(message)
+    request.session.flash(upload_flow.done_message(report))
     return HTTPFound(request.route_url("secretariat.stores"))
 
 
@@ -267,9 +252,8 @@ def apply(request):
     request_method="POST",
 )
 def cancel(request):
-    pending = request.session.pop(SESSION_KEY, None)
-    if isinstance(pending, dict):
-        uploads.discard_upload(request.registry.settings, pending.get("id", ""))
+    upload_flow.cancel(request.db, _token(request), staff=request.identity.actor)
+    request.session.pop(SESSION_KEY, None)
     request.session.flash("取り込みを取りやめました。何も登録していません。")
     return HTTPFound(request.route_url("secretariat.stores_import"))
 
@@ -280,8 +264,7 @@ def cancel(request):
     request_method="GET",
 )
 def error_workbook(request):
-    pending = _pending(request)
-    if pending is None:
-        raise NotFound(uploads.UPLOAD_GONE, code="UPLOAD_NOT_FOUND")
-    data = uploads.read_upload(request.registry.settings, pending.get("id", ""))
-    return xlsx_response(workbooks.errors_xlsx(request.db, data), "store_import_errors.xlsx")
+    data = upload_flow.error_workbook(
+        request.db, request.clock, _token(request), staff=request.identity.actor
+    )
+    return xlsx_response(data, "store_import_errors.xlsx")

@@ -1,76 +1,76 @@
-"""Keeping an upload between the preview and the confirmation."""
+"""Keeping an upload between two steps of a flow (the store list's preview and confirmation), in
+the database (`UploadedFile`), so that web processes on different hosts agree.
+
+An upload is found by its random token, and only by the staff member who uploaded it, for the
+flow it was uploaded for; after `UPLOAD_TTL` it is gone, and it is removed for good the next time
+anyone uploads a file."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import re
+import hashlib
 import secrets
-import tempfile
-import time
-from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from kariya.errors import NotFound
-from kariya.settings import PROJECT_ROOT
-from kariya.stores.importer.reading import read
+from kariya.stores.importer.models import UploadedFile
 
-UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 UPLOAD_TTL = dt.timedelta(hours=12)
-
-
-def upload_dir(settings: dict) -> Path:
-    """Where uploads wait for their confirmation (`kariya.store_import_dir`, default var/)."""
-    path = Path(settings.get("kariya.store_import_dir") or PROJECT_ROOT / "var" / "store_imports")
-    if not path.is_absolute():
-        path = PROJECT_ROOT / path
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
-
-
-def _upload_path(settings: dict, upload_id: str) -> Path:
-    if not UPLOAD_ID.match(upload_id or ""):
-        raise NotFound(UPLOAD_GONE, code="UPLOAD_NOT_FOUND")
-    return upload_dir(settings) / f"{upload_id}.xlsx"
-
-
 UPLOAD_GONE = "取り込むファイルが見つかりません(有効期限切れか、取り込み済みです)。もう一度アップロードしてください。"
 
 
-def keep_upload(settings: dict, data: bytes) -> str:
-    """Keep an uploaded file on the server under a random id; returns the id."""
-    directory = upload_dir(settings)
-    cutoff = time.time() - UPLOAD_TTL.total_seconds()
-    for old in directory.glob("*.xlsx"):
-        try:
-            if old.stat().st_mtime < cutoff:
-                old.unlink(missing_ok=True)
-        except OSError:
-            continue
-    upload_id = secrets.token_hex(16)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".upload-", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, directory / f"{upload_id}.xlsx")
-    return upload_id
+def gone() -> NotFound:
+    """The refusal of an upload that is not (or no longer) there."""
+    return NotFound(UPLOAD_GONE, code="UPLOAD_NOT_FOUND")
 
 
-def read_upload(settings: dict, upload_id: str) -> bytes:
-    path = _upload_path(settings, upload_id)
-    try:
-        if time.time() - path.stat().st_mtime > UPLOAD_TTL.total_seconds():
-            raise FileNotFoundError
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise NotFound(UPLOAD_GONE, code="UPLOAD_NOT_FOUND") from None
+def keep(
+    db: Session, clock, data: bytes, *, purpose: str, uploaded_by: str, filename: str = ""
+) -> UploadedFile:
+    """Keep `data` under a new random token (in the caller's transaction); uploads older than
+    `UPLOAD_TTL`, anyone's, are removed on the way."""
+    now = clock.now()
+    db.execute(delete(UploadedFile).where(UploadedFile.uploaded_at < now - UPLOAD_TTL))
+    upload = UploadedFile(
+        token=secrets.token_urlsafe(32),
+        purpose=purpose,
+        uploaded_by=uploaded_by,
+        uploaded_at=now,
+        filename=filename[:200],
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        content=data,
+    )
+    db.add(upload)
+    db.flush()
+    return upload
 
 
-def discard_upload(settings: dict, upload_id: str) -> None:
-    if UPLOAD_ID.match(upload_id or ""):
-        _upload_path(settings, upload_id).unlink(missing_ok=True)
+def get(db: Session, clock, token: str, *, purpose: str, uploaded_by: str) -> UploadedFile:
+    """The upload of `token`, if `uploaded_by` uploaded it for `purpose` less than `UPLOAD_TTL`
+    ago; NotFound (UPLOAD_NOT_FOUND, Japanese) otherwise: someone else's upload is as absent as
+    a vanished one."""
+    if not token or not isinstance(token, str):
+        raise gone()
+    upload = db.scalar(
+        select(UploadedFile).where(
+            UploadedFile.token == token,
+            UploadedFile.purpose == purpose,
+            UploadedFile.uploaded_by == uploaded_by,
+        )
+    )
+    if upload is None or upload.uploaded_at < clock.now() - UPLOAD_TTL:
+        raise gone()
+    return upload
 
 
-def receive(settings: dict, data: bytes) -> str:
-    """An uploaded file: refuse it now if it cannot be read at all (ImportRefused), else keep it
-    until the secretariat confirms the preview; returns the upload's id."""
-    read(data)
-    return keep_upload(settings, data)
+def discard(db: Session, token: str, *, uploaded_by: str) -> None:
+    """Remove an upload of `uploaded_by` (nothing if there is none)."""
+    if token and isinstance(token, str):
+        db.execute(
+            delete(UploadedFile).where(
+                UploadedFile.token == token, UploadedFile.uploaded_by == uploaded_by
+            )
+        )
