@@ -63,11 +63,9 @@ def index(request):
     }
 
 
-def _store_page(request, store, error: str | None = None, reason: str = "") -> dict:
+def _store_page(request, code: str, error: str | None = None, reason: str = "") -> dict:
     return {
-        "store": store,
-        "history": admin.history(request.db, store),
-        "events": admin.events_from(store.state),
+        **admin.detail(request.db, code),
         "dangerous": admin.DANGEROUS,
         "state_label": admin.state_label,
         "event_label": admin.event_label,
@@ -84,7 +82,7 @@ def _store_page(request, store, error: str | None = None, reason: str = "") -> d
     request_method="GET",
 )
 def show(request):
-    return _store_page(request, admin.get(request.db, request.matchdict["code"]))
+    return _store_page(request, request.matchdict["code"])
 
 
 @view_config(
@@ -93,26 +91,28 @@ def show(request):
     request_method="POST",
 )
 def transition(request):
-    store = admin.get(request.db, request.matchdict["code"])
-    event = request.POST.get("event", "")
+    code = request.matchdict["code"]
     reason = request.POST.get("reason", "")
     try:
-        state = admin.transition(
-            request.db, request.clock, store, event, actor=request.identity.actor, reason=reason
+        message = admin.take_step(
+            request.db,
+            request.clock,
+            code,
+            request.POST.get("event", ""),
+            actor=request.identity.actor,
+            reason=reason,
         )
     except DomainError as exc:
-        request.db.expire(store)  # show the state as stored, not as attempted
+        if isinstance(exc, NotFound):
+            raise
         return _page(
             request,
             "secretariat/stores_detail.jinja2",
-            _store_page(request, store, exc.message, reason),
+            _store_page(request, code, exc.message, reason),
             exc.status,
         )
-    message = f"店舗「{store.name}」を「{admin.state_label(state)}」にしました。"
-    if event == "activate":
-        message += "QRコードを発行しました。掲示物をダウンロードしてお届けください。"
     request.session.flash(message)
-    return HTTPFound(request.route_url("secretariat.store", code=store.code))
+    return HTTPFound(request.route_url("secretariat.store", code=code))
 
 
 # --- the template -------------------------------------------------------------------------------
