@@ -16,5 +16,7 @@ The modules, one job each:
 - `planning`: comparing the rows with the stores (the dry run);
 - `applying`: creating and updating the stores, `--activate`;
 - `workbooks`: the template and the error workbook;
-- `uploads`: keeping an upload between the preview and the confirmation.
+- `uploads` (and its table in `models`): an upload kept in the database between the preview and
+  the confirmation;
+- `upload_flow`: the secretariat's screens as a service (upload, preview, confirm, cancel).
 """
