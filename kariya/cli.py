@@ -143,14 +143,15 @@ def cmd_store_qr(registry, args) -> int:
 def cmd_import_stores(registry, args) -> int:
     from kariya.clock import make_clock
     from kariya.errors import Invalid
-    from kariya.stores import store_import
+    from kariya.stores.importer.applying import import_stores
+    from kariya.stores.importer.report import errors_refusal
 
     path = Path(args.file)
     if not path.is_file():
         raise Invalid(f"ファイル {args.file} が見つかりません。")
     data = path.read_bytes()
     with _session(registry) as db:
-        report = store_import.import_stores(
+        report = import_stores(
             db,
             make_clock(settings_of(registry), db),
             data,
@@ -161,14 +162,14 @@ def cmd_import_stores(registry, args) -> int:
         )
         print(report.text())
         if not report.ok:  # a dry run with errors (an import with errors raises by itself)
-            raise store_import.errors_refusal(report)
+            raise errors_refusal(report)
     return 0
 
 
 def cmd_store_template(registry, args) -> int:
-    from kariya.stores import store_import
+    from kariya.stores.importer.workbooks import template_workbook
 
-    Path(args.file).write_bytes(store_import.template_workbook())
+    Path(args.file).write_bytes(template_workbook())
     print(f"store template written to {args.file}")
     return 0
 
