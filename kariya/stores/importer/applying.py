@@ -78,7 +78,7 @@ def apply(
         )
     if activate:
         for row in report.rows:
-            if row.store.state == "active":
+            if row.store.state == store_wf.S.active:
                 continue
             if registration.activate_all_the_way(db, clock, row.store, actor=actor):
                 report.activated += 1
