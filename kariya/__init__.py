@@ -32,9 +32,6 @@ def main(global_config, **settings):
     config = make_config(settings)
     app = config.make_wsgi_app()
     from kariya.dev import mail_sink
-    from tasks import start_inprocess_beat
 
     mail_sink.start(config.registry.settings)  # development only (kariya.mail_sink.port)
-
-    start_inprocess_beat(config.registry)
     return app
