@@ -123,6 +123,15 @@ def line_simulator(settings: dict) -> bool:
     return asbool(settings.get("kariya.line.simulator"))
 
 
+def mail_sink_port(settings: dict) -> int:
+    return int(settings.get("kariya.mail_sink.port") or 0)
+
+
+def dev_stand_ins(settings: dict) -> bool:
+    """Whether any development stand-in (kariya/dev/, views/dev.py) is on."""
+    return clock_settable(settings) or line_simulator(settings) or bool(mail_sink_port(settings))
+
+
 def check(settings: dict) -> None:
     """Refuse a configuration that would be unsafe where it is used."""
     if settings.get("kariya.clock") not in ("system", "settable"):
