@@ -396,6 +396,12 @@ def line_simulator(settings: Settings | Mapping[str, Any]) -> bool:
     return settings_of(settings).line.simulator
 
 
+def dev_stand_ins(settings: Settings | Mapping[str, Any]) -> bool:
+    """Whether any development stand-in (kariya/dev/, views/dev.py) is on."""
+    s = settings_of(settings)
+    return s.clock_settable or s.line.simulator or bool(s.mail_sink.port)
+
+
 def check(settings: Settings | Mapping[str, Any]) -> None:
     """Refuse a configuration that would be unsafe where it is used."""
     s = settings_of(settings)

@@ -1,5 +1,6 @@
-"""Development-only calls (DESIGN.md section 5). Their routes exist only where the settings
-allow them, so elsewhere they are 404; production.ini refuses those settings outright."""
+"""Development-only calls (DESIGN.md section 5). This module is included only where a
+development stand-in is on (views/__init__.py), and each route only where its own setting allows
+it, so elsewhere they are 404; production.ini refuses those settings outright."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from pyramid.security import remember
 
 from kariya import roles
 from kariya.clock import set_clock
-from kariya.dev import mail_sink
-from kariya.dev.line_simulator import NOW_KEY, LineSimulator
+from kariya.dev import LINE_SIMULATOR_KEY, mail_sink
+from kariya.dev.line_simulator import NOW_KEY
 from kariya.errors import Invalid
 from kariya.residents import profiles
 from kariya.security import Identity
@@ -57,10 +58,10 @@ def line_login(request):
 
 
 def line_simulator(request):
-    """LINE's login and friendship endpoints, simulated (kariya/line_simulator.py), on the
+    """LINE's login and friendship endpoints, simulated (kariya/dev/line_simulator.py), on the
     app's clock so that its codes and ID tokens agree with the time the app checks them at."""
     request.environ[NOW_KEY] = request.clock.now()
-    return call_app_with_subpath_as_path_info(request, request.registry["kariya.line_simulator"])
+    return call_app_with_subpath_as_path_info(request, request.registry[LINE_SIMULATOR_KEY])
 
 
 def mail_page(request):
@@ -92,6 +93,5 @@ def includeme(config):
             renderer="json",
             require_csrf=False,
         )
-        config.registry["kariya.line_simulator"] = LineSimulator.from_settings(settings)
         config.add_route("dev.line_simulator", "/dev/line/*subpath")
         config.add_view(line_simulator, route_name="dev.line_simulator", require_csrf=False)

@@ -1,8 +1,9 @@
 """Development only: a local SMTP server (aiosmtpd) that keeps every mail it receives as an .eml
 file (setting kariya.mail_sink.dir, default var/mail); views/dev.py lists them at /dev/mail.
 
-Started by kariya.main() when kariya.mail_sink.port is non-zero (development.ini points
-kariya.smtp.* at it); production.ini refuses that setting. Nothing is delivered anywhere."""
+Started with the web app (kariya/dev/__init__.py) when kariya.mail_sink.port is non-zero
+(development.ini points kariya.smtp.* at it); production.ini refuses that setting. Nothing is
+delivered anywhere."""
 
 from __future__ import annotations
 

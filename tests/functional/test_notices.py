@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from kariya import make_config
 from kariya import settings as kariya_settings
 from kariya.clock import FixedClock
-from kariya.dev import mail_sink
+from kariya.dev import MAIL_SINK_KEY, mail_sink
 from kariya.mail import outbox
 from kariya.models import OutboundMail, StoreNotice, StoreNoticeRead
 from kariya.settings import settings_of
@@ -396,6 +396,9 @@ def test_the_development_mail_sink_keeps_mail_and_lists_it(engine, tmp_path, tes
     saved = celery_app.registry
     app = make_config(settings).make_wsgi_app()
     celery_app.registry = saved
+    started = app.registry[MAIL_SINK_KEY]  # the web app starts the sink itself (pserve)
+    assert started is not None
+    started.stop()
     page = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"}).get("/dev/mail")
     assert "事務局からのお知らせ: テスト" in page.text
     assert "seika@example.jp" in page.text and "かりや青果店 御中" in page.text
