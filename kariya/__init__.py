@@ -1,7 +1,9 @@
 """Kariya e-coupon back office: the application factory.
 
 One function builds the configuration from settings; the WSGI app, the Celery worker and the
-`kariya` CLI all come from it, so they never drift apart.
+`kariya` CLI all come from it, so they never drift apart. Each package wires itself in its own
+`includeme`; this root only includes them in order (views and tasks by name: kariya imports
+neither).
 """
 
 from __future__ import annotations
@@ -16,27 +18,21 @@ def make_config(settings: dict) -> Configurator:
 
     settings = kariya_settings.load(settings)
     config = Configurator(settings=settings)
+    config.include("kariya.settings")
     config.include("kariya.logs")
     config.include("pyramid_jinja2")
     config.include("kariya.db")
     config.include("kariya.clock")
     config.include("kariya.security")
+    config.include("kariya.coupons")
+    if kariya_settings.dev_stand_ins(settings):
+        config.include("kariya.dev")
     config.include("tasks")
     config.include("views")
-    from kariya.coupons.acquisition import sold_out_memo
-
-    config.registry["acquisition.sold_out_memo"] = sold_out_memo(settings)  # one per process
     return config
 
 
 def main(global_config, **settings):
-    """The paste app factory used by pserve and gunicorn."""
-    config = make_config(settings)
-    app = config.make_wsgi_app()
-    from kariya.dev import mail_sink
-    from tasks import start_inprocess_beat
-
-    mail_sink.start(config.registry.settings)  # development only (kariya.mail_sink.port)
-
-    start_inprocess_beat(config.registry)
-    return app
+    """The paste app factory used by pserve and gunicorn (the in-process beat and the mail sink,
+    where they are on, start with the WSGI app: see tasks/ and kariya/dev/)."""
+    return make_config(settings).make_wsgi_app()

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from kariya.errors import DomainError
+from kariya.settings import settings_of
 
 
 def _registry(ini: str):
@@ -38,13 +39,12 @@ def cmd_initdb(registry, args) -> int:
 
 def cmd_demo(registry, args) -> int:
     from kariya.dev import demo
-    from kariya.settings import is_production
 
-    if is_production(registry.settings):
+    if settings_of(registry).is_production:
         print("kariya demo: refused in production", file=sys.stderr)
         return 2
     with _session(registry) as db:
-        accounts = demo.load(db, registry.settings)
+        accounts = demo.load(db, settings_of(registry))
     print(
         "Demo loaded: campaign of 6 weekly rounds, 20 active stores; the clock is set inside round 1."
     )
@@ -62,7 +62,7 @@ def cmd_load_campaign(registry, args) -> int:
     spec = definition.parse(Path(args.file).read_text("utf-8"))
     with _session(registry) as db:
         campaign = definition.load(
-            db, make_clock(registry.settings, db), spec, actor="cli:load-campaign"
+            db, make_clock(settings_of(registry), db), spec, actor="cli:load-campaign"
         )
         print(
             f"campaign {campaign.name!r}: {len(campaign.rounds)} rounds, T = {campaign.total_funds:,} yen"
@@ -88,7 +88,7 @@ def cmd_create_user(registry, args) -> int:
     with _session(registry) as db:
         user = accounts.create_user(
             db,
-            make_clock(registry.settings, db),
+            make_clock(settings_of(registry), db),
             username=args.name,
             password=password,
             role=args.role,
@@ -106,7 +106,7 @@ def cmd_tick(registry, args) -> int:
     from kariya.coupons import ticker
 
     with _session(registry) as db:
-        clock = make_clock(registry.settings, db)
+        clock = make_clock(settings_of(registry), db)
         done = ticker.run_due(db, clock, actor="cli:tick")
     print(json.dumps({"now": clock.now().isoformat(), **done}, ensure_ascii=False))
     return 0
@@ -132,7 +132,7 @@ def cmd_store_qr(registry, args) -> int:
 
     with _session(registry) as db:
         store = materials.find_store(db, args.code)
-        url = qr.store_url(registry.settings, store)
+        url = qr.store_url(settings_of(registry), store)
         print(url)
         if args.png:
             Path(args.png).write_bytes(qr.png(url))
@@ -143,16 +143,17 @@ def cmd_store_qr(registry, args) -> int:
 def cmd_import_stores(registry, args) -> int:
     from kariya.clock import make_clock
     from kariya.errors import Invalid
-    from kariya.stores import store_import
+    from kariya.stores.importer.applying import import_stores
+    from kariya.stores.importer.report import errors_refusal
 
     path = Path(args.file)
     if not path.is_file():
         raise Invalid(f"ファイル {args.file} が見つかりません。")
     data = path.read_bytes()
     with _session(registry) as db:
-        report = store_import.import_stores(
+        report = import_stores(
             db,
-            make_clock(registry.settings, db),
+            make_clock(settings_of(registry), db),
             data,
             actor="cli:import-stores",
             dry_run=args.dry_run,
@@ -161,14 +162,14 @@ def cmd_import_stores(registry, args) -> int:
         )
         print(report.text())
         if not report.ok:  # a dry run with errors (an import with errors raises by itself)
-            raise store_import.errors_refusal(report)
+            raise errors_refusal(report)
     return 0
 
 
 def cmd_store_template(registry, args) -> int:
-    from kariya.stores import store_import
+    from kariya.stores.importer.workbooks import template_workbook
 
-    Path(args.file).write_bytes(store_import.template_workbook())
+    Path(args.file).write_bytes(template_workbook())
     print(f"store template written to {args.file}")
     return 0
 
@@ -191,9 +192,9 @@ def cmd_payouts(registry, args) -> int:
     from kariya.payouts import batches
 
     with _session(registry) as db:
-        clock = make_clock(registry.settings, db)
+        clock = make_clock(settings_of(registry), db)
         if args.payouts_command == "build":
-            batch = batches.build(db, clock, registry.settings, actor="cli:payouts-build")
+            batch = batches.build(db, clock, settings_of(registry), actor="cli:payouts-build")
         else:
             batch = batches.get(db, args.batch)
         if args.payouts_command == "submit":
@@ -207,7 +208,9 @@ def cmd_payouts(registry, args) -> int:
                 raise DomainError("承認は市の担当者のアカウントで行います。")
             batches.approve(db, clock, batch, actor=f"staff:{user.username}")
         elif args.payouts_command == "export":
-            data = batches.export(db, clock, batch, registry.settings, actor="cli:payouts-export")
+            data = batches.export(
+                db, clock, batch, settings_of(registry), actor="cli:payouts-export"
+            )
             Path(args.out).write_bytes(data)
             print(
                 f"Zengin file written to {args.out} ({len(data)} bytes, sha256 {batch.zengin_sha256})"

@@ -13,6 +13,7 @@ from sqlalchemy import BigInteger
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from kariya.orm import Base, UTCDateTime
+from kariya.settings import Settings, settings_of
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -80,8 +81,8 @@ def set_clock(dbsession: Session, now: dt.datetime, frozen: bool = False) -> Non
     dbsession.flush()
 
 
-def make_clock(settings: dict, dbsession: Session) -> Clock:
-    if settings.get("kariya.clock") == "settable":
+def make_clock(settings: Settings, dbsession: Session) -> Clock:
+    if settings.clock_settable:
         return SettableClock(dbsession)
     return Clock()
 
@@ -91,5 +92,5 @@ def to_jst(value: dt.datetime) -> dt.datetime:
 
 
 def includeme(config):
-    settings = config.get_settings()
+    settings = settings_of(config.registry)
     config.add_request_method(lambda request: make_clock(settings, request.db), "clock", reify=True)

@@ -8,9 +8,9 @@ import enum
 from pyramid.csrf import SessionCSRFStoragePolicy
 from pyramid.security import Allowed, Denied
 from pyramid.session import JSONSerializer, SignedCookieSessionFactory
-from pyramid.settings import asbool
 
 from kariya import roles
+from kariya.settings import settings_of
 from kariya.staff.models import StaffUser
 
 
@@ -172,13 +172,13 @@ def _load_identity(request) -> Identity | None:
 
 
 def includeme(config):
-    settings = config.get_settings()
+    settings = settings_of(config.registry)
     session_factory = SignedCookieSessionFactory(
-        settings["kariya.session_secret"],
+        settings.session_secret,
         cookie_name="kariya_session",
         httponly=True,
         samesite="Lax",
-        secure=asbool(settings.get("kariya.session_secure")),
+        secure=settings.session_secure,
         timeout=60 * 60 * 8,
         reissue_time=60 * 10,
         serializer=JSONSerializer(),

@@ -1,12 +1,29 @@
-"""Settings: ini values, overridden by environment variables, checked once at start."""
+"""Settings: ini values, overridden by environment variables, checked once at start.
+
+Every setting of ours is a typed field of `Settings` below, with its default: the attribute path
+is the ini key without `kariya.` (`kariya.smtp.port` is `settings.smtp.port`, an int). `load()`
+gives the effective ini dict, which Pyramid and the libraries read their own keys from
+(sqlalchemy.*, jinja2.*, tm.*, retry.*, pyramid.*); `parse()` turns it into one frozen `Settings`,
+which our code reads: `request.kariya_settings` in views, `settings_of(registry)` in tasks and
+the CLI.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
+import types
+import typing
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pyramid.exceptions import ConfigurationError
-from pyramid.settings import asbool
+from pyramid.registry import Registry
+
+if TYPE_CHECKING:
+    from pyramid.config import Configurator
 
 # Environment variables that override ini keys (12-factor style deployment).
 ENV_OVERRIDES = {
@@ -28,57 +45,11 @@ ENV_OVERRIDES = {
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-DEFAULTS = {
+# Keys that Pyramid and the libraries read themselves; our code never does.
+LIBRARY_DEFAULTS = {
     "jinja2.directories": str(PROJECT_ROOT / "templates"),
     "jinja2.filters": "yen = views.filters:yen\njst = views.filters:jst\njst_date = views.filters:jst_date\njst_until = views.filters:jst_until\njst_day = views.filters:jst_day",
     "jinja2.globals": "csrf_token = pyramid.csrf:get_csrf_token\nrole_label = views.filters:role_label",
-    "kariya.environment": "development",
-    "kariya.clock": "system",
-    "kariya.line.simulator": "false",
-    # LINE Login v2.1 (LINE.md): the Login channel, LINE's endpoints and our registered callback
-    # (empty redirect_uri: {public_url}/login/line/callback).
-    "kariya.line.channel_id": "",
-    "kariya.line.channel_secret": "",
-    "kariya.line.authorize_url": "https://access.line.me/oauth2/v2.1/authorize",
-    "kariya.line.token_url": "https://api.line.me/oauth2/v2.1/token",
-    "kariya.line.friendship_url": "https://api.line.me/friendship/v1/status",
-    "kariya.line.redirect_uri": "",
-    "kariya.line.timeout_seconds": "10",
-    # How residents add the city's official account as a friend (P-1), shown to non-friends.
-    "kariya.line.account_name": "刈谷市LINE公式アカウント",
-    "kariya.line.add_friend_url": "",
-    "kariya.redis_url": "",
-    "kariya.session_secure": "false",
-    "kariya.public_url": "http://localhost:6543",
-    # Bulk materials jobs keep their progress files and ZIPs here (shared by web and workers).
-    "kariya.materials_dir": str(PROJECT_ROOT / "var" / "materials"),
-    "kariya.callcenter.phone": "0566-00-0000",
-    "kariya.callcenter.hours": "平日 9:00〜17:00(土日祝日・12月29日〜1月3日を除く)",
-    "kariya.login.max_failures_per_account": "5",
-    "kariya.login.max_failures_per_address": "20",
-    "kariya.login.window_minutes": "15",
-    "kariya.inprocess_beat_seconds": "0",
-    "kariya.settlement.cutoffs": "15",
-    "kariya.zengin.lead_days": "2",
-    "kariya.zengin.separator": "crlf",
-    "kariya.zengin.transfer_code": "7",
-    "kariya.db_pool_size": "8",
-    # The cap on one payout adjustment, in yen (an operator's guard against typos).
-    "kariya.adjustments.max_amount": "1000000",
-    # Late arrivals after a sell-out are refused from memory for this long (0: off).
-    "kariya.acquisition.sold_out_memo_seconds": "1",
-    # Mail to stores (S-4). No host: mail waits in the outbox. Development and the tests point
-    # this at a local SMTP server (kariya mail-sink, or aiosmtpd in the tests).
-    "kariya.smtp.host": "",
-    "kariya.smtp.port": "25",
-    "kariya.smtp.starttls": "false",
-    "kariya.smtp.username": "",
-    "kariya.smtp.password": "",
-    "kariya.smtp.from": "刈谷市電子割引券事務局 <noreply@example.jp>",
-    "kariya.smtp.timeout_seconds": "10",
-    "kariya.smtp.max_attempts": "5",
-    "celery.broker_url": "memory://",
-    "celery.always_eager": "false",
     "retry.attempts": "3",
     "tm.manager_hook": "pyramid_tm.explicit_manager",
     # 4xx and 5xx answers abort the transaction: a refused request writes nothing.
@@ -92,54 +63,363 @@ DEV_SECRET_MARKERS = ("dev-only", "change-me", "changeme", "secret")
 SIMULATOR_CHANNEL_ID = "1234567890"
 SIMULATOR_CHANNEL_SECRET = "line-simulator-channel-secret-dev-only"
 
+# Where the application's one Settings object is kept in the Pyramid registry.
+REGISTRY_KEY = "kariya.settings"
 
-def load(settings: dict, environ: dict | None = None) -> dict:
-    """Return the effective settings: defaults < ini < environment."""
-    environ = os.environ if environ is None else environ
+
+# --- the settings and their defaults ---------------------------------------------------------
+# A group's fields are the keys PREFIX + name (a trailing underscore dropped: `from_` is "from").
+# The type of a field says how its ini text is read; an empty value means the default.
+
+
+@dataclasses.dataclass(frozen=True)
+class Line:
+    """LINE Login v2.1 (LINE.md): the Login channel, LINE's endpoints and our registered callback."""
+
+    PREFIX: ClassVar[str] = "kariya.line."
+
+    simulator: bool = False
+    channel_id: str = ""
+    channel_secret: str = dataclasses.field(default="", repr=False)
+    authorize_url: str = "https://access.line.me/oauth2/v2.1/authorize"
+    token_url: str = "https://api.line.me/oauth2/v2.1/token"
+    friendship_url: str = "https://api.line.me/friendship/v1/status"
+    redirect_uri: str = ""  # empty: {public_url}/login/line/callback
+    timeout_seconds: float = 10.0
+    # How residents add the city's official account as a friend (P-1), shown to non-friends.
+    account_name: str = "刈谷市LINE公式アカウント"
+    add_friend_url: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Callcenter:
+    PREFIX: ClassVar[str] = "kariya.callcenter."
+
+    phone: str = "0566-00-0000"
+    hours: str = "平日 9:00〜17:00(土日祝日・12月29日〜1月3日を除く)"
+
+
+@dataclasses.dataclass(frozen=True)
+class Login:
+    """Staff login throttling: failed attempts within the window, per account and per address."""
+
+    PREFIX: ClassVar[str] = "kariya.login."
+
+    max_failures_per_account: int = 5
+    max_failures_per_address: int = 20
+    window_minutes: int = 15
+
+
+@dataclasses.dataclass(frozen=True)
+class Settlement:
+    PREFIX: ClassVar[str] = "kariya.settlement."
+
+    # The days of the month a settlement period ends on ("15" or "10,20").
+    cutoffs: tuple[int, ...] = (15,)
+
+
+@dataclasses.dataclass(frozen=True)
+class Zengin:
+    """The Zengin transfer file and the operator's own account (the 振込依頼人)."""
+
+    PREFIX: ClassVar[str] = "kariya.zengin."
+
+    lead_days: int = 2
+    separator: str = "crlf"
+    transfer_code: str = "7"
+    remitter_code: str = ""
+    remitter_name: str = ""
+    bank_code: str = ""
+    branch_code: str = ""
+    account_type: str = ""
+    account_number: str = ""
+    bank_name: str = ""
+    branch_name: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Adjustments:
+    PREFIX: ClassVar[str] = "kariya.adjustments."
+
+    # The cap on one payout adjustment, in yen (an operator's guard against typos).
+    max_amount: int = 1_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Acquisition:
+    PREFIX: ClassVar[str] = "kariya.acquisition."
+
+    # Late arrivals after a sell-out are refused from memory for this long (0: off).
+    sold_out_memo_seconds: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Smtp:
+    """Mail to stores (S-4). No host: mail waits in the outbox. Development and the tests point
+    this at a local SMTP server (kariya mail-sink, or aiosmtpd in the tests)."""
+
+    PREFIX: ClassVar[str] = "kariya.smtp."
+
+    host: str = ""
+    port: int = 25
+    starttls: bool = False
+    username: str = ""
+    password: str = dataclasses.field(default="", repr=False)
+    from_: str = "刈谷市電子割引券事務局 <noreply@example.jp>"
+    timeout_seconds: float = 10.0
+    max_attempts: int = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class MailSink:
+    """Development only: the local SMTP stand-in (kariya/dev/mail_sink.py); port 0 is off."""
+
+    PREFIX: ClassVar[str] = "kariya.mail_sink."
+
+    port: int = 0
+    dir: Path = PROJECT_ROOT / "var" / "mail"
+
+
+@dataclasses.dataclass(frozen=True)
+class Celery:
+    PREFIX: ClassVar[str] = "celery."
+
+    broker_url: str = "memory://"
+    always_eager: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    PREFIX: ClassVar[str] = "kariya."
+
+    environment: str = "development"
+    clock: str = "system"  # "system" or "settable" (development and tests only)
+    session_secret: str = dataclasses.field(default="", repr=False)
+    session_secure: bool = False
+    public_url: str = "http://localhost:6543"
+    redis_url: str = ""
+    # Bulk materials jobs keep their progress files and ZIPs here (shared by web and workers).
+    materials_dir: Path = PROJECT_ROOT / "var" / "materials"
+    store_import_dir: Path = PROJECT_ROOT / "var" / "store_imports"
+    # Development only: with eager Celery, run the beat schedule in a thread this often (0: off).
+    inprocess_beat_seconds: float = 0.0
+    line: Line = dataclasses.field(default_factory=Line)
+    callcenter: Callcenter = dataclasses.field(default_factory=Callcenter)
+    login: Login = dataclasses.field(default_factory=Login)
+    settlement: Settlement = dataclasses.field(default_factory=Settlement)
+    zengin: Zengin = dataclasses.field(default_factory=Zengin)
+    adjustments: Adjustments = dataclasses.field(default_factory=Adjustments)
+    acquisition: Acquisition = dataclasses.field(default_factory=Acquisition)
+    smtp: Smtp = dataclasses.field(default_factory=Smtp)
+    mail_sink: MailSink = dataclasses.field(default_factory=MailSink)
+    celery: Celery = dataclasses.field(default_factory=Celery)
+    # The effective ini mapping, for code that takes one (the libraries' own keys, and modules
+    # that have not moved to the typed attributes yet). Read settings through the fields.
+    raw: Mapping[str, Any] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False, hash=False
+    )
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def clock_settable(self) -> bool:
+        return self.clock == "settable"
+
+
+# --- reading the ini text ---------------------------------------------------------------------
+
+_TRUE = ("t", "true", "y", "yes", "on", "1")
+_FALSE = ("f", "false", "n", "no", "off", "0")
+
+
+def _to_bool(text: str) -> bool:
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    raise ValueError
+
+
+def _to_int_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+_READERS: dict[Any, tuple[typing.Callable[[str], Any], str]] = {
+    str: (str, "text"),
+    int: (int, "an integer"),
+    float: (float, "a number"),
+    bool: (_to_bool, "true or false"),
+    Path: (Path, "a path"),
+    tuple[int, ...]: (_to_int_tuple, "integers separated by commas"),
+}
+
+
+def _to_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _is_group(kind: Any) -> bool:
+    return dataclasses.is_dataclass(kind)
+
+
+@functools.cache
+def _fields(cls: Any) -> tuple[tuple[str, str, Any, Any], ...]:
+    """(attribute, ini key, type, default) of a group; a group's type is its class."""
+    hints = typing.get_type_hints(cls)
+    found: list[tuple[str, str, Any, Any]] = []
+    for f in dataclasses.fields(cls):
+        if f.name == "raw":
+            continue
+        kind = hints[f.name]
+        if _is_group(kind):
+            found.append((f.name, kind.PREFIX, kind, None))
+        else:
+            found.append((f.name, cls.PREFIX + f.name.rstrip("_"), kind, f.default))
+    return tuple(found)
+
+
+def _read(key: str, kind: Any, default: Any, value: Any) -> Any:
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, typing.get_origin(kind) or kind):
+            return value
+        value = str(value)
+    text = value.strip()
+    if kind is not str and not text:
+        return default
+    reader, expected = _READERS[kind]
+    try:
+        return reader(value if kind is str else text)
+    except ValueError:
+        raise ConfigurationError(f"{key} must be {expected}, not {value!r}") from None
+
+
+def _build(cls: Any, values: Mapping[str, Any]) -> Any:
+    kwargs = {}
+    for name, key, kind, default in _fields(cls):
+        if _is_group(kind):
+            kwargs[name] = _build(kind, values)
+        else:
+            kwargs[name] = _read(key, kind, default, values.get(key))
+    return cls(**kwargs)
+
+
+def _defaults(cls: Any) -> dict[str, str]:
+    found = {}
+    for _name, key, kind, default in _fields(cls):
+        if _is_group(kind):
+            found.update(_defaults(kind))
+        else:
+            found[key] = _to_text(default)
+    return found
+
+
+# Every key's default as ini text: the libraries' and ours (from the fields above).
+DEFAULTS = {**LIBRARY_DEFAULTS, **_defaults(Settings)}
+
+
+def _derive(merged: dict[str, Any]) -> None:
+    """Values that follow from others when the ini leaves them empty."""
+    line = Line.PREFIX
+    simulator = _read(line + "simulator", bool, False, merged.get(line + "simulator"))
+    if simulator and not merged.get(line + "channel_id"):
+        merged[line + "channel_id"] = SIMULATOR_CHANNEL_ID
+        merged[line + "channel_secret"] = SIMULATOR_CHANNEL_SECRET
+    if not merged.get(line + "redirect_uri"):
+        public_url = str(merged.get("kariya.public_url") or "").rstrip("/")
+        merged[line + "redirect_uri"] = public_url + "/login/line/callback"
+
+
+def _effective(settings: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(DEFAULTS)
     merged.update({k: v for k, v in settings.items() if v is not None})
+    _derive(merged)
+    return merged
+
+
+# --- the public functions -----------------------------------------------------------------------
+
+
+def load(settings: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the effective settings: defaults < ini < environment (checked)."""
+    environ = os.environ if environ is None else environ
+    given = dict(settings)
     for env_name, key in ENV_OVERRIDES.items():
         if environ.get(env_name):
-            merged[key] = environ[env_name]
-    if line_simulator(merged) and not merged.get("kariya.line.channel_id"):
-        merged["kariya.line.channel_id"] = SIMULATOR_CHANNEL_ID
-        merged["kariya.line.channel_secret"] = SIMULATOR_CHANNEL_SECRET
-    if not merged.get("kariya.line.redirect_uri"):
-        public_url = (merged.get("kariya.public_url") or "").rstrip("/")
-        merged["kariya.line.redirect_uri"] = public_url + "/login/line/callback"
+            given[key] = environ[env_name]
+    merged = _effective(given)
     check(merged)
     return merged
 
 
-def is_production(settings: dict) -> bool:
-    return settings.get("kariya.environment") == "production"
+def parse(settings: Mapping[str, Any], *, raw: Mapping[str, Any] | None = None) -> Settings:
+    """The typed settings of an ini mapping (its missing keys take their defaults; nothing is
+    read from the environment, nothing checked). Raises ConfigurationError on a bad value."""
+    merged = _effective(settings)
+    built: Settings = _build(Settings, merged)
+    view = types.MappingProxyType(merged if raw is None else raw)
+    return dataclasses.replace(built, raw=view)
 
 
-def clock_settable(settings: dict) -> bool:
-    return settings.get("kariya.clock") == "settable"
+def settings_of(source: Settings | Registry | Mapping[str, Any]) -> Settings:
+    """The typed settings of an application's registry (made once), or of an ini mapping."""
+    if isinstance(source, Settings):
+        return source
+    if isinstance(source, Registry):
+        found: Settings | None = source.get(REGISTRY_KEY)
+        if found is None:
+            found = source[REGISTRY_KEY] = parse(source.settings or {}, raw=source.settings)
+        return found
+    return parse(source)
 
 
-def line_simulator(settings: dict) -> bool:
-    return asbool(settings.get("kariya.line.simulator"))
+def is_production(settings: Settings | Mapping[str, Any]) -> bool:
+    return settings_of(settings).is_production
 
 
-def check(settings: dict) -> None:
+def clock_settable(settings: Settings | Mapping[str, Any]) -> bool:
+    return settings_of(settings).clock_settable
+
+
+def line_simulator(settings: Settings | Mapping[str, Any]) -> bool:
+    return settings_of(settings).line.simulator
+
+
+def dev_stand_ins(settings: Settings | Mapping[str, Any]) -> bool:
+    """Whether any development stand-in (kariya/dev/, views/dev.py) is on."""
+    s = settings_of(settings)
+    return s.clock_settable or s.line.simulator or bool(s.mail_sink.port)
+
+
+def check(settings: Settings | Mapping[str, Any]) -> None:
     """Refuse a configuration that would be unsafe where it is used."""
-    if settings.get("kariya.clock") not in ("system", "settable"):
+    s = settings_of(settings)
+    if s.clock not in ("system", "settable"):
         raise ConfigurationError("kariya.clock must be 'system' or 'settable'")
-    secret = settings.get("kariya.session_secret") or ""
-    if not is_production(settings):
+    secret = s.session_secret
+    if not s.is_production:
         if not secret:
             raise ConfigurationError("kariya.session_secret is empty")
         return
     problems = []
-    if clock_settable(settings):
+    if s.clock_settable:
         problems.append("kariya.clock = settable is for development only")
-    if line_simulator(settings):
+    if s.line.simulator:
         problems.append("kariya.line.simulator = true is for development only")
-    if asbool(settings.get("celery.always_eager")):
+    if s.celery.always_eager:
         problems.append("celery.always_eager = true is for development only")
-    if str(settings.get("kariya.mail_sink.port") or "0").strip() not in ("", "0"):
+    if s.mail_sink.port != 0:
         problems.append(
             "kariya.mail_sink.port must be 0 or empty (the mail sink is for development only)"
         )
@@ -148,12 +428,20 @@ def check(settings: dict) -> None:
             "kariya.session_secret must be a random value of at least 32 characters "
             "(set KARIYA_SESSION_SECRET)"
         )
-    if not asbool(settings.get("kariya.session_secure")):
+    if not s.session_secure:
         problems.append("kariya.session_secure must be true (cookies over HTTPS only)")
-    if not settings.get("kariya.line.channel_id") or not settings.get("kariya.line.channel_secret"):
+    if not s.line.channel_id or not s.line.channel_secret:
         problems.append(
             "kariya.line.channel_id and kariya.line.channel_secret must be set "
             "(set KARIYA_LINE_CHANNEL_ID and KARIYA_LINE_CHANNEL_SECRET)"
         )
     if problems:
         raise ConfigurationError("production.ini refuses to start: " + "; ".join(problems))
+
+
+def includeme(config: Configurator) -> None:
+    """Keep the typed settings in the registry; views read them as `request.kariya_settings`."""
+    settings_of(config.registry)
+    config.add_request_method(
+        lambda request: settings_of(request.registry), "kariya_settings", reify=True
+    )

@@ -1,5 +1,6 @@
 """The Celery app, configured from the same ini file as the web app, and the after-commit
-sending of tasks. Tasks are thin: each opens its own transaction and calls a kariya service."""
+sending of tasks. Tasks are thin: each opens its own transaction and calls a kariya service.
+The tasks themselves live in one module per kariya domain (tasks/coupons.py, …)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import threading
 import time
 
 from celery import Celery
-from pyramid.settings import asbool
+from pyramid.events import ApplicationCreated
+from pyramid.exceptions import ConfigurationError
+
+from kariya.settings import settings_of
 
 log = logging.getLogger(__name__)
 
@@ -22,22 +26,16 @@ _eager_registry: contextvars.ContextVar = contextvars.ContextVar(
     "kariya_eager_registry", default=None
 )
 
-# Beat schedule, in code. Time-driven work is written as catch-up ("close every round whose end
-# has passed"), so a missed or doubled tick does no harm.
-BEAT_SCHEDULE = {
-    "tick": {"task": "kariya.tick", "schedule": 10.0},
-    # Drafts after each settlement period (it refuses quietly when nothing is payable).
-    "payouts": {"task": "kariya.payouts.build", "schedule": 3600.0},
-    # The mail outbox: what the request's own send missed (SMTP down) is retried here.
-    "mail": {"task": "kariya.mail.send", "schedule": 60.0},
-}
+# The task modules, one per kariya domain; each declares its own beat entries in its includeme.
+MODULES = ("tasks.coupons", "tasks.materials", "tasks.payouts", "tasks.mail")
+SCHEDULE_KEY = "tasks.beat_schedule"
 
 
 def configure(registry) -> Celery:
-    settings = registry.settings
-    eager = asbool(settings.get("celery.always_eager"))
+    settings = settings_of(registry)
+    eager = settings.celery.always_eager
     celery_app.conf.update(
-        broker_url=settings["celery.broker_url"],
+        broker_url=settings.celery.broker_url,
         task_always_eager=eager,
         task_eager_propagates=True,
         task_ignore_result=True,
@@ -51,7 +49,7 @@ def configure(registry) -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": 3600},
-        beat_schedule=BEAT_SCHEDULE,
+        beat_schedule=registry.get(SCHEDULE_KEY, {}),
         worker_hijack_root_logger=False,
     )
     celery_app.registry = registry
@@ -90,19 +88,29 @@ def task_context():
 
     registry = _eager_registry.get() or celery_app.registry
     with unit_of_work(registry) as db:
-        yield db, make_clock(registry.settings, db), registry.settings
+        settings = settings_of(registry)
+        yield db, make_clock(settings, db), settings
+
+
+def add_periodic_task(config, name: str, task, seconds: float) -> None:
+    """Config directive: a beat entry, declared by the task module that owns `task`."""
+    schedule = config.registry.setdefault(SCHEDULE_KEY, {})
+    if name in schedule:
+        raise ConfigurationError(f"beat entry {name!r} is declared twice")
+    schedule[name] = {"task": task.name, "schedule": seconds}
 
 
 def start_inprocess_beat(registry) -> threading.Thread | None:
     """Development only: with eager Celery and no beat process, run the schedule in a thread."""
-    seconds = float(registry.settings.get("kariya.inprocess_beat_seconds") or 0)
+    seconds = settings_of(registry).inprocess_beat_seconds
     if seconds <= 0 or not celery_app.conf.task_always_eager:
         return None
+    schedule = registry.get(SCHEDULE_KEY, {})
 
     def loop():
         while True:
             time.sleep(seconds)
-            for entry in BEAT_SCHEDULE.values():
+            for entry in schedule.values():
                 try:
                     celery_app.tasks[entry["task"]].apply()
                 except Exception:
@@ -113,11 +121,19 @@ def start_inprocess_beat(registry) -> threading.Thread | None:
     return thread
 
 
-def includeme(config):
-    configure(config.registry)
-    import tasks.jobs  # noqa: F401  registers the tasks
+def _start_inprocess_beat(event: ApplicationCreated) -> None:
+    """The web app (pserve) runs the beat itself when asked to; the worker and the CLI never
+    make a WSGI app, so they never start it."""
+    start_inprocess_beat(event.app.registry)
 
+
+def includeme(config):
+    config.add_directive("add_periodic_task", add_periodic_task)
+    for module in MODULES:
+        config.include(module)
+    configure(config.registry)
     config.add_request_method(
         lambda request, name, *a, **kw: enqueue(request.tm, request.registry, name, *a, **kw),
         "enqueue",
     )
+    config.add_subscriber(_start_inprocess_beat, ApplicationCreated)

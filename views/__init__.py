@@ -1,5 +1,6 @@
 """Pyramid views, one subpackage per role. Views are thin: parse, call a service, render."""
 
+from kariya import settings as kariya_settings
 from kariya.campaign import definition
 
 
@@ -14,11 +15,12 @@ def includeme(config):
     config.add_route("logout", "/logout")
     config.add_route("health", "/healthz")
     config.add_route("health.live", "/healthz/live")
-    config.include("views.dev")
+    if kariya_settings.dev_stand_ins(config.get_settings()):
+        config.include("views.dev")
     config.include("views.api", route_prefix="/api/v1")
     config.include("views.resident")
     config.include("views.store", route_prefix="/store")
     config.include("views.callcenter", route_prefix="/callcenter")
     config.include("views.secretariat", route_prefix="/secretariat")
     config.include("views.city", route_prefix="/city")
-    config.scan("views")
+    config.scan("views", ignore="views.dev")  # production never imports the stand-ins

@@ -45,7 +45,7 @@ def login(request):
         user = accounts.authenticate(
             request.db,
             request.clock,
-            request.registry.settings,
+            request.kariya_settings,
             username,
             request.POST.get("password", ""),
             request.client_addr or "-",
@@ -80,7 +80,7 @@ def health(request):
         checks["database"] = "ok"
     except Exception as exc:  # report, never raise: this page must always answer
         checks["database"] = f"error: {type(exc).__name__}"
-    url = request.registry.settings.get("kariya.redis_url")
+    url = request.kariya_settings.redis_url
     if url:
         try:
             redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2).ping()

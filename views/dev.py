@@ -1,5 +1,6 @@
-"""Development-only calls (DESIGN.md section 5). Their routes exist only where the settings
-allow them, so elsewhere they are 404; production.ini refuses those settings outright."""
+"""Development-only calls (DESIGN.md section 5). This module is included only where a
+development stand-in is on (views/__init__.py), and each route only where its own setting allows
+it, so elsewhere they are 404; production.ini refuses those settings outright."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from pyramid.request import call_app_with_subpath_as_path_info
 from pyramid.security import remember
 
 from kariya import roles
-from kariya import settings as kariya_settings
 from kariya.clock import set_clock
-from kariya.dev import mail_sink
-from kariya.dev.line_simulator import NOW_KEY, LineSimulator
+from kariya.dev import LINE_SIMULATOR_KEY, mail_sink
+from kariya.dev.line_simulator import NOW_KEY
 from kariya.errors import Invalid
 from kariya.residents import profiles
 from kariya.security import Identity
+from kariya.settings import settings_of
 
 
 def json_body(request) -> dict:
@@ -57,24 +58,24 @@ def line_login(request):
 
 
 def line_simulator(request):
-    """LINE's login and friendship endpoints, simulated (kariya/line_simulator.py), on the
+    """LINE's login and friendship endpoints, simulated (kariya/dev/line_simulator.py), on the
     app's clock so that its codes and ID tokens agree with the time the app checks them at."""
     request.environ[NOW_KEY] = request.clock.now()
-    return call_app_with_subpath_as_path_info(request, request.registry["kariya.line_simulator"])
+    return call_app_with_subpath_as_path_info(request, request.registry[LINE_SIMULATOR_KEY])
 
 
 def mail_page(request):
     """GET /dev/mail: what the development SMTP sink has received."""
-    mails = mail_sink.received(mail_sink.directory_of(request.registry.settings))
+    mails = mail_sink.received(mail_sink.directory_of(request.kariya_settings))
     return render_to_response("dev/mail.jinja2", {"mails": mails}, request=request)
 
 
 def includeme(config):
-    settings = config.get_settings()
+    settings = settings_of(config.registry)
     if mail_sink.port_of(settings):
         config.add_route("dev.mail", "/dev/mail")
         config.add_view(mail_page, route_name="dev.mail", request_method="GET")
-    if kariya_settings.clock_settable(settings):
+    if settings.clock_settable:
         config.add_route("dev.clock", "/dev/clock")
         config.add_view(
             put_clock,
@@ -83,7 +84,7 @@ def includeme(config):
             renderer="json",
             require_csrf=False,
         )
-    if kariya_settings.line_simulator(settings):
+    if settings.line.simulator:
         config.add_route("dev.line_login", "/dev/line-login")
         config.add_view(
             line_login,
@@ -92,6 +93,5 @@ def includeme(config):
             renderer="json",
             require_csrf=False,
         )
-        config.registry["kariya.line_simulator"] = LineSimulator.from_settings(settings)
         config.add_route("dev.line_simulator", "/dev/line/*subpath")
         config.add_view(line_simulator, route_name="dev.line_simulator", require_csrf=False)

@@ -1,2 +1,20 @@
 """State machines (transitions library), one module per entity, and the binding that applies
-them to database rows. Imports nothing from the web or from Celery."""
+them to database rows. Imports nothing from the web or from Celery.
+
+`ALL` is the one list of every machine (the secretariat's diagram page, the test that the
+database's CHECK constraints equal the machines); a new machine module is added here."""
+
+from workflows import adjustment, bank_change, coupon, mail, payout, redemption, round, store
+
+ALL = (
+    round.MACHINE,
+    coupon.MACHINE,
+    redemption.MACHINE,
+    store.MACHINE,
+    bank_change.MACHINE,
+    payout.MACHINE,
+    adjustment.MACHINE,
+    mail.MACHINE,
+)
+
+BY_NAME = {machine.kariya_name: machine for machine in ALL}

@@ -2,7 +2,7 @@
 approved by someone else (four eyes) | rejected. An approved adjustment is paid, or deducted,
 in the store's next payout batch; it is never edited, only offset by another adjustment."""
 
-from workflows.binding import define
+from workflows.binding import define, state_names
 
 STATES = ["proposed", "approved", "rejected"]
 
@@ -20,3 +20,4 @@ LABELS = {
 }
 
 MACHINE = define("adjustment", STATES, TRANSITIONS, "proposed", LABELS)
+S = state_names(MACHINE)

@@ -2,7 +2,7 @@
 approved (the secretariat, after checking with the store by phone) | rejected; the store may
 withdraw it while it waits. Only approval changes the account payments go to."""
 
-from workflows.binding import define
+from workflows.binding import define, state_names
 
 STATES = ["requested", "approved", "rejected", "withdrawn"]
 
@@ -23,3 +23,4 @@ LABELS = {
 }
 
 MACHINE = define("bank_change", STATES, TRANSITIONS, "requested", LABELS)
+S = state_names(MACHINE)

@@ -5,6 +5,10 @@ the database. `fire` runs the event on a small proxy (so the machine's condition
 rules apply), then writes `UPDATE ... SET state = :to WHERE id = :id AND state = :from`. A lost
 race or an event the machine refuses raises IllegalTransition with a Japanese message, and
 nothing is written.
+
+A machine's STATES list is the only list of its states: services name them through
+`state_names` (`round_wf.S.open`), state sets come from `sources`, and the table's CHECK
+constraint from `state_check`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import types
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from sqlalchemy import insert, update
+from sqlalchemy import CheckConstraint, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from transitions import Machine, MachineError
@@ -71,8 +75,50 @@ def define(name: str, states, transitions, initial, labels: dict[str, str]) -> M
     return machine
 
 
-def sources(machine: Machine, event: str) -> list[str]:
-    return list(machine.events[event].transitions.keys())
+class StateNames:
+    """A machine's states as read-only attributes whose values are the state strings:
+    `S.open == "open"`. A misspelt name is an AttributeError, not a comparison that is false
+    forever. Iterating gives the states in the machine's order."""
+
+    __slots__ = ("__dict__", "_machine")
+
+    def __init__(self, machine: Machine) -> None:
+        object.__setattr__(self, "_machine", machine.kariya_name)
+        self.__dict__.update({state: state for state in machine.states})
+
+    def __getattr__(self, name: str) -> str:
+        raise AttributeError(f"machine {self._machine!r} has no state {name!r}")
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError("a machine's states are read-only")
+
+    def __iter__(self):
+        return iter(self.__dict__)
+
+    def __contains__(self, state: object) -> bool:
+        return state in self.__dict__
+
+    def __repr__(self) -> str:
+        return f"<states of {self._machine}: {', '.join(self.__dict__)}>"
+
+
+def state_names(machine: Machine) -> StateNames:
+    return StateNames(machine)
+
+
+def sources(machine: Machine, *events: str) -> list[str]:
+    """The states from which any of `events` may fire, in the machine's order."""
+    found = {s for event in events for s in machine.events[event].transitions}
+    return [s for s in machine.states if s in found]
+
+
+def state_check(machine: Machine, column: str = "state") -> CheckConstraint:
+    """The table's CHECK constraint `<column> IN (<the machine's states>)`, named `column` (so
+    `ck_<table>_state` under the naming convention); `info["machine"]` says which machine."""
+    listed = ", ".join(f"'{s}'" for s in machine.states)
+    return CheckConstraint(
+        f"{column} IN ({listed})", name=column, info={"machine": machine.kariya_name}
+    )
 
 
 def label(machine: Machine, state: str) -> str:

@@ -1,6 +1,6 @@
 """Coupon lifecycle (DESIGN.md section 3): issued -> used -> issued (void) ; issued -> expired."""
 
-from workflows.binding import define
+from workflows.binding import define, state_names
 
 STATES = ["issued", "used", "expired"]
 
@@ -20,3 +20,4 @@ LABELS = {
 }
 
 MACHINE = define("coupon", STATES, TRANSITIONS, "issued", LABELS)
+S = state_names(MACHINE)

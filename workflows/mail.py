@@ -1,7 +1,7 @@
 """An outgoing mail (the outbox): pending -> sent, or failed after the last attempt; a failed
 mail can be put back to pending to try again."""
 
-from workflows.binding import define
+from workflows.binding import define, state_names
 
 STATES = ["pending", "sent", "failed"]
 
@@ -21,3 +21,4 @@ LABELS = {
 }
 
 MACHINE = define("mail", STATES, TRANSITIONS, "pending", LABELS)
+S = state_names(MACHINE)

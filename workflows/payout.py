@@ -2,7 +2,7 @@
 exported -> transferred -> reconciled; a rejected batch goes back to draft. A batch is frozen once
 submitted: only a draft's lines can change."""
 
-from workflows.binding import define
+from workflows.binding import define, state_names
 
 STATES = ["draft", "submitted", "approved", "rejected", "exported", "transferred", "reconciled"]
 
@@ -34,3 +34,4 @@ LABELS = {
 }
 
 MACHINE = define("payout", STATES, TRANSITIONS, "draft", LABELS)
+S = state_names(MACHINE)

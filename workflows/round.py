@@ -1,7 +1,7 @@
 """Round lifecycle (DESIGN.md section 3): scheduled -> open -> sold_out -> closed -> settled;
 halted when the city stops issuance (I-3), resumable."""
 
-from workflows.binding import define
+from workflows.binding import define, state_names
 
 STATES = ["scheduled", "open", "sold_out", "halted", "closed", "settled"]
 
@@ -32,3 +32,4 @@ LABELS = {
 }
 
 MACHINE = define("round", STATES, TRANSITIONS, "scheduled", LABELS)
+S = state_names(MACHINE)

@@ -1,7 +1,7 @@
 """Store registration (DESIGN.md section 3): applied -> under_review -> approved -> active
 <-> suspended -> withdrawn; rejected. Only an active store can take coupons."""
 
-from workflows.binding import define
+from workflows.binding import define, state_names
 
 STATES = ["applied", "under_review", "approved", "active", "suspended", "withdrawn", "rejected"]
 
@@ -33,3 +33,4 @@ LABELS = {
 }
 
 MACHINE = define("store", STATES, TRANSITIONS, "applied", LABELS)
+S = state_names(MACHINE)

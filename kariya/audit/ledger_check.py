@@ -26,6 +26,8 @@ from kariya.ledger.postings import (
     unallocated,
 )
 from kariya.payouts import batches
+from workflows import coupon as coupon_wf
+from workflows import round as round_wf
 
 
 @dataclasses.dataclass
@@ -125,8 +127,8 @@ def check(db: Session, campaign: Campaign) -> Report:
     )
     used_records = 0
     for r in rounds:
-        issued_value = face * counts.get((r.id, "issued"), 0)
-        used_records += face * counts.get((r.id, "used"), 0)
+        issued_value = face * counts.get((r.id, coupon_wf.S.issued), 0)
+        used_records += face * counts.get((r.id, coupon_wf.S.used), 0)
         if bal.get(outstanding(r.id), 0) != issued_value:
             problems.append(
                 f"round {r.number}: outstanding {bal.get(outstanding(r.id), 0):,} != unused coupons {issued_value:,}"
@@ -140,12 +142,14 @@ def check(db: Session, campaign: Campaign) -> Report:
         coupons_value = face * sum(n for (rid, _s), n in counts.items() if rid == r.id)
         if coupons_value != r.issued:
             problems.append(f"round {r.number}: coupons {coupons_value:,} != issued {r.issued:,}")
-        expected_quota = 0 if r.state in ("closed", "settled") else r.quota - r.issued
+        expected_quota = (
+            0 if r.state in (round_wf.S.closed, round_wf.S.settled) else r.quota - r.issued
+        )
         if bal.get(quota(r.id), 0) != expected_quota:
             problems.append(
                 f"round {r.number}: unissued quota {bal.get(quota(r.id), 0):,} != {expected_quota:,}"
             )
-        if r.state == "settled" and bal.get(rollover(r.id), 0) != 0:
+        if r.state == round_wf.S.settled and bal.get(rollover(r.id), 0) != 0:
             problems.append(
                 f"round {r.number}: settled but rollover {bal.get(rollover(r.id), 0):,} left"
             )

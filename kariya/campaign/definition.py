@@ -18,6 +18,7 @@ from kariya.campaign.models import Campaign, Round
 from kariya.errors import Conflict, Invalid
 from kariya.ledger import postings
 from kariya.ledger.models import LedgerEntry
+from workflows import round as round_wf
 
 
 @dataclasses.dataclass
@@ -135,7 +136,8 @@ def load(db: Session, clock, spec: CampaignSpec, actor: str) -> Campaign:
         campaign = Campaign(name=spec.name, created_at=now, issuance_halted=False)
         db.add(campaign)
     elif campaign.rounds and (
-        campaign.rounds[0].starts <= now or any(r.state != "scheduled" for r in campaign.rounds)
+        campaign.rounds[0].starts <= now
+        or any(r.state != round_wf.S.scheduled for r in campaign.rounds)
     ):
         raise Conflict("開始済みのキャンペーンは変更できません。")
     campaign.timezone = spec.timezone
@@ -166,7 +168,7 @@ def load(db: Session, clock, spec: CampaignSpec, actor: str) -> Campaign:
             rollover_in=0,
             quota=r.planned,
             issued=0,
-            state="scheduled",
+            state=round_wf.S.scheduled,
         )
         db.add(row)
         db.flush()

@@ -6,9 +6,8 @@ from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kariya.orm import Base, UTCDateTime
-
-ROUND_STATES = ("scheduled", "open", "sold_out", "halted", "closed", "settled")
-_round_states = ", ".join(f"'{s}'" for s in ROUND_STATES)
+from workflows import round as round_wf
+from workflows.binding import state_check
 
 
 class Campaign(Base):
@@ -49,7 +48,7 @@ class Round(Base):
     __tablename__ = "round"
     __table_args__ = (
         UniqueConstraint("campaign_id", "number"),
-        CheckConstraint(f"state IN ({_round_states})", name="state"),
+        state_check(round_wf.MACHINE),
         CheckConstraint("issued >= 0 AND issued <= quota", name="issued_within_quota"),
         CheckConstraint("quota = planned + rollover_in", name="quota_sum"),
         CheckConstraint("ends > starts", name="period"),
@@ -64,7 +63,7 @@ class Round(Base):
     rollover_in: Mapped[int] = mapped_column(BigInteger, default=0)
     quota: Mapped[int] = mapped_column(BigInteger)
     issued: Mapped[int] = mapped_column(BigInteger, default=0)
-    state: Mapped[str] = mapped_column(String(20), default="scheduled")
+    state: Mapped[str] = mapped_column(String(20), default=round_wf.S.scheduled)
 
     campaign: Mapped[Campaign] = relationship(back_populates="rounds")
 

@@ -23,7 +23,6 @@ import time
 from sqlalchemy import insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from kariya import settings as kariya_settings
 from kariya.campaign.models import Campaign, Round
 from kariya.clock import to_jst
 from kariya.coupons import rounds as round_service
@@ -32,6 +31,9 @@ from kariya.errors import Conflict, DomainError
 from kariya.ledger import postings
 from kariya.orm import UTCDateTime, insert_or_skip
 from kariya.residents.models import Person
+from kariya.settings import Settings
+from workflows import coupon as coupon_wf
+from workflows import round as round_wf
 
 
 class ProfileRequired(DomainError):
@@ -58,10 +60,10 @@ class NotOpen(Conflict):
 
 
 NOT_OPEN_MESSAGES = {
-    "scheduled": "まもなく配布を開始します。少し時間をおいてお試しください。",
-    "halted": "市の判断により、割引券の配布を停止しています。",
-    "closed": "今回の配布は終了しました。",
-    "settled": "今回の配布は終了しました。",
+    round_wf.S.scheduled: "まもなく配布を開始します。少し時間をおいてお試しください。",
+    round_wf.S.halted: "市の判断により、割引券の配布を停止しています。",
+    round_wf.S.closed: "今回の配布は終了しました。",
+    round_wf.S.settled: "今回の配布は終了しました。",
 }
 
 
@@ -89,9 +91,9 @@ class SoldOutMemo:
         return ends is not None and now < ends and time.monotonic() < until
 
 
-def sold_out_memo(settings: dict) -> SoldOutMemo | None:
-    seconds = float(settings.get("kariya.acquisition.sold_out_memo_seconds") or 0)
-    if seconds <= 0 or kariya_settings.clock_settable(settings):
+def sold_out_memo(settings: Settings) -> SoldOutMemo | None:
+    seconds = settings.acquisition.sold_out_memo_seconds
+    if seconds <= 0 or settings.clock_settable:
         return None
     return SoldOutMemo(seconds)
 
@@ -117,9 +119,9 @@ def refusal(rnd) -> DomainError | None:
     """Why a round (a Round, or a row with its state) is not taking acquisitions, or None."""
     if rnd is None:
         return NotOpen()
-    if rnd.state == "sold_out":
+    if rnd.state == round_wf.S.sold_out:
         return SoldOut()
-    if rnd.state != "open":
+    if rnd.state != round_wf.S.open:
         return NotOpen(NOT_OPEN_MESSAGES.get(rnd.state))
     return None
 
@@ -187,7 +189,7 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
                 "person_id": person_id,
                 "round_id": rnd.id,
                 "face": rnd.coupon_face,
-                "state": "issued",
+                "state": coupon_wf.S.issued,
             }
             for _ in range(rnd.coupons_per_pack)
         ],
@@ -206,7 +208,7 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
         update(rounds)
         .where(
             rounds.c.id == rnd.id,
-            rounds.c.state == "open",
+            rounds.c.state == round_wf.S.open,
             rounds.c.issued + pack <= rounds.c.quota,
         )
         .values(issued=rounds.c.issued + pack)
@@ -214,7 +216,7 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
     ).first()
     if taken is None:
         state = db.scalar(select(Round.state).where(Round.id == rnd.id))
-        if state not in ("open", "sold_out"):
+        if state not in (round_wf.S.open, round_wf.S.sold_out):
             raise NotOpen(NOT_OPEN_MESSAGES.get(state))
         if memo is not None:
             memo.remember(rnd)
@@ -236,7 +238,7 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
                 "id": cid,
                 "round": rnd.number,
                 "face": rnd.coupon_face,
-                "state": "issued",
+                "state": coupon_wf.S.issued,
                 "expires_at": to_jst(rnd.ends).isoformat(),
             }
             for cid in coupon_ids
@@ -282,7 +284,7 @@ def round_status(db: Session, clock, person_id: int | None) -> dict:
         "ends": to_jst(rnd.ends).isoformat(),
         "quota": rnd.quota,
         "remaining_amount": remaining
-        if rnd.state in ("open", "sold_out", "scheduled", "halted")
+        if rnd.state not in (round_wf.S.closed, round_wf.S.settled)
         else 0,
         "can_acquire": reason is None,
         "reason": reason,

@@ -15,9 +15,11 @@ from kariya.coupons.models import Coupon
 from kariya.errors import Conflict, DomainError
 from kariya.ledger import postings
 from workflows import coupon as coupon_wf
-from workflows.binding import fire_bulk
+from workflows import round as round_wf
+from workflows.binding import fire_bulk, sources
 
-USABLE_ROUND_STATES = ("open", "sold_out", "halted")
+# Coupons are usable while their round runs: until it closes.
+USABLE_ROUND_STATES = sources(round_wf.MACHINE, "close")
 
 
 class NoCoupons(DomainError):
@@ -47,7 +49,9 @@ def use(
     candidates = (
         select(coupon.c.id)
         .where(
-            coupon.c.person_id == person_id, coupon.c.round_id == rnd.id, coupon.c.state == "issued"
+            coupon.c.person_id == person_id,
+            coupon.c.round_id == rnd.id,
+            coupon.c.state == coupon_wf.S.issued,
         )
         .order_by(coupon.c.id)
         .limit(count)

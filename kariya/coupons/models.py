@@ -2,13 +2,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kariya.orm import Base, UTCDateTime
-
-COUPON_STATES = ("issued", "used", "expired")
-_coupon_states = ", ".join(f"'{s}'" for s in COUPON_STATES)
+from workflows import coupon as coupon_wf
+from workflows.binding import state_check
 
 
 class Acquisition(Base):
@@ -29,7 +28,7 @@ class Coupon(Base):
 
     __tablename__ = "coupon"
     __table_args__ = (
-        CheckConstraint(f"state IN ({_coupon_states})", name="state"),
+        state_check(coupon_wf.MACHINE),
         Index("ix_coupon_person_round_state", "person_id", "round_id", "state"),
         Index("ix_coupon_round_state", "round_id", "state"),
     )
@@ -39,6 +38,6 @@ class Coupon(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     round_id: Mapped[int] = mapped_column(ForeignKey("round.id"))
     face: Mapped[int]
-    state: Mapped[str] = mapped_column(String(10), default="issued")
+    state: Mapped[str] = mapped_column(String(10), default=coupon_wf.S.issued)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     redemption_id: Mapped[int | None] = mapped_column(ForeignKey("redemption.id"), index=True)

@@ -17,7 +17,7 @@ from kariya.errors import Conflict, Invalid
 from kariya.ledger import postings
 from workflows import coupon as coupon_wf
 from workflows import round as round_wf
-from workflows.binding import fire, fire_bulk
+from workflows.binding import fire, fire_bulk, sources
 
 
 def at(db: Session, campaign: Campaign, now) -> Round | None:
@@ -40,13 +40,13 @@ def following(db: Session, rnd: Round) -> Round | None:
 
 
 def sell_out_if_exhausted(db: Session, rnd: Round, campaign: Campaign, *, actor: str, now) -> None:
-    if rnd.state == "open" and rnd.quota - rnd.issued < campaign.pack_amount:
+    if rnd.state == round_wf.S.open and rnd.quota - rnd.issued < campaign.pack_amount:
         fire(db, round_wf.MACHINE, rnd, "sell_out", actor=actor, now=now, reason="配布上限に到達")
 
 
 def open_round(db: Session, rnd: Round, campaign: Campaign, *, actor: str, now) -> None:
     prev = previous(db, rnd)
-    if prev is not None and prev.state != "settled":
+    if prev is not None and prev.state != round_wf.S.settled:
         raise Conflict(
             f"第{prev.number}回の繰越精算が済んでいないため、第{rnd.number}回を開始できません。"
         )
@@ -103,7 +103,7 @@ def settle_round(db: Session, rnd: Round, campaign: Campaign, *, actor: str, now
     amount = postings.balance(db, postings.rollover(rnd.id))
     nxt = following(db, rnd)
     if nxt is not None:
-        if nxt.state != "scheduled":
+        if nxt.state != round_wf.S.scheduled:
             raise Conflict(f"第{nxt.number}回はすでに開始しているため、繰越を加算できません。")
         db.execute(
             update(Round)
@@ -141,7 +141,7 @@ def halt(db: Session, campaign: Campaign, *, actor: str, now, reason: str) -> Ro
         raise Invalid("停止の理由を入力してください。")
     campaign.issuance_halted = True
     rnd = at(db, campaign, now)
-    if rnd is not None and rnd.state in ("open", "sold_out"):
+    if rnd is not None and rnd.state in sources(round_wf.MACHINE, "halt"):
         fire(db, round_wf.MACHINE, rnd, "halt", actor=actor, now=now, reason=reason)
     db.flush()
     return rnd
@@ -150,7 +150,7 @@ def halt(db: Session, campaign: Campaign, *, actor: str, now, reason: str) -> Ro
 def resume(db: Session, campaign: Campaign, *, actor: str, now, reason: str = "") -> Round | None:
     campaign.issuance_halted = False
     rnd = at(db, campaign, now)
-    if rnd is not None and rnd.state == "halted":
+    if rnd is not None and rnd.state == round_wf.S.halted:
         fire(db, round_wf.MACHINE, rnd, "resume", actor=actor, now=now, reason=reason)
         sell_out_if_exhausted(db, rnd, campaign, actor=actor, now=now)
     db.flush()

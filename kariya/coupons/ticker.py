@@ -15,8 +15,11 @@ from sqlalchemy.orm import Session
 
 from kariya.campaign.models import Campaign, Round
 from kariya.coupons import rounds as round_service
+from workflows import round as round_wf
+from workflows.binding import sources
 
-ACTIVE = ("scheduled", "open", "sold_out", "halted", "closed")
+# Rounds the tick may still move (open, close or settle).
+ACTIVE = sources(round_wf.MACHINE, "open", "open_halted", "close", "settle")
 
 
 def run_due(db: Session, clock, *, actor: str) -> dict[str, list[str]]:
@@ -42,14 +45,14 @@ def run_due(db: Session, clock, *, actor: str) -> dict[str, list[str]]:
             label = f"{campaign.name} 第{rnd.number}回"
             if rnd.starts > now:
                 break
-            if rnd.state == "scheduled":
+            if rnd.state == round_wf.S.scheduled:
                 # Opened even if its period already ended (missed entirely), then closed below.
                 round_service.open_round(db, rnd, campaign, actor=actor, now=now)
                 done["opened"].append(label)
-            if rnd.ends <= now and rnd.state in ("open", "sold_out", "halted"):
+            if rnd.ends <= now and rnd.state in sources(round_wf.MACHINE, "close"):
                 round_service.close_round(db, rnd, campaign, actor=actor, now=now)
                 done["closed"].append(label)
-            if rnd.state == "closed":
+            if rnd.state == round_wf.S.closed:
                 round_service.settle_round(db, rnd, campaign, actor=actor, now=now)
                 done["settled"].append(label)
     db.flush()
@@ -61,11 +64,13 @@ def next_boundary(db: Session, now: dt.datetime) -> dt.datetime | None:
     few seconds; the task also asks for one tick at this very instant, so 20,000 people arriving
     at the opening minute are not told "まもなく" for the rest of a beat interval."""
     opens = db.scalar(
-        select(func.min(Round.starts)).where(Round.state == "scheduled", Round.starts > now)
+        select(func.min(Round.starts)).where(
+            Round.state == round_wf.S.scheduled, Round.starts > now
+        )
     )
     ends = db.scalar(
         select(func.min(Round.ends)).where(
-            Round.state.in_(("open", "sold_out", "halted")), Round.ends > now
+            Round.state.in_(sources(round_wf.MACHINE, "close")), Round.ends > now
         )
     )
     return min((t for t in (opens, ends) if t is not None), default=None)

@@ -15,6 +15,7 @@ from kariya.campaign import definition
 from kariya.campaign.models import Campaign
 from kariya.clock import FixedClock, make_clock, set_clock
 from kariya.coupons import ticker
+from kariya.settings import Settings
 from kariya.staff import accounts
 from kariya.staff.models import StaffUser
 from kariya.stores import lookup, registration
@@ -33,10 +34,10 @@ def _data(name: str) -> str:
     return resources.files("kariya").joinpath(f"data/{name}").read_text("utf-8")
 
 
-def load(db: Session, settings: dict) -> list[tuple[str, str, str]]:
+def load(db: Session, settings: Settings) -> list[tuple[str, str, str]]:
     """Returns (username, role, password) of the demo accounts."""
     actor = "system:demo"
-    if settings.get("kariya.clock") == "settable":
+    if settings.clock_settable:
         set_clock(db, DEMO_NOW)
     clock = make_clock(settings, db)
     spec = definition.parse(_data("demo_campaign.toml"))

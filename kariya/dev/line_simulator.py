@@ -16,9 +16,10 @@ For tests it can misbehave on request: the form field (or authorize query parame
 picks one of `FAULTS`, so tests can prove the real client refuses each.
 
 It is a plain WSGI app. In the web app it is mounted under `/dev/line` only where
-`kariya.line.simulator = true` (views/dev.py); tests may also serve it on its own. The time it
-stamps on codes and tokens is `environ[NOW_KEY]` when the host sets it (the app's clock), else
-its own `now`. State lives in memory: one process (pserve) only.
+`kariya.line.simulator = true` (kariya/dev/__init__.py makes it, views/dev.py mounts it); tests
+may also serve it on its own. Its two pages are Jinja2 templates (templates/dev/line_*.jinja2).
+The time it stamps on codes and tokens is `environ[NOW_KEY]` when the host sets it (the app's
+clock), else its own `now`. State lives in memory: one process (pserve) only.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import hmac
-import html
 import json
 import re
 import secrets
@@ -37,8 +37,11 @@ import warnings
 from collections.abc import Callable
 from urllib.parse import urlencode
 
+import jinja2
 import jwt
 from webob import Request, Response
+
+from kariya.settings import PROJECT_ROOT, Settings
 
 ISSUER = "https://access.line.me"
 NOW_KEY = "kariya.line_simulator.now"
@@ -61,6 +64,19 @@ FAULTS = {
     "wrong_nonce": "nonce 違いの ID トークン",
     "wrong_state": "state を書き換えて戻る",
 }
+
+# The authorize request's parameters the form carries over to its POST.
+AUTHORIZE_PARAMS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "state",
+    "scope",
+    "nonce",
+    "bot_prompt",
+    "code_challenge",
+    "code_challenge_method",
+)
 
 FRIENDSHIP = {
     "friend": "友だち(追加済み)",
@@ -91,6 +107,20 @@ class AccessToken:
     user_id: str
     friend: bool
     expires_at: dt.datetime
+
+
+# Its pages are templates/dev/*.jinja2, autoescaped; the simulator also runs outside Pyramid (the
+# tests serve it on its own), so it keeps its own Jinja2 environment.
+_templates = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(PROJECT_ROOT / "templates"),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _render(template: str, **values) -> str:
+    return _templates.get_template(template).render(**values)
 
 
 def _b64url(data: bytes) -> str:
@@ -133,11 +163,11 @@ class LineSimulator:
         self.events: list[tuple[str, str]] = []
 
     @classmethod
-    def from_settings(cls, settings: dict) -> LineSimulator:
+    def from_settings(cls, settings: Settings) -> LineSimulator:
         return cls(
-            settings["kariya.line.channel_id"],
-            settings["kariya.line.channel_secret"],
-            [settings["kariya.line.redirect_uri"]],
+            settings.line.channel_id,
+            settings.line.channel_secret,
+            [settings.line.redirect_uri],
         )
 
     # -- WSGI ------------------------------------------------------------------------------
@@ -208,68 +238,22 @@ class LineSimulator:
         problem = self._protocol_problem(params)
         if problem:
             return self._redirect_error(params, *problem)
-        hidden = "".join(
-            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-            for k, v in params.items()
-            if k
-            in (
-                "response_type",
-                "client_id",
-                "redirect_uri",
-                "state",
-                "scope",
-                "nonce",
-                "bot_prompt",
-                "code_challenge",
-                "code_challenge_method",
-            )
+        hidden = [(k, v) for k, v in params.items() if k in AUTHORIZE_PARAMS]
+        friendships = [
+            (k, v) for k, v in FRIENDSHIP.items() if k != "added" or params.get("bot_prompt")
+        ]
+        body = _render(
+            "dev/line_authorize.jinja2",
+            channel_id=self.channel_id,
+            action=request.path,
+            hidden=hidden,
+            user_id=params.get("sim_user_id") or "U" + secrets.token_hex(16),
+            name=params.get("sim_name") or "テスト市民",
+            friendships=friendships,
+            chosen_friend=params.get("sim_friend", "friend"),
+            faults=list(FAULTS.items()),
+            chosen_fault=params.get("sim_fault", ""),
         )
-        user_id = params.get("sim_user_id") or "U" + secrets.token_hex(16)
-        name = params.get("sim_name") or "テスト市民"
-        chosen_friend = params.get("sim_friend", "friend")
-        chosen_fault = params.get("sim_fault", "")
-        friends = "".join(
-            f'<label class="check"><input type="radio" name="sim_friend" value="{k}"'
-            f"{' checked' if k == chosen_friend else ''}> {html.escape(v)}</label>"
-            for k, v in FRIENDSHIP.items()
-            if k != "added" or params.get("bot_prompt")
-        )
-        faults = "".join(
-            f'<option value="{k}"{" selected" if k == chosen_fault else ""}>'
-            f"{html.escape(v)}</option>"
-            for k, v in FAULTS.items()
-        )
-        body = f"""<!doctype html>
-<html lang="ja"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>LINEでログイン (シミュレーター)</title>
-<style>
-body {{ font-family: sans-serif; font-size: 18px; margin: 0; background: #f4f4f4; }}
-main {{ max-width: 30rem; margin: 0 auto; padding: 1rem; background: #fff; }}
-h1 {{ background: #06c755; color: #fff; margin: -1rem -1rem 1rem; padding: 1rem; font-size: 1.3rem; }}
-label {{ display: block; margin: .8rem 0 .3rem; }}
-input[type=text], select {{ width: 100%; font-size: 1rem; padding: .5rem; box-sizing: border-box; }}
-button {{ width: 100%; font-size: 1.1rem; padding: .8rem; margin-top: 1rem; }}
-.login {{ background: #06c755; color: #fff; border: 0; }}
-.note {{ color: #555; font-size: .9rem; }}
-</style></head>
-<body><main>
-<h1>LINEでログイン (シミュレーター)</h1>
-<p class="note">開発・テスト用のシミュレーターです。本物のLINEには接続しません。
-チャネルID: {html.escape(self.channel_id)}</p>
-<form method="post" action="{html.escape(request.path)}">
-{hidden}
-<label for="sim_user_id">LINEユーザーID(U + 英数字32文字)</label>
-<input type="text" id="sim_user_id" name="sim_user_id" value="{html.escape(user_id)}">
-<label for="sim_name">表示名</label>
-<input type="text" id="sim_name" name="sim_name" value="{html.escape(name)}">
-<fieldset><legend>刈谷市LINE公式アカウントとの関係</legend>{friends}</fieldset>
-<label for="sim_fault">テスト用の誤動作</label>
-<select id="sim_fault" name="sim_fault">{faults}</select>
-<button type="submit" name="action" value="allow" class="login">許可する(ログイン)</button>
-<button type="submit" name="action" value="deny">キャンセル(許可しない)</button>
-</form>
-</main></body></html>"""
         response = Response(content_type="text/html", charset="utf-8")
         response.text = body
         return response
@@ -328,11 +312,7 @@ button {{ width: 100%; font-size: 1.1rem; padding: .8rem; margin-top: 1rem; }}
 
     def _error_page(self, message: str, status: int = 400) -> Response:
         response = Response(status=status, content_type="text/html", charset="utf-8")
-        response.text = (
-            '<!doctype html><html lang="ja"><head><meta charset="utf-8">'
-            "<title>LINEでログイン (シミュレーター): エラー</title></head>"
-            f"<body><h1>エラー</h1><p>{html.escape(message)}</p></body></html>"
-        )
+        response.text = _render("dev/line_error.jinja2", message=message)
         return response
 
     # -- token -----------------------------------------------------------------------------

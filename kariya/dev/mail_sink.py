@@ -1,8 +1,9 @@
 """Development only: a local SMTP server (aiosmtpd) that keeps every mail it receives as an .eml
 file (setting kariya.mail_sink.dir, default var/mail); views/dev.py lists them at /dev/mail.
 
-Started by kariya.main() when kariya.mail_sink.port is non-zero (development.ini points
-kariya.smtp.* at it); production.ini refuses that setting. Nothing is delivered anywhere."""
+Started with the web app (kariya/dev/__init__.py) when kariya.mail_sink.port is non-zero
+(development.ini points kariya.smtp.* at it); production.ini refuses that setting. Nothing is
+delivered anywhere."""
 
 from __future__ import annotations
 
@@ -13,17 +14,17 @@ import logging
 import uuid
 from pathlib import Path
 
+from kariya.settings import Settings
+
 log = logging.getLogger(__name__)
 
 
-def port_of(settings: dict) -> int:
-    return int(settings.get("kariya.mail_sink.port") or 0)
+def port_of(settings: Settings) -> int:
+    return settings.mail_sink.port
 
 
-def directory_of(settings: dict) -> Path:
-    from kariya.settings import PROJECT_ROOT
-
-    return Path(settings.get("kariya.mail_sink.dir") or PROJECT_ROOT / "var" / "mail")
+def directory_of(settings: Settings) -> Path:
+    return settings.mail_sink.dir
 
 
 class SaveToDirectory:
@@ -42,7 +43,7 @@ class SaveToDirectory:
         return "250 Message accepted for delivery"
 
 
-def start(settings: dict):
+def start(settings: Settings):
     """Start the sink on 127.0.0.1:kariya.mail_sink.port; None when off or the port is taken
     (e.g. a second worker process: the first one's sink receives the mail)."""
     port = port_of(settings)

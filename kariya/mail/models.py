@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kariya.orm import Base, UTCDateTime
+from workflows import mail as mail_wf
+from workflows.binding import state_check
 
 
 class OutboundMail(Base):
@@ -16,7 +18,7 @@ class OutboundMail(Base):
 
     __tablename__ = "outbound_mail"
     __table_args__ = (
-        CheckConstraint("state IN ('pending', 'sent', 'failed')", name="state"),
+        state_check(mail_wf.MACHINE),
         UniqueConstraint("ref", "to_addr"),
     )
 
@@ -26,7 +28,7 @@ class OutboundMail(Base):
     to_addr: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    state: Mapped[str] = mapped_column(String(10), default=mail_wf.S.pending, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -14,12 +14,12 @@ import smtplib
 from email.message import EmailMessage
 
 import jinja2
-from pyramid.settings import asbool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kariya.mail.models import OutboundMail
 from kariya.orm import insert_or_skip
+from kariya.settings import PROJECT_ROOT, Settings
 from workflows import mail as mail_wf
 from workflows.binding import fire
 
@@ -28,8 +28,6 @@ ACTOR = "system:mail"
 
 @functools.cache
 def _templates() -> jinja2.Environment:
-    from kariya.settings import PROJECT_ROOT
-
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(PROJECT_ROOT / "templates" / "mail"),
         autoescape=False,  # plain-text mail
@@ -67,7 +65,7 @@ def queue(
             to_addr=to_addr[:254],
             subject=subject[:200],
             body=body,
-            state="pending",
+            state=mail_wf.S.pending,
             attempts=0,
             last_error="",
             created_at=clock.now(),
@@ -77,9 +75,9 @@ def queue(
     return new_id is not None
 
 
-def message(mail: OutboundMail, settings: dict) -> EmailMessage:
+def message(mail: OutboundMail, settings: Settings) -> EmailMessage:
     msg = EmailMessage()
-    msg["From"] = settings.get("kariya.smtp.from", "")
+    msg["From"] = settings.smtp.from_
     msg["To"] = mail.to_addr
     msg["Subject"] = mail.subject
     msg["Date"] = email.utils.format_datetime(mail.created_at)
@@ -88,26 +86,30 @@ def message(mail: OutboundMail, settings: dict) -> EmailMessage:
     return msg
 
 
-def _connect(settings: dict) -> smtplib.SMTP:
-    host = settings.get("kariya.smtp.host", "")
-    port = int(settings.get("kariya.smtp.port", 25))
-    timeout = float(settings.get("kariya.smtp.timeout_seconds", 10))
+def _connect(settings: Settings) -> smtplib.SMTP:
+    host = settings.smtp.host
+    port = settings.smtp.port
+    timeout = settings.smtp.timeout_seconds
     smtp = smtplib.SMTP(host, port, timeout=timeout)
-    if asbool(settings.get("kariya.smtp.starttls")):
+    if settings.smtp.starttls:
         smtp.starttls()
-    if settings.get("kariya.smtp.username"):
-        smtp.login(settings["kariya.smtp.username"], settings.get("kariya.smtp.password", ""))
+    if settings.smtp.username:
+        smtp.login(settings.smtp.username, settings.smtp.password)
     return smtp
 
 
-def send_pending(db: Session, clock, settings: dict, *, limit: int = 500) -> dict[str, int]:
+def send_pending(db: Session, clock, settings: Settings, *, limit: int = 500) -> dict[str, int]:
     """Send what waits in the outbox. Rows are locked (SKIP LOCKED), so two workers never send
     one mail twice at the same time. A mail that fails its last attempt becomes `failed` and is
     shown to the secretariat, who can retry it."""
-    if not settings.get("kariya.smtp.host"):
+    if not settings.smtp.host:
         return {"sent": 0, "failed": 0, "waiting": 0}
-    max_attempts = int(settings.get("kariya.smtp.max_attempts", 5))
-    query = select(OutboundMail).where(OutboundMail.state == "pending").order_by(OutboundMail.id)
+    max_attempts = settings.smtp.max_attempts
+    query = (
+        select(OutboundMail)
+        .where(OutboundMail.state == mail_wf.S.pending)
+        .order_by(OutboundMail.id)
+    )
     if db.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     mails = list(db.scalars(query.limit(limit)))
@@ -167,7 +169,7 @@ def of_ref(db: Session, ref: str) -> list[OutboundMail]:
 
 
 def summary(mails: list[OutboundMail]) -> dict[str, int]:
-    counts = {"pending": 0, "sent": 0, "failed": 0}
+    counts = dict.fromkeys(mail_wf.STATES, 0)
     for m in mails:
         counts[m.state] += 1
     return counts

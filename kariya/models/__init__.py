@@ -20,6 +20,7 @@ from kariya.payouts.models import (
 from kariya.redemptions.models import Redemption, StoreUse
 from kariya.residents.models import IdempotencyRecord, Person
 from kariya.staff.models import LoginAttempt, StaffUser
+from kariya.stores.importer.models import UploadedFile
 from kariya.stores.models import Store, StoreNotice, StoreNoticeRead
 from workflows.records import TransitionRecord
 
@@ -50,4 +51,5 @@ __all__ = [
     "StoreNoticeRead",
     "StoreUse",
     "TransitionRecord",
+    "UploadedFile",
 ]

@@ -32,11 +32,8 @@ from kariya.redemptions.models import Redemption
 from kariya.stores import lookup, normalize
 from kariya.stores.models import Store
 from workflows import adjustment as adjustment_wf
+from workflows import round as round_wf
 from workflows.binding import fire, label
-
-# The operator's cap on one adjustment (setting kariya.adjustments.max_amount): a typo of a few
-# zeros is refused before it reaches the city's approver.
-MAX_AMOUNT_SETTING = "kariya.adjustments.max_amount"
 
 
 def state_label(state: str) -> str:
@@ -111,7 +108,7 @@ def propose(
         redemption_id=redemption_id,
         amount=amount,
         reason=reason[:500],
-        state="proposed",
+        state=adjustment_wf.S.proposed,
         proposed_by=actor,
         proposed_at=clock.now(),
         decision_reason="",
@@ -139,7 +136,7 @@ def _last_round_settled(db: Session, campaign: Campaign) -> bool:
     last = db.scalar(
         select(Round).where(Round.campaign_id == campaign.id).order_by(Round.number.desc())
     )
-    return last is None or last.state == "settled"
+    return last is None or last.state == round_wf.S.settled
 
 
 def _fund(db: Session, campaign: Campaign, amount: int, now) -> tuple[str, str]:
@@ -148,7 +145,10 @@ def _fund(db: Session, campaign: Campaign, amount: int, now) -> tuple[str, str]:
         return postings.unallocated(campaign.id), "未配分の資金"
     open_rounds = db.scalars(
         select(Round)
-        .where(Round.campaign_id == campaign.id, Round.state.notin_(("closed", "settled")))
+        .where(
+            Round.campaign_id == campaign.id,
+            Round.state.notin_((round_wf.S.closed, round_wf.S.settled)),
+        )
         .order_by(Round.number.desc())
     ).all()
     for rnd in open_rounds:

@@ -16,9 +16,11 @@ from kariya.clock import to_jst
 from kariya.errors import Conflict, Invalid, NotFound
 from kariya.mail import outbox
 from kariya.payouts.models import BankChangeRequest, PayoutBatch, PayoutLine
+from kariya.settings import Settings
 from kariya.stores import bank_fields, normalize, registration
 from kariya.stores.models import Store
 from workflows import bank_change as bank_wf
+from workflows import payout as payout_wf
 from workflows import store as store_wf
 from workflows.binding import fire, label
 
@@ -67,7 +69,7 @@ def validate(form: dict) -> dict[str, str]:
 def open_request(db: Session, store_id: int) -> BankChangeRequest | None:
     return db.scalar(
         select(BankChangeRequest).where(
-            BankChangeRequest.store_id == store_id, BankChangeRequest.state == "requested"
+            BankChangeRequest.store_id == store_id, BankChangeRequest.state == bank_wf.S.requested
         )
     )
 
@@ -87,7 +89,7 @@ def pending(db: Session) -> list[tuple[BankChangeRequest, Store]]:
         db.execute(
             select(BankChangeRequest, Store)
             .join(Store, Store.id == BankChangeRequest.store_id)
-            .where(BankChangeRequest.state == "requested")
+            .where(BankChangeRequest.state == bank_wf.S.requested)
             .order_by(BankChangeRequest.requested_at)
         ).all()
     )
@@ -98,7 +100,7 @@ def recent_decided(db: Session, limit: int = 50) -> list[tuple[BankChangeRequest
         db.execute(
             select(BankChangeRequest, Store)
             .join(Store, Store.id == BankChangeRequest.store_id)
-            .where(BankChangeRequest.state != "requested")
+            .where(BankChangeRequest.state != bank_wf.S.requested)
             .order_by(BankChangeRequest.id.desc())
             .limit(limit)
         ).all()
@@ -123,18 +125,18 @@ def warnings(req: BankChangeRequest, store: Store) -> list[str]:
         )
     if store.bank_code and req.bank_code != store.bank_code:
         found.append("金融機関が変わります。")
-    if store.state != "active":
+    if store.state != store_wf.S.active:
         found.append(f"店舗は「{label(store_wf.MACHINE, store.state)}」の状態です。")
     return found
 
 
-def _mail_context(store: Store, req: BankChangeRequest, settings: dict) -> dict:
+def _mail_context(store: Store, req: BankChangeRequest, settings: Settings) -> dict:
     return {
         "store": store,
         "req": req,
         "new_account": describe(req),
         "requested_at": to_jst(req.requested_at).strftime("%Y年%m月%d日 %H:%M"),
-        "phone": settings.get("kariya.callcenter.phone", ""),
+        "phone": settings.callcenter.phone,
         "outcome": label(bank_wf.MACHINE, req.state),
     }
 
@@ -153,11 +155,11 @@ def _tell_store(db: Session, clock, store: Store, req: BankChangeRequest, settin
 
 
 def request_change(
-    db: Session, clock, settings: dict, store: Store, form: dict, *, actor: str
+    db: Session, clock, settings: Settings, store: Store, form: dict, *, actor: str
 ) -> BankChangeRequest:
     """A store asks for a new account. Refused with a reason: a withdrawn store, a second open
     request, the same account again, or fields a bank would not accept."""
-    if store.state in ("withdrawn", "rejected"):
+    if store.state in (store_wf.S.withdrawn, store_wf.S.rejected):
         raise Conflict("登録が取り消された店舗の口座は変更できません。", code="STORE_NOT_ACTIVE")
     values = validate(form)
     if all(getattr(store, key) == values[key] for key in FIELDS):
@@ -172,7 +174,7 @@ def request_change(
         store_id=store.id,
         previous_account=describe(store)[:200],
         note=note,
-        state="requested",
+        state=bank_wf.S.requested,
         requested_by=actor,
         requested_at=clock.now(),
         decision_reason="",
@@ -202,7 +204,7 @@ def _reason(reason: str, what: str) -> str:
 
 
 def approve(
-    db: Session, clock, settings: dict, req: BankChangeRequest, *, actor: str, reason: str
+    db: Session, clock, settings: Settings, req: BankChangeRequest, *, actor: str, reason: str
 ) -> list[str]:
     """The secretariat approves after calling the store: the account changes now, in the store's
     history, and in any draft batch not yet submitted. Returns notes for the approver (a batch
@@ -210,7 +212,7 @@ def approve(
     reason = _reason(reason, "承認")
     now = clock.now()
     store = db.get(Store, req.store_id)
-    if store.state in ("withdrawn", "rejected"):
+    if store.state in (store_wf.S.withdrawn, store_wf.S.rejected):
         raise Conflict("登録が取り消された店舗の口座は変更できません。", code="STORE_NOT_ACTIVE")
     fire(db, bank_wf.MACHINE, req, "approve", actor=actor, now=now, reason=reason)
     req.decided_by, req.decided_at, req.decision_reason = actor, now, reason
@@ -232,7 +234,9 @@ def approve(
         .where(
             PayoutLine.store_id == store.id,
             PayoutLine.status == "included",
-            PayoutLine.batch_id.in_(select(PayoutBatch.id).where(PayoutBatch.state == "draft")),
+            PayoutLine.batch_id.in_(
+                select(PayoutBatch.id).where(PayoutBatch.state == payout_wf.S.draft)
+            ),
         )
         .values(
             bank_code=req.bank_code,
@@ -251,7 +255,9 @@ def approve(
         .where(
             PayoutLine.store_id == store.id,
             PayoutLine.status == "included",
-            PayoutBatch.state.in_(("submitted", "approved", "exported")),
+            PayoutBatch.state.in_(
+                (payout_wf.S.submitted, payout_wf.S.approved, payout_wf.S.exported)
+            ),
         )
     ).all()
     notes += [
@@ -265,7 +271,7 @@ def approve(
 
 
 def reject(
-    db: Session, clock, settings: dict, req: BankChangeRequest, *, actor: str, reason: str
+    db: Session, clock, settings: Settings, req: BankChangeRequest, *, actor: str, reason: str
 ) -> None:
     reason = _reason(reason, "不承認")
     now = clock.now()

@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Mapping
 
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
@@ -24,11 +25,16 @@ from kariya.ledger import postings
 from kariya.payouts import settlement, zengin
 from kariya.payouts.models import PayoutAdjustment, PayoutBatch, PayoutItem, PayoutLine
 from kariya.redemptions.models import Redemption
+from kariya.settings import Settings, settings_of
 from kariya.stores.models import Store
+from workflows import adjustment as adjustment_wf
 from workflows import payout as payout_wf
+from workflows import redemption as redemption_wf
+from workflows import store as store_wf
 from workflows.binding import fire
 
-OPEN_STATES = ("draft", "submitted", "approved", "exported")
+# A batch the city has approved and the bank has not yet answered: its included lines are payable.
+PAYABLE_BATCH_STATES = (payout_wf.S.approved, payout_wf.S.exported)
 
 
 def _campaign(db: Session) -> Campaign:
@@ -40,7 +46,7 @@ def _campaign(db: Session) -> Campaign:
 
 def account_problem(store: Store) -> str | None:
     """Why a store cannot be paid now, or None."""
-    if store.state != "active":
+    if store.state != store_wf.S.active:
         return "店舗が利用停止中のため保留"
     if not (
         re.fullmatch(r"\d{4}", store.bank_code or "")
@@ -65,7 +71,7 @@ def _payable_uses(db: Session, campaign: Campaign, until: dt.datetime, now: dt.d
         .join(Round, Round.id == Redemption.round_id)
         .where(
             Round.campaign_id == campaign.id,
-            Redemption.state == "confirmed",
+            Redemption.state == redemption_wf.S.confirmed,
             Redemption.used_at < until,
             Redemption.used_at <= now - window,
             ~exists().where(and_(PayoutItem.redemption_id == Redemption.id, PayoutItem.active)),
@@ -80,7 +86,7 @@ def _payable_adjustments(db: Session, campaign: Campaign):
         select(PayoutAdjustment.id, PayoutAdjustment.store_id, PayoutAdjustment.amount)
         .where(
             PayoutAdjustment.campaign_id == campaign.id,
-            PayoutAdjustment.state == "approved",
+            PayoutAdjustment.state == adjustment_wf.S.approved,
             ~exists().where(
                 and_(PayoutItem.adjustment_id == PayoutAdjustment.id, PayoutItem.active)
             ),
@@ -93,14 +99,15 @@ def approved_adjustments(db: Session, campaign: Campaign) -> int:
     return int(
         db.scalar(
             select(func.coalesce(func.sum(PayoutAdjustment.amount), 0)).where(
-                PayoutAdjustment.campaign_id == campaign.id, PayoutAdjustment.state == "approved"
+                PayoutAdjustment.campaign_id == campaign.id,
+                PayoutAdjustment.state == adjustment_wf.S.approved,
             )
         )
     )
 
 
 def build(
-    db: Session, clock, settings: dict, *, actor: str, period_end: dt.datetime | None = None
+    db: Session, clock, settings: Settings, *, actor: str, period_end: dt.datetime | None = None
 ) -> PayoutBatch:
     """A draft batch for the last settlement period that has ended (or the one ending at
     `period_end`), holding every payable use not yet in a batch, one line per store. One
@@ -111,7 +118,8 @@ def build(
         raise Invalid("キャンペーンが登録されていません。")
     busy = db.scalar(
         select(PayoutBatch).where(
-            PayoutBatch.campaign_id == campaign.id, PayoutBatch.state.in_(("draft", "submitted"))
+            PayoutBatch.campaign_id == campaign.id,
+            PayoutBatch.state.in_((payout_wf.S.draft, payout_wf.S.submitted)),
         )
     )
     if busy is not None:
@@ -131,7 +139,7 @@ def build(
         period_key=period.key,
         period_starts=period.starts,
         period_ends=period.ends,
-        state="draft",
+        state=payout_wf.S.draft,
         created_at=now,
         created_by=actor,
     )
@@ -150,11 +158,10 @@ def build(
     return batch
 
 
-def cutoffs_of(settings: dict) -> tuple[int, ...]:
-    """The settlement cadence (setting kariya.settlement.cutoffs, e.g. "15" or "10,20")."""
-    return tuple(
-        int(d) for d in str(settings.get("kariya.settlement.cutoffs", "15")).split(",") if d.strip()
-    )
+def cutoffs_of(settings: Settings | Mapping) -> tuple[int, ...]:
+    """The settlement cadence (setting kariya.settlement.cutoffs, e.g. "15" or "10,20"). An ini
+    mapping is read too: kariya.materials passes its dict (until it reads the fields)."""
+    return settings_of(settings).settlement.cutoffs
 
 
 def _fill(db: Session, batch: PayoutBatch, campaign: Campaign, now: dt.datetime) -> None:
@@ -297,7 +304,7 @@ def _release(db: Session, line_ids: list[int]) -> None:
         db.execute(update(PayoutItem).where(PayoutItem.line_id.in_(line_ids)).values(active=False))
 
 
-def remitter(settings: dict) -> zengin.Remitter:
+def remitter(settings: Settings) -> zengin.Remitter:
     return zengin.Remitter.from_settings(settings)
 
 
@@ -305,20 +312,23 @@ def export(
     db: Session,
     clock,
     batch: PayoutBatch,
-    settings: dict,
+    settings: Settings,
     *,
     actor: str,
     transfer_date: dt.date | None = None,
 ) -> bytes:
     """The Zengin file of an approved batch. Exporting again returns the same file and pays
     nobody twice: the file is built once and kept."""
-    if batch.state in ("exported", "transferred", "reconciled") and batch.zengin_file:
+    if (
+        batch.state in (payout_wf.S.exported, payout_wf.S.transferred, payout_wf.S.reconciled)
+        and batch.zengin_file
+    ):
         return batch.zengin_file
-    if batch.state != "approved":
+    if batch.state != payout_wf.S.approved:
         raise Conflict("承認済みの支払バッチだけ振込データを出力できます。", code="NOT_APPROVED")
     now = clock.now()
     day = transfer_date or zengin.next_business_day(
-        now.astimezone(settlement.JST).date(), int(settings.get("kariya.zengin.lead_days", 2))
+        now.astimezone(settlement.JST).date(), settings.zengin.lead_days
     )
     payees = []
     for line in batch.lines:
@@ -338,13 +348,13 @@ def export(
                 reference2=str(batch.id),
             )
         )
-    separator = b"\r\n" if settings.get("kariya.zengin.separator", "crlf") == "crlf" else b""
+    separator = b"\r\n" if settings.zengin.separator == "crlf" else b""
     data = zengin.build(
         remitter(settings),
         day,
         payees,
         separator=separator,
-        transfer_code=settings.get("kariya.zengin.transfer_code", "7"),
+        transfer_code=settings.zengin.transfer_code,
     )
     fire(db, payout_wf.MACHINE, batch, "export", actor=actor, now=now)
     batch.zengin_file, batch.zengin_sha256, batch.transfer_date = (
@@ -371,7 +381,7 @@ def record_results(
     """The bank's results, line by line. Refuses (with reasons, writing nothing) a result for an
     unknown store, a different amount, or a line already settled. Transferred: payable -> paid;
     failed: payable -> used, and its uses go back to the next batch."""
-    if batch.state != "exported":
+    if batch.state != payout_wf.S.exported:
         raise Conflict(
             "振込データ出力済みの支払バッチだけ結果を登録できます。", code="NOT_EXPORTED"
         )
@@ -469,7 +479,7 @@ def reconciliation(db: Session, campaign: Campaign) -> dict:
         db.execute(
             select(Redemption.store_id, func.sum(Redemption.amount))
             .join(Round, Round.id == Redemption.round_id)
-            .where(Round.campaign_id == campaign.id, Redemption.state == "confirmed")
+            .where(Round.campaign_id == campaign.id, Redemption.state == redemption_wf.S.confirmed)
             .group_by(Redemption.store_id)
         ).all()
     )
@@ -485,7 +495,8 @@ def reconciliation(db: Session, campaign: Campaign) -> dict:
         db.execute(
             select(PayoutAdjustment.store_id, func.sum(PayoutAdjustment.amount))
             .where(
-                PayoutAdjustment.campaign_id == campaign.id, PayoutAdjustment.state == "approved"
+                PayoutAdjustment.campaign_id == campaign.id,
+                PayoutAdjustment.state == adjustment_wf.S.approved,
             )
             .group_by(PayoutAdjustment.store_id)
         ).all()
@@ -495,7 +506,7 @@ def reconciliation(db: Session, campaign: Campaign) -> dict:
     for store_id, status, state, amount in by_status:
         if status == "transferred":
             paid[store_id] = paid.get(store_id, 0) + int(amount)
-        elif status == "included" and state in ("approved", "exported"):
+        elif status == "included" and state in PAYABLE_BATCH_STATES:
             approved[store_id] = approved.get(store_id, 0) + int(amount)
     rows = []
     for store_id in sorted(set(redeemed) | set(adjusted) | set(paid) | set(approved)):
@@ -531,7 +542,7 @@ def ledger_problems(db: Session, campaign: Campaign, bal: dict[str, int]) -> lis
     ).all()
     traced = {"paid": 0, "payable": 0, "pending": 0, "adjusted": 0}
     problems: list[str] = []
-    _trace(rows, "a use", "confirmed", "pending", traced, problems)
+    _trace(rows, "a use", redemption_wf.S.confirmed, "pending", traced, problems)
     adjustments = db.execute(
         select(
             PayoutAdjustment.amount, PayoutAdjustment.state, PayoutLine.status, PayoutBatch.state
@@ -544,7 +555,7 @@ def ledger_problems(db: Session, campaign: Campaign, bal: dict[str, int]) -> lis
         .outerjoin(PayoutBatch, PayoutBatch.id == PayoutLine.batch_id)
         .where(PayoutAdjustment.campaign_id == campaign.id)
     ).all()
-    _trace(adjustments, "an adjustment", "approved", "adjusted", traced, problems)
+    _trace(adjustments, "an adjustment", adjustment_wf.S.approved, "adjusted", traced, problems)
     for name, account in (
         ("paid", postings.PAID),
         ("payable", postings.PAYABLE),
@@ -570,7 +581,7 @@ def _trace(rows, what: str, payable_state: str, waiting: str, traced: dict, prob
             continue
         if line_status == "transferred":
             traced["paid"] += amount
-        elif line_status == "included" and batch_state in ("approved", "exported"):
+        elif line_status == "included" and batch_state in PAYABLE_BATCH_STATES:
             traced["payable"] += amount
         else:
             traced[waiting] += amount

@@ -15,31 +15,24 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kariya.orm import Base, UTCDateTime
-
-BATCH_STATES = (
-    "draft",
-    "submitted",
-    "approved",
-    "rejected",
-    "exported",
-    "transferred",
-    "reconciled",
-)
-_batch_states = ", ".join(f"'{s}'" for s in BATCH_STATES)
+from workflows import adjustment as adjustment_wf
+from workflows import bank_change as bank_wf
+from workflows import payout as payout_wf
+from workflows.binding import state_check
 
 
 class PayoutBatch(Base):
     """The payments of one settlement period, one line per store (F-1..F-5)."""
 
     __tablename__ = "payout_batch"
-    __table_args__ = (CheckConstraint(f"state IN ({_batch_states})", name="state"),)
+    __table_args__ = (state_check(payout_wf.MACHINE),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
     period_key: Mapped[str] = mapped_column(String(20))
     period_starts: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     period_ends: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    state: Mapped[str] = mapped_column(String(12), default="draft")
+    state: Mapped[str] = mapped_column(String(12), default=payout_wf.S.draft)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(100))
     submitted_by: Mapped[str | None] = mapped_column(String(100))
@@ -119,7 +112,7 @@ class PayoutAdjustment(Base):
 
     __tablename__ = "payout_adjustment"
     __table_args__ = (
-        CheckConstraint("state IN ('proposed', 'approved', 'rejected')", name="state"),
+        state_check(adjustment_wf.MACHINE),
         CheckConstraint("amount <> 0", name="amount_nonzero"),
     )
 
@@ -129,7 +122,7 @@ class PayoutAdjustment(Base):
     redemption_id: Mapped[int | None] = mapped_column(ForeignKey("redemption.id"))
     amount: Mapped[int]
     reason: Mapped[str] = mapped_column(String(500))
-    state: Mapped[str] = mapped_column(String(10), default="proposed")
+    state: Mapped[str] = mapped_column(String(10), default=adjustment_wf.S.proposed)
     proposed_by: Mapped[str] = mapped_column(String(100))
     proposed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(100))
@@ -144,15 +137,13 @@ class BankChangeRequest(Base):
 
     __tablename__ = "bank_change_request"
     __table_args__ = (
-        CheckConstraint(
-            "state IN ('requested', 'approved', 'rejected', 'withdrawn')", name="state"
-        ),
+        state_check(bank_wf.MACHINE),
         Index(
             "uq_bank_change_request_open",
             "store_id",
             unique=True,
-            postgresql_where=text("state = 'requested'"),
-            sqlite_where=text("state = 'requested'"),
+            postgresql_where=text(f"state = '{bank_wf.S.requested}'"),
+            sqlite_where=text(f"state = '{bank_wf.S.requested}'"),
         ),
     )
 
@@ -165,7 +156,7 @@ class BankChangeRequest(Base):
     account_holder_kana: Mapped[str] = mapped_column(String(100))
     previous_account: Mapped[str] = mapped_column(String(200), default="")
     note: Mapped[str] = mapped_column(String(500), default="")
-    state: Mapped[str] = mapped_column(String(12), default="requested")
+    state: Mapped[str] = mapped_column(String(12), default=bank_wf.S.requested)
     requested_by: Mapped[str] = mapped_column(String(100))
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(100))

@@ -16,6 +16,7 @@ from kariya.payouts.models import PayoutAdjustment, PayoutBatch, PayoutItem, Pay
 from kariya.redemptions.models import Redemption
 from kariya.stores.models import Store
 from workflows import payout as payout_wf
+from workflows import redemption as redemption_wf
 from workflows.binding import label
 
 LINE_STATUS = {
@@ -184,7 +185,7 @@ def store_totals(db: Session, store_id: int, cutoffs: tuple[int, ...]) -> dict:
     rows = db.execute(
         select(Round.number, Redemption.used_at, Redemption.amount)
         .join(Round, Round.id == Redemption.round_id)
-        .where(Redemption.store_id == store_id, Redemption.state == "confirmed")
+        .where(Redemption.store_id == store_id, Redemption.state == redemption_wf.S.confirmed)
     ).all()
     per_round: dict[int, list[int]] = {}
     per_period: dict[str, list] = {}

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 
 import jpholiday
 
+from kariya.settings import Settings
 from kariya.stores.bank_fields import ZenginError, check_bank, normalize_name
 
 RECORD = 120
@@ -63,22 +63,21 @@ class Remitter:
     branch_name_kana: str = ""
 
     @classmethod
-    def from_settings(cls, settings: dict) -> Remitter:
-        get = functools.partial(_setting, settings)
+    def from_settings(cls, settings: Settings) -> Remitter:
+        z = settings.zengin
         return cls(
-            code=get("remitter_code"),
-            name_kana=get("remitter_name"),
-            bank_code=get("bank_code"),
-            branch_code=get("branch_code"),
-            account_type=ACCOUNT_TYPES[get("account_type")],
-            account_number=get("account_number"),
-            bank_name_kana=settings.get("kariya.zengin.bank_name", ""),
-            branch_name_kana=settings.get("kariya.zengin.branch_name", ""),
+            code=_required(z.remitter_code, "remitter_code"),
+            name_kana=_required(z.remitter_name, "remitter_name"),
+            bank_code=_required(z.bank_code, "bank_code"),
+            branch_code=_required(z.branch_code, "branch_code"),
+            account_type=ACCOUNT_TYPES[_required(z.account_type, "account_type")],
+            account_number=_required(z.account_number, "account_number"),
+            bank_name_kana=z.bank_name,
+            branch_name_kana=z.branch_name,
         )
 
 
-def _setting(settings: dict, key: str) -> str:
-    value = settings.get(f"kariya.zengin.{key}", "")
+def _required(value: str, key: str) -> str:
     if not value:
         raise ZenginError(f"振込依頼人の設定 kariya.zengin.{key} がありません。")
     return value

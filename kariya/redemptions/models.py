@@ -6,6 +6,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kariya.orm import Base, UTCDateTime
+from workflows import redemption as redemption_wf
+from workflows.binding import state_check
 
 
 class Redemption(Base):
@@ -13,7 +15,7 @@ class Redemption(Base):
 
     __tablename__ = "redemption"
     __table_args__ = (
-        CheckConstraint("state IN ('confirmed', 'voided')", name="state"),
+        state_check(redemption_wf.MACHINE),
         CheckConstraint("coupons > 0", name="coupons_positive"),
         CheckConstraint("bill_amount > 0", name="bill_positive"),
         Index("ix_redemption_store_used_at", "store_id", "used_at"),
@@ -28,7 +30,7 @@ class Redemption(Base):
     amount: Mapped[int]
     bill_amount: Mapped[int]
     confirmation_code: Mapped[str] = mapped_column(String(8))
-    state: Mapped[str] = mapped_column(String(10), default="confirmed")
+    state: Mapped[str] = mapped_column(String(10), default=redemption_wf.S.confirmed)
     used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     voided_by: Mapped[str | None] = mapped_column(String(100))

@@ -30,7 +30,9 @@ from kariya.residents.models import Person
 from kariya.stores import qr
 from kariya.stores.finder import store_json
 from kariya.stores.models import Store
+from workflows import coupon as coupon_wf
 from workflows import redemption as redemption_wf
+from workflows import store as store_wf
 from workflows.binding import fire
 
 # Sanity bound on what a person can type as a bill (not a campaign rule): refuses typos.
@@ -86,7 +88,7 @@ def store_for_token(db: Session, token: str) -> Store:
     store = qr.find_by_token(db, token)
     if store is None:
         raise BadQr()
-    if store.state != "active":
+    if store.state != store_wf.S.active:
         raise StoreNotActive()
     return store
 
@@ -117,7 +119,9 @@ def preview(db: Session, clock, person_id: int, token: str) -> dict:
             select(func.count())
             .select_from(Coupon)
             .where(
-                Coupon.person_id == person_id, Coupon.round_id == rnd.id, Coupon.state == "issued"
+                Coupon.person_id == person_id,
+                Coupon.round_id == rnd.id,
+                Coupon.state == coupon_wf.S.issued,
             )
         )
         left_here = campaign.store_limit_per_round - _used_here(db, person_id, store.id, rnd.id)
@@ -194,7 +198,7 @@ def redeem(db: Session, clock, person_id: int, token: str, count, bill) -> dict:
         amount=count * campaign.coupon_face,
         bill_amount=amount_billed,
         confirmation_code="".join(secrets.choice(CODE_ALPHABET) for _ in range(6)),
-        state="confirmed",
+        state=redemption_wf.S.confirmed,
         used_at=now,
     )
     db.add(redemption)
@@ -272,7 +276,7 @@ def of_store(db: Session, clock, store_id: int, since: dt.datetime | None = None
                 "bill_amount": r.bill_amount,
                 "confirmation_code": r.confirmation_code,
                 "state": r.state,
-                "voidable": r.state == "confirmed" and now <= r.used_at + window,
+                "voidable": r.state == redemption_wf.S.confirmed and now <= r.used_at + window,
             }
         )
     return result
@@ -292,7 +296,7 @@ def of_person(db: Session, person_id: int) -> list[dict]:
             "amount": r.amount,
             "bill_amount": r.bill_amount,
             "confirmation_code": r.confirmation_code,
-            "voided": r.state == "voided",
+            "voided": r.state == redemption_wf.S.voided,
         }
         for r, s in rows
     ]

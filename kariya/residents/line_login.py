@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from kariya.errors import DomainError
 from kariya.residents import profiles
 from kariya.residents.models import Person
+from kariya.settings import Settings, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +103,16 @@ class LineConfig:
     timeout: float = 10.0
 
     @classmethod
-    def from_settings(cls, settings: dict) -> LineConfig:
+    def from_settings(cls, settings: Settings) -> LineConfig:
+        line = settings.line
         return cls(
-            channel_id=settings["kariya.line.channel_id"],
-            channel_secret=settings["kariya.line.channel_secret"],
-            authorize_url=settings["kariya.line.authorize_url"],
-            token_url=settings["kariya.line.token_url"],
-            friendship_url=settings["kariya.line.friendship_url"],
-            redirect_uri=settings["kariya.line.redirect_uri"],
-            timeout=float(settings.get("kariya.line.timeout_seconds") or 10),
+            channel_id=line.channel_id,
+            channel_secret=line.channel_secret,
+            authorize_url=line.authorize_url,
+            token_url=line.token_url,
+            friendship_url=line.friendship_url,
+            redirect_uri=line.redirect_uri,
+            timeout=line.timeout_seconds,
         )
 
 
@@ -342,6 +344,6 @@ def for_registry(registry) -> LineLogin:
     client = registry.get("kariya.line_login")
     if client is None:
         client = registry["kariya.line_login"] = LineLogin(
-            LineConfig.from_settings(registry.settings)
+            LineConfig.from_settings(settings_of(registry))
         )
     return client

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from kariya import roles
 from kariya.errors import DomainError, Invalid
+from kariya.settings import Settings
 from kariya.staff.models import LoginAttempt, StaffUser
 from kariya.stores import lookup
 
@@ -86,11 +87,11 @@ def create_user(
 
 
 def authenticate(
-    db: Session, clock, settings: dict, username: str, password: str, address: str
+    db: Session, clock, settings: Settings, username: str, password: str, address: str
 ) -> StaffUser:
     """Return the user, or raise LoginFailed / LoginThrottled. Every attempt is recorded."""
     now = clock.now()
-    window = dt.timedelta(minutes=int(settings["kariya.login.window_minutes"]))
+    window = dt.timedelta(minutes=settings.login.window_minutes)
     username = (username or "").strip()[:64]
     address = (address or "-")[:64]
 
@@ -103,10 +104,9 @@ def authenticate(
             )
         )
 
-    throttled = failures(LoginAttempt.username, username) >= int(
-        settings["kariya.login.max_failures_per_account"]
-    ) or failures(LoginAttempt.address, address) >= int(
-        settings["kariya.login.max_failures_per_address"]
+    throttled = (
+        failures(LoginAttempt.username, username) >= settings.login.max_failures_per_account
+        or failures(LoginAttempt.address, address) >= settings.login.max_failures_per_address
     )
 
     user = db.scalar(select(StaffUser).where(StaffUser.username == username)) if username else None

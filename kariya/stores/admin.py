@@ -8,11 +8,11 @@ import math
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from kariya.errors import Invalid, NotFound
+from kariya.errors import DomainError, Invalid, NotFound
 from kariya.stores import lookup, registration
 from kariya.stores.finder import search_key
+from kariya.stores.importer.applying import HISTORY_LABELS
 from kariya.stores.models import Store
-from kariya.stores.store_import import HISTORY_LABELS
 from workflows import store as store_wf
 from workflows.binding import label, sources
 from workflows.records import TransitionRecord
@@ -105,4 +105,25 @@ def transition(db: Session, clock, store: Store, event: str, *, actor: str, reas
         raise Invalid(f"「{event_label(event)}」の理由を入力してください。", code="REASON_REQUIRED")
     if len(reason) > MAX_REASON:
         raise Invalid(f"理由は{MAX_REASON}文字以内で入力してください。", code="REASON_TOO_LONG")
-    return registration.transition(db, clock, store, event, actor=actor, reason=reason)
+    try:
+        return registration.transition(db, clock, store, event, actor=actor, reason=reason)
+    except DomainError:
+        db.expire(store)  # the state as stored, not as attempted
+        raise
+
+
+def take_step(db: Session, clock, code: str, event: str, *, actor: str, reason: str) -> str:
+    """The registration step `event` taken on the store `code` by the secretariat (see
+    `transition`); returns what the secretariat is told."""
+    store = get(db, code)
+    state = transition(db, clock, store, event, actor=actor, reason=reason)
+    message = f"店舗「{store.name}」を「{state_label(state)}」にしました。"
+    if event == "activate":
+        message += "QRコードを発行しました。掲示物をダウンロードしてお届けください。"
+    return message
+
+
+def detail(db: Session, code: str) -> dict:
+    """A store's page: the store, its history, the steps its state allows."""
+    store = get(db, code)
+    return {"store": store, "history": history(db, store), "events": events_from(store.state)}

@@ -7,9 +7,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kariya.stores.models import Store
+from workflows import store as store_wf
 
 # Only an active store takes coupons, is found by residents and hears the secretariat's notices.
-ACTIVE = Store.state == "active"
+ACTIVE = Store.state == store_wf.S.active
 
 
 def by_code(db: Session, code: str, *, active: bool = False) -> Store | None:

@@ -2,28 +2,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kariya.orm import Base, UTCDateTime
-
-STORE_STATES = (
-    "applied",
-    "under_review",
-    "approved",
-    "active",
-    "suspended",
-    "withdrawn",
-    "rejected",
-)
-_states = ", ".join(f"'{s}'" for s in STORE_STATES)
+from workflows import store as store_wf
+from workflows.binding import state_check
 
 
 class Store(Base):
     """A registered store (S-1); its registration state follows workflows.store."""
 
     __tablename__ = "store"
-    __table_args__ = (CheckConstraint(f"state IN ({_states})", name="state"),)
+    __table_args__ = (state_check(store_wf.MACHINE),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(20), unique=True)
@@ -41,7 +32,7 @@ class Store(Base):
     account_number: Mapped[str] = mapped_column(String(7), default="")
     account_holder_kana: Mapped[str] = mapped_column(String(100), default="")
     search_text: Mapped[str] = mapped_column(Text, default="")
-    state: Mapped[str] = mapped_column(String(20), default="applied")
+    state: Mapped[str] = mapped_column(String(20), default=store_wf.S.applied)
     qr_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -7,8 +7,6 @@ written in the same transaction as the notice: a refused notice writes nothing a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -16,8 +14,11 @@ from kariya.errors import Invalid, NotFound
 from kariya.mail import outbox
 from kariya.mail.models import OutboundMail
 from kariya.orm import insert_or_skip
+from kariya.settings import Settings
 from kariya.stores import lookup
 from kariya.stores.models import Store, StoreNotice, StoreNoticeRead
+from workflows import mail as mail_wf
+from workflows import store as store_wf
 
 TITLE_MAX = 100
 BODY_MAX = 4000
@@ -57,15 +58,13 @@ def publish(
     title: str,
     body: str,
     actor: str,
-    settings: Mapping | None = None,
+    settings: Settings | None = None,
 ) -> StoreNotice:
     """Write the notice and queue one mail to every active store with an address. The caller
     sends the outbox after the commit (the "kariya.mail.send" task)."""
     title, body = validate(title, body)
-    settings = settings or {}
-    from kariya.settings import DEFAULTS
-
-    public_url = (settings.get("kariya.public_url") or DEFAULTS["kariya.public_url"]).rstrip("/")
+    settings = settings if settings is not None else Settings()
+    public_url = settings.public_url.rstrip("/")
     notice = StoreNotice(title=title, body=body, created_by=actor[:100], created_at=clock.now())
     db.add(notice)
     db.flush()
@@ -77,7 +76,7 @@ def publish(
             store=store,
             notice=notice,
             portal_url=public_url + "/store/",
-            phone=settings.get("kariya.callcenter.phone", DEFAULTS["kariya.callcenter.phone"]),
+            phone=settings.callcenter.phone,
         )
         outbox.queue(
             db,
@@ -163,7 +162,7 @@ def listing(db: Session) -> list[dict]:
         .where(OutboundMail.ref.like("notice:%"))
         .group_by(OutboundMail.ref, OutboundMail.state)
     ).all():
-        mail_counts.setdefault(ref, {"pending": 0, "sent": 0, "failed": 0})[state] = count
+        mail_counts.setdefault(ref, dict.fromkeys(mail_wf.STATES, 0))[state] = count
     notices = db.scalars(
         select(StoreNotice).order_by(StoreNotice.created_at.desc(), StoreNotice.id.desc())
     )
@@ -172,7 +171,7 @@ def listing(db: Session) -> list[dict]:
             "notice": n,
             "read": reads.get(n.id, 0),
             "active": active,
-            "mails": mail_counts.get(ref_of(n.id), {"pending": 0, "sent": 0, "failed": 0}),
+            "mails": mail_counts.get(ref_of(n.id), dict.fromkeys(mail_wf.STATES, 0)),
         }
         for n in notices
     ]
@@ -196,8 +195,8 @@ def detail(db: Session, notice_id: int) -> dict:
     return {
         "notice": notice,
         "stores": rows,
-        "read": sum(1 for r in rows if r["read"] and r["store"].state == "active"),
-        "active": sum(1 for r in rows if r["store"].state == "active"),
+        "read": sum(1 for r in rows if r["read"] and r["store"].state == store_wf.S.active),
+        "active": sum(1 for r in rows if r["store"].state == store_wf.S.active),
         "mails": outbox.summary(list(mails.values())),
     }
 
@@ -205,7 +204,7 @@ def detail(db: Session, notice_id: int) -> dict:
 def retry_failed(db: Session, clock, notice_id: int, actor: str) -> int:
     """Put the notice's failed mails back in the outbox; the caller then sends the outbox."""
     notice = get(db, notice_id)
-    failed = [m for m in outbox.of_ref(db, ref_of(notice.id)) if m.state == "failed"]
+    failed = [m for m in outbox.of_ref(db, ref_of(notice.id)) if m.state == mail_wf.S.failed]
     for m in failed:
         outbox.retry(db, clock, m, actor=actor)
     return len(failed)

@@ -9,6 +9,7 @@ modules around it.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 
 import qrcode
 from qrcode.constants import ERROR_CORRECT_H
@@ -17,17 +18,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kariya.errors import Conflict
+from kariya.settings import Settings, settings_of
 from kariya.stores.models import Store
 
 QUIET_ZONE = 4  # modules of white around the code (ISO/IEC 18004 minimum)
 MAX_TOKEN_LENGTH = 64  # the column's size: longer is never a token of ours
 
 
-def url_for_token(settings: dict, token: str) -> str:
-    return f"{settings['kariya.public_url'].rstrip('/')}/s/{token}"
+def url_for_token(settings: Settings | Mapping, token: str) -> str:
+    # An ini mapping is read too: kariya.materials passes its dict (until it reads the fields).
+    return f"{settings_of(settings).public_url.rstrip('/')}/s/{token}"
 
 
-def store_url(settings: dict, store: Store) -> str:
+def store_url(settings: Settings | Mapping, store: Store) -> str:
     """The URL in the store's QR code; a store that was never activated has none."""
     if not store.qr_token:
         raise Conflict(
@@ -61,7 +64,7 @@ def png(data: str, box_size: int = 20) -> bytes:
     return buffer.getvalue()
 
 
-def store_png(settings: dict, store: Store, box_size: int = 20) -> bytes:
+def store_png(settings: Settings | Mapping, store: Store, box_size: int = 20) -> bytes:
     return png(store_url(settings, store), box_size=box_size)
 
 

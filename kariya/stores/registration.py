@@ -22,7 +22,7 @@ def new_qr_token() -> str:
 
 def create(db: Session, clock, **fields) -> Store:
     now = clock.now()
-    store = Store(state="applied", created_at=now, updated_at=now, **fields)
+    store = Store(state=store_wf.S.applied, created_at=now, updated_at=now, **fields)
     store.search_text = store_search_text(store)
     db.add(store)
     db.flush()
@@ -73,7 +73,7 @@ def reissue(db: Session, clock, store: Store, actor: str, reason: str) -> str:
             f"店舗「{store.name}」のQRコードはまだ発行されていません(利用開始後に発行されます)。",
             code="NO_QR",
         )
-    if store.state in ("withdrawn", "rejected"):
+    if store.state in (store_wf.S.withdrawn, store_wf.S.rejected):
         raise Conflict(
             f"店舗「{store.name}」は登録取消または不承認のため、QRコードを再発行できません。",
             code="STORE_NOT_ACTIVE",

@@ -12,6 +12,7 @@ from kariya import make_config
 from kariya.clock import Clock
 from kariya.coupons import acquisition, rounds, ticker
 from kariya.models import Acquisition, Campaign, Coupon, IdempotencyRecord, LedgerEntry, Round
+from kariya.settings import settings_of
 from tests.conftest import BASE_SETTINGS
 from tests.helpers import ROUND1, load_campaign, login_resident
 
@@ -282,6 +283,7 @@ def test_late_arrivals_after_a_sell_out_are_refused_without_the_database(engine,
 
 
 def test_the_sold_out_memo_is_off_with_a_settable_clock():
-    assert acquisition.sold_out_memo({"kariya.clock": "settable"}) is None
-    assert acquisition.sold_out_memo({"kariya.acquisition.sold_out_memo_seconds": "0"}) is None
-    assert acquisition.sold_out_memo({"kariya.acquisition.sold_out_memo_seconds": "1"}) is not None
+    memo = acquisition.sold_out_memo
+    assert memo(settings_of({"kariya.clock": "settable"})) is None
+    assert memo(settings_of({"kariya.acquisition.sold_out_memo_seconds": "0"})) is None
+    assert memo(settings_of({"kariya.acquisition.sold_out_memo_seconds": "1"})) is not None

@@ -14,12 +14,12 @@ from kariya.errors import Conflict, Forbidden, Invalid
 from kariya.ledger import postings
 from kariya.models import Campaign, LedgerEntry, PayoutAdjustment, PayoutBatch, Redemption, Round
 from kariya.payouts import adjustments, batches, zengin
-from kariya.settings import DEFAULTS
+from kariya.settings import Settings
 from tests.functional.test_payouts import post, spent, staff_app  # noqa: F401  (fixture)
 from tests.helpers import ROUND1
 
 CLOCK = FixedClock(ROUND1.replace(day=16, hour=10))
-MAX = int(DEFAULTS[adjustments.MAX_AMOUNT_SETTING])
+MAX = Settings().adjustments.max_amount
 
 
 def _check(db):
@@ -155,7 +155,9 @@ def test_a_deduction_larger_than_what_is_owed_is_held_not_paid_negative(db, spen
     assert postings.balance(db, postings.ADJUSTED) == -1_500
     _check(db)
     with pytest.raises(Conflict, match="支払う利用はありません"):
-        batches.build(db, CLOCK, {}, actor="staff:a")  # the store owes 500 net: nothing to pay
+        batches.build(
+            db, CLOCK, Settings(), actor="staff:a"
+        )  # the store owes 500 net: nothing to pay
     db.rollback()
     _check(db)
 

@@ -487,6 +487,22 @@ def test_simulator_never_redirects_to_an_unregistered_callback(simulator):
     assert "location" not in page.headers
 
 
+def test_simulator_page_escapes_what_it_echoes(simulator):
+    """The authorize page (a template, autoescaped) shows the request's values as text."""
+    query = {
+        "response_type": "code",
+        "client_id": CHANNEL_ID,
+        "redirect_uri": CALLBACK,
+        "state": '"><script>alert(1)</script>',
+        "scope": "openid profile",
+        "sim_name": "<b>刈谷</b>",
+    }
+    page = httpx.get(simulator.base + "/oauth2/v2.1/authorize?" + urlencode(query))
+    assert page.status_code == 200 and "LINEでログイン (シミュレーター)" in page.text
+    assert "<script>" not in page.text and "<b>" not in page.text
+    assert "&lt;b&gt;刈谷&lt;/b&gt;" in page.text
+
+
 # -- the development wiring: the simulator inside the app, on the app's clock ---------------------
 
 

@@ -20,9 +20,10 @@ from sqlalchemy import func, select
 from kariya import make_config
 from kariya import settings as kariya_settings
 from kariya.clock import FixedClock
-from kariya.dev import mail_sink
+from kariya.dev import MAIL_SINK_KEY, mail_sink
 from kariya.mail import outbox
 from kariya.models import OutboundMail, StoreNotice, StoreNoticeRead
+from kariya.settings import settings_of
 from tasks import celery_app
 from tests.conftest import BASE_SETTINGS
 from tests.helpers import csrf_from, load_campaign, login_staff, make_store, make_user
@@ -185,7 +186,7 @@ def test_a_notice_is_mailed_once_to_every_active_store_with_an_address(
         ("seika@example.jp", "sent", 1, f"notice:{notice.id}"),
     ]
     # The outbox runs again (the beat): nothing is sent twice.
-    outbox.send_pending(db, FixedClock(notice.created_at), notice_config[0].settings)
+    outbox.send_pending(db, FixedClock(notice.created_at), settings_of(notice_config[0]))
     db.commit()
     assert len(smtp.messages) == 2
 
@@ -311,12 +312,14 @@ def test_unreachable_smtp_keeps_mail_pending_then_failed_and_retry_sends_it(
 
     clock = FixedClock(notice.created_at)
     for _ in range(MAX_ATTEMPTS - 1):  # what the beat's "kariya.mail.send" does every minute
-        outbox.send_pending(db, clock, registry.settings)
+        outbox.send_pending(db, clock, settings_of(registry))
         db.commit()
     db.expire_all()
     mails = db.scalars(select(OutboundMail)).all()
     assert all(m.state == "failed" and m.attempts == MAX_ATTEMPTS for m in mails)
-    outbox.send_pending(db, clock, registry.settings)  # a failed mail is not tried again by itself
+    outbox.send_pending(
+        db, clock, settings_of(registry)
+    )  # a failed mail is not tried again by itself
     db.commit()
     assert all(m.attempts == MAX_ATTEMPTS for m in db.scalars(select(OutboundMail)))
 
@@ -376,7 +379,7 @@ def test_the_development_mail_sink_keeps_mail_and_lists_it(engine, tmp_path, tes
         "kariya.mail_sink.port": str(port),
         "kariya.mail_sink.dir": str(tmp_path / "mail"),
     }
-    controller = mail_sink.start(settings)
+    controller = mail_sink.start(settings_of(settings))
     assert controller is not None
     try:
         msg = EmailMessage()
@@ -393,6 +396,9 @@ def test_the_development_mail_sink_keeps_mail_and_lists_it(engine, tmp_path, tes
     saved = celery_app.registry
     app = make_config(settings).make_wsgi_app()
     celery_app.registry = saved
+    started = app.registry[MAIL_SINK_KEY]  # the web app starts the sink itself (pserve)
+    assert started is not None
+    started.stop()
     page = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"}).get("/dev/mail")
     assert "事務局からのお知らせ: テスト" in page.text
     assert "seika@example.jp" in page.text and "かりや青果店 御中" in page.text

@@ -128,9 +128,10 @@ def test_nobody_approves_a_batch_they_submitted(testapp, db, spent):
     from kariya.clock import FixedClock
     from kariya.errors import Forbidden
     from kariya.payouts import batches
+    from kariya.settings import Settings
 
     clock = FixedClock(ROUND1.replace(day=16, hour=10))
-    batch = batches.build(db, clock, {}, actor="staff:alice")
+    batch = batches.build(db, clock, Settings(), actor="staff:alice")
     batches.submit(db, clock, batch, actor="staff:alice")
     with pytest.raises(Forbidden, match="ダブルチェック"):
         batches.approve(db, clock, batch, actor="staff:alice")

@@ -1,19 +1,25 @@
 """Importing the city's store list from Excel (S-1, P-7; DESIGN.md section 5): the real-world
 variations people send, the dry run, idempotency, every refusal, the error workbook, the
-template, 600 stores in a few seconds, the secretariat's screens and the CLI."""
+template, 600 stores in a few seconds, the secretariat's screens (the upload kept in the
+database) and the CLI."""
 
+import datetime as dt
+import hashlib
 import io
+import re
 import time
 
 import openpyxl
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 
 from kariya.clock import FixedClock
-from kariya.errors import Invalid
-from kariya.models import Store, TransitionRecord
-from kariya.stores import registration, store_import
-from kariya.stores.store_import import HEADERS, ImportRefused
+from kariya.errors import Invalid, NotFound
+from kariya.models import Store, TransitionRecord, UploadedFile
+from kariya.stores import registration
+from kariya.stores.importer import applying, columns, planning, upload_flow, uploads, workbooks
+from kariya.stores.importer.columns import HEADERS
+from kariya.stores.importer.reading import ImportRefused
 from tests.helpers import (
     ROUND1,
     csrf_from,
@@ -75,7 +81,7 @@ def history_count(db) -> int:
 
 
 def apply(db, data, **kw):
-    report = store_import.apply(db, CLOCK, data, actor="test", **kw)
+    report = applying.apply(db, CLOCK, data, actor="test", **kw)
     db.commit()
     return report
 
@@ -157,7 +163,7 @@ def test_messy_real_world_workbook_is_normalised(db):
             None,
         ],
     ]
-    report = store_import.preview(db, workbook(rows, headers))
+    report = planning.preview(db, workbook(rows, headers))
     assert report.ok, report.error_lines()
     assert report.counts == {"create": 3, "update": 0, "unchanged": 0, "error": 0}
     assert any("ＴＥＬ番号の備考" in n for n in report.notices)
@@ -205,7 +211,7 @@ def test_dry_run_is_the_default_and_writes_nothing(db):
     make_store(db, code="K0002", name="既存の店")
     data = workbook([row("K0001"), row("K0002", "既存の店 改装後")])
     before = history_count(db)
-    report = store_import.import_stores(db, CLOCK, data, actor="test")  # dry_run=True default
+    report = applying.import_stores(db, CLOCK, data, actor="test")  # dry_run=True default
     db.commit()
     assert report.counts == {"create": 1, "update": 1, "unchanged": 0, "error": 0}
     assert not report.applied
@@ -218,7 +224,7 @@ def test_update_lists_the_differences_and_records_them(db):
     """S-1: an existing store (matched by code) gets only the changed fields, shown old → new,
     and its history says what the import changed."""
     make_store(db, code="K0001", name="かりや商店")
-    report = store_import.preview(db, workbook([row("K0001", 電話番号="0566-99-9999")]))
+    report = planning.preview(db, workbook([row("K0001", 電話番号="0566-99-9999")]))
     (plan,) = report.rows
     assert plan.action == "update"
     changes = {c.label: (c.old, c.new) for c in plan.changes}
@@ -321,7 +327,7 @@ def test_row_errors_name_row_and_column_in_japanese_and_nothing_is_written(db):
         row("K0009", 口座名義カナ="刈谷商店"),
     ]
     data = workbook(rows)
-    report = store_import.preview(db, data)
+    report = planning.preview(db, data)
     assert not report.ok
     assert report.counts == {"create": 1, "update": 0, "unchanged": 0, "error": 8}
     lines = report.error_lines()
@@ -338,7 +344,7 @@ def test_row_errors_name_row_and_column_in_japanese_and_nothing_is_written(db):
     for start in expected:
         assert any(line.startswith(start) for line in lines), (start, lines)
     with pytest.raises(Invalid) as exc:
-        store_import.apply(db, CLOCK, data, actor="test")
+        applying.apply(db, CLOCK, data, actor="test")
     db.rollback()
     assert exc.value.code == "IMPORT_ERRORS"
     assert "8行にエラーがあるため、取り込みませんでした" in exc.value.message
@@ -349,7 +355,7 @@ def test_row_errors_name_row_and_column_in_japanese_and_nothing_is_written(db):
 def test_duplicate_store_codes_are_refused(db):
     """S-1: the same code twice (also when typed full-width once) is an error on both rows."""
     data = workbook([row("K0001"), row("K0002"), row("Ｋ０００１", "別の店")])
-    report = store_import.preview(db, data)
+    report = planning.preview(db, data)
     lines = report.error_lines()
     assert any(
         line.startswith("2行目 店舗コード: 店舗コード K0001 が4行目と重複しています")
@@ -360,7 +366,7 @@ def test_duplicate_store_codes_are_refused(db):
         for line in lines
     )
     with pytest.raises(Invalid):
-        store_import.apply(db, CLOCK, data, actor="test")
+        applying.apply(db, CLOCK, data, actor="test")
     db.rollback()
     assert store_count(db) == 0
 
@@ -368,7 +374,7 @@ def test_duplicate_store_codes_are_refused(db):
 def test_error_workbook_is_the_upload_with_an_error_column(db):
     """S-1: the errors go back as the uploaded workbook with an エラー column, on the right rows."""
     data = workbook([row("K0001"), row("K0002", 業種="宝飾"), row("K0003")])
-    result = openpyxl.load_workbook(io.BytesIO(store_import.errors_xlsx(db, data)))
+    result = openpyxl.load_workbook(io.BytesIO(workbooks.errors_xlsx(db, data)))
     ws = result.worksheets[0]
     assert ws.cell(1, len(HEADERS) + 1).value == "エラー"
     assert ws.cell(2, len(HEADERS) + 1).value is None
@@ -475,7 +481,7 @@ def test_unusable_files_are_refused_in_japanese_and_nothing_is_written(db, name,
     """S-1: not Excel, encrypted or .xls, over 10 MB, over 5,000 rows, formulas, merged cells,
     unusable headings: one clear Japanese message, nothing written."""
     with pytest.raises(ImportRefused) as exc:
-        store_import.apply(db, CLOCK, data, actor="test")
+        applying.apply(db, CLOCK, data, actor="test")
     db.rollback()
     assert exc.value.code == code
     assert words in exc.value.message
@@ -489,7 +495,7 @@ def test_unusable_files_are_refused_in_japanese_and_nothing_is_written(db, name,
 def test_template_has_headers_example_and_drop_downs(db):
     """S-1, DESIGN.md section 5: the canonical headings, one example row that imports cleanly,
     drop-down lists for category and area drawn from the configuration."""
-    data = store_import.template_workbook()
+    data = workbooks.template_workbook()
     wb = openpyxl.load_workbook(io.BytesIO(data))
     ws = wb.worksheets[0]
     assert [c.value for c in ws[1]] == HEADERS
@@ -501,9 +507,9 @@ def test_template_has_headers_example_and_drop_downs(db):
     listed = lambda v: [  # noqa: E731
         c.value for c in options[v.formula1.split("!")[1].replace("$", "")] for c in c
     ]
-    assert category.type == "list" and listed(category) == store_import.CATEGORIES
+    assert category.type == "list" and listed(category) == columns.CATEGORIES
     assert "刈谷地区" in listed(area) and "依佐美地区" in listed(area)
-    report = store_import.preview(db, data)
+    report = planning.preview(db, data)
     assert report.ok and report.counts["create"] == 1
 
 
@@ -531,7 +537,7 @@ def test_six_hundred_stores_import_in_a_few_seconds(db):
     assert store_count(db) == 600
     assert elapsed < 5.0
     started = time.perf_counter()
-    again = store_import.preview(db, data)
+    again = planning.preview(db, data)
     elapsed = time.perf_counter() - started
     print(f"600-row preview (all unchanged): {elapsed:.2f} s")
     assert again.counts["unchanged"] == 600
@@ -557,15 +563,14 @@ def test_six_hundred_stores_import_and_activation(db):
 # --- the secretariat's screens ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def upload_dir(registry, tmp_path, monkeypatch):
-    path = tmp_path / "store_imports"
-    monkeypatch.setitem(registry.settings, "kariya.store_import_dir", str(path))
-    return path
+def kept_uploads(db) -> list[UploadedFile]:
+    """The uploads waiting for their confirmation (in the database, for every web process)."""
+    db.expire_all()
+    return list(db.scalars(select(UploadedFile)))
 
 
 @pytest.fixture
-def secretariat(db, testapp, upload_dir):
+def secretariat(db, testapp):
     make_user(db, "secretariat", "jimukyoku")
     login_staff(testapp, "jimukyoku")
     return testapp
@@ -587,14 +592,21 @@ def upload(app, data, filename="stores.xlsx", status=302):
     )
 
 
-def test_upload_preview_confirm(db, secretariat, upload_dir):
+def test_upload_preview_confirm(db, secretariat):
     """S-1: upload → preview (created/updated/unchanged/errors) → confirm; nothing is written
-    before the confirmation; the file waits on the server, not in the browser."""
+    before the confirmation; the file waits in the database, not in the browser."""
     apply(db, workbook([row("K0002", "既存の店"), row("K0003", "そのままの店")]))
     rows = [row("K0001"), row("K0002", "既存の店 新装開店"), row("K0003", "そのままの店")]
     response = upload(secretariat, workbook(rows), filename="市の一覧.xlsx")
     assert response.location.endswith("/secretariat/stores/import/preview")
-    (kept,) = upload_dir.glob("*.xlsx")
+    (kept,) = kept_uploads(db)
+    assert (kept.filename, kept.uploaded_by, kept.purpose) == (
+        "市の一覧.xlsx",
+        "staff:jimukyoku",
+        "store_import",
+    )
+    assert kept.size == len(kept.content) > 0
+    assert kept.sha256 == hashlib.sha256(kept.content).hexdigest()
     page = response.follow()
     summary = page.html.select_one("#summary tbody tr").get_text(" ", strip=True)
     assert summary == "1件 1件 1件 0件"
@@ -603,7 +615,7 @@ def test_upload_preview_confirm(db, secretariat, upload_dir):
     assert "市の一覧.xlsx" in page.text
     assert store_count(db) == 2  # the preview wrote nothing
     form = form_for(page, "/apply")
-    assert form["upload"].value == kept.stem
+    assert form["upload"].value == kept.token
     form["activate"] = True
     done = form.submit(status=302)
     assert done.location.endswith("/secretariat/stores")
@@ -613,7 +625,7 @@ def test_upload_preview_confirm(db, secretariat, upload_dir):
     db.expire_all()
     assert set(db.scalars(select(Store.state))) == {"active"}
     assert db.scalar(select(Store.name).where(Store.code == "K0002")) == "既存の店 新装開店"
-    assert list(upload_dir.glob("*.xlsx")) == []  # removed once committed
+    assert kept_uploads(db) == []  # removed with the import's commit
     # The session no longer points at the file: the preview sends back to the upload form.
     again = secretariat.get("/secretariat/stores/import/preview", status=302)
     assert "もう一度アップロードしてください" in again.follow().text
@@ -631,33 +643,28 @@ def test_preview_with_errors_offers_the_error_workbook_and_no_confirmation(db, s
     assert "名古屋" in ws.cell(3, len(HEADERS) + 1).value
     refused = secretariat.post(
         "/secretariat/stores/import/apply",
-        {"csrf_token": csrf_from(page.text), "upload": _kept_id(secretariat, page)},
+        {"csrf_token": csrf_from(page.text), "upload": _kept_id(db)},
         status=422,
     )
     assert "1行にエラーがあるため、取り込みませんでした" in refused.text
     assert store_count(db) == 0
 
 
-def _kept_id(app, page) -> str:
-    """The upload id the preview was made for, as the confirmation form would carry it."""
-    import re
-
-    from kariya.stores.store_import import upload_dir as kept_dir
-
-    settings = app.app.registry.settings
-    (path,) = kept_dir(settings).glob("*.xlsx")
-    assert re.fullmatch(r"[0-9a-f]{32}", path.stem)
-    return path.stem
+def _kept_id(db) -> str:
+    """The upload token the preview was made for, as the confirmation form would carry it."""
+    (kept,) = kept_uploads(db)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", kept.token)  # 256 random bits
+    return kept.token
 
 
-def test_unreadable_upload_is_refused_on_the_form(db, secretariat, upload_dir):
+def test_unreadable_upload_is_refused_on_the_form(db, secretariat):
     """S-1: a CSV renamed .xlsx gets the Japanese explanation at once (422), nothing kept."""
     response = upload(
         secretariat, "店舗コード,店舗名\nK0001,店\n".encode(), filename="stores.xlsx", status=422
     )
     assert "Excelファイル(.xlsx)として読み込めませんでした" in response.text
     assert "何も登録していません" in response.text
-    assert list(upload_dir.glob("*.xlsx")) == []
+    assert kept_uploads(db) == []
     form = secretariat.get("/secretariat/stores/import")
     missing = secretariat.post(
         "/secretariat/stores/import", {"csrf_token": csrf_from(form.text)}, status=422
@@ -674,12 +681,100 @@ def test_confirmation_must_match_the_latest_upload(db, secretariat):
     assert store_count(db) == 0
 
 
-def test_cancel_discards_the_upload(db, secretariat, upload_dir):
+def test_cancel_discards_the_upload(db, secretariat):
     page = upload(secretariat, workbook([row("K0001")])).follow()
     response = form_for(page, "/cancel").submit(status=302).follow()
     assert "取り込みを取りやめました" in response.text
-    assert list(upload_dir.glob("*.xlsx")) == []
+    assert kept_uploads(db) == []
     assert store_count(db) == 0
+
+
+def test_the_upload_waits_in_the_database_for_any_web_process(db, secretariat, settings):
+    """Issue 10, item 8: the upload is kept in the database, so a confirmation that another web
+    process (another host) serves finds it, and removes it with the import."""
+    import webtest
+
+    from kariya import make_config
+
+    page = upload(secretariat, workbook([row("K0001")])).follow()
+    other_app = make_config(dict(settings)).make_wsgi_app()
+    other = webtest.TestApp(
+        other_app, extra_environ=secretariat.extra_environ, cookiejar=secretariat.cookiejar
+    )
+    again = other.get("/secretariat/stores/import/preview")
+    assert again.html.select_one("#summary tbody tr").get_text(" ", strip=True) == "1件 0件 0件 0件"
+    done = other.post(
+        "/secretariat/stores/import/apply",
+        {"csrf_token": csrf_from(page.text), "upload": _kept_id(db)},
+        status=302,
+    )
+    assert "新規 1件" in done.follow().text
+    assert store_count(db) == 1 and kept_uploads(db) == []
+
+
+def test_an_upload_serves_only_whoever_uploaded_it(db, secretariat, testapp, set_now):
+    """The upload is found by its token only for the staff member who uploaded it, and only for
+    the store import: to anyone else it is as absent as a vanished one, in Japanese."""
+    import webtest
+
+    set_now(ROUND1)
+    upload(secretariat, workbook([row("K0001")]))
+    token = _kept_id(db)
+    for staff, purpose in (("staff:someone_else", "store_import"), ("staff:jimukyoku", "other")):
+        with pytest.raises(NotFound) as exc:
+            uploads.get(db, CLOCK, token, purpose=purpose, uploaded_by=staff)
+        assert exc.value.code == "UPLOAD_NOT_FOUND"
+        assert "もう一度アップロードしてください" in exc.value.message
+    with pytest.raises(NotFound):
+        upload_flow.confirm(db, CLOCK, token, token, staff="staff:someone_else", activate=False)
+    upload_flow.cancel(db, token, staff="staff:someone_else")
+    db.commit()
+    assert store_count(db) == 0 and [u.token for u in kept_uploads(db)] == [token]
+
+    make_user(db, "secretariat", "jimukyoku2")
+    colleague = webtest.TestApp(testapp.app, extra_environ=testapp.extra_environ)  # own cookies
+    login_staff(colleague, "jimukyoku2")
+    form = colleague.get("/secretariat/stores/import")
+    assert "確認中のファイル" not in form.text
+    refused = colleague.post(
+        "/secretariat/stores/import/apply",
+        {"csrf_token": csrf_from(form.text), "upload": token},
+        status=404,
+    )
+    assert "取り込むファイルが見つかりません" in refused.text
+    colleague.get("/secretariat/stores/import/errors.xlsx", status=404)
+    assert store_count(db) == 0 and len(kept_uploads(db)) == 1
+
+
+def test_a_vanished_upload_is_refused_in_japanese(db, secretariat):
+    """An upload removed meanwhile (confirmed in another tab, or old and swept): the
+    confirmation is refused with a clear message and writes nothing; the preview sends back to
+    the upload form with that message."""
+    page = upload(secretariat, workbook([row("K0001")])).follow()
+    db.execute(delete(UploadedFile))
+    db.commit()
+    refused = form_for(page, "/apply").submit(status=404)
+    assert "取り込むファイルが見つかりません(有効期限切れか、取り込み済みです)" in refused.text
+    assert store_count(db) == 0
+    back = secretariat.get("/secretariat/stores/import/preview", status=302).follow()
+    assert "もう一度アップロードしてください" in back.text
+
+
+def test_old_uploads_expire_and_the_next_upload_removes_them(db, secretariat, set_now):
+    """An upload is usable for UPLOAD_TTL; after that it is gone for its flow, and the next
+    upload, anyone's, removes it from the database."""
+    set_now(ROUND1)
+    page = upload(secretariat, workbook([row("K0001")])).follow()
+    later = set_now(ROUND1 + uploads.UPLOAD_TTL + dt.timedelta(minutes=1))
+    refused = form_for(page, "/apply").submit(status=404)
+    assert "有効期限切れか、取り込み済みです" in refused.text
+    assert store_count(db) == 0
+    assert len(kept_uploads(db)) == 1  # still there, unusable
+    upload(secretariat, workbook([row("K0002")]))
+    (kept,) = kept_uploads(db)
+    assert kept.uploaded_at == later
+    summary = secretariat.get("/secretariat/stores/import/preview").html.select_one("#rows")
+    assert "K0002" in summary.get_text(" ", strip=True)
 
 
 def test_template_download(secretariat):
@@ -696,7 +791,7 @@ def test_home_links_to_the_store_screens(secretariat):
 
 
 @pytest.mark.parametrize("role", ["agent", "city", "store"])
-def test_only_the_secretariat_reaches_the_import(db, testapp, upload_dir, role):
+def test_only_the_secretariat_reaches_the_import(db, testapp, role):
     """D-1, I-10: other staff roles get 403 on every store screen of the secretariat."""
     make_store(db, code="S0001")
     make_user(db, role, f"user_{role}", store_code="S0001" if role == "store" else None)
@@ -719,7 +814,7 @@ def test_only_the_secretariat_reaches_the_import(db, testapp, upload_dir, role):
     assert store_count(db) == 1
 
 
-def test_residents_and_anonymous_are_kept_out(db, testapp, upload_dir):
+def test_residents_and_anonymous_are_kept_out(db, testapp):
     from tests.helpers import login_resident
 
     anonymous = testapp.get("/secretariat/stores/import", status=302)

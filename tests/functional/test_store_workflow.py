@@ -204,10 +204,10 @@ def test_a_suspended_store_stops_taking_coupons_until_reinstated(db, secretariat
 def test_store_page_shows_details_and_import_history(db, secretariat):
     """S-1: the page shows what is registered (area by its label, bank account) and the
     history of the store, imports included."""
-    from kariya.stores import store_import
+    from kariya.stores.importer import applying
     from tests.functional.test_store_import import row, workbook
 
-    store_import.apply(db, FixedClock(ROUND1), workbook([row("K0001")]), actor="staff:jimukyoku")
+    applying.apply(db, FixedClock(ROUND1), workbook([row("K0001")]), actor="staff:jimukyoku")
     db.commit()
     page = secretariat.get("/secretariat/stores/K0001")
     facts = page.html.select_one(".facts").get_text(" ", strip=True)

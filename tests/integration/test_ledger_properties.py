@@ -31,14 +31,16 @@ from kariya.models import (
 )
 from kariya.payouts import adjustments, batches
 from kariya.redemptions import uses
-from kariya.settings import DEFAULTS
+from kariya.settings import Settings, settings_of
 from tests.conftest import BASE_SETTINGS
 from tests.helpers import ROUND1, load_campaign, make_person, make_store, truncate_all
 
-MAX = int(DEFAULTS[adjustments.MAX_AMOUNT_SETTING])
+MAX = Settings().adjustments.max_amount
 
 # Daily settlement periods (the cadence is configuration), so batches have something to pay often.
-SETTINGS = {**BASE_SETTINGS, "kariya.settlement.cutoffs": ",".join(str(d) for d in range(1, 31))}
+SETTINGS = settings_of(
+    {**BASE_SETTINGS, "kariya.settlement.cutoffs": ",".join(str(d) for d in range(1, 31))}
+)
 PEOPLE = 3  # a round's quota is 3 packs: everyone can acquire, uses are likely
 REACHED: collections.Counter = collections.Counter()  # payout states the runs reached
 

@@ -6,13 +6,14 @@ import webtest
 
 from kariya import make_config
 from kariya.clock import Clock, make_clock
+from kariya.settings import settings_of
 from tests.conftest import BASE_SETTINGS
 
 
 def test_put_dev_clock_sets_the_time_every_process_reads(testapp, settings, session_factory):
     testapp.put_json("/dev/clock", {"now": "2024-01-17T12:34:56+09:00", "frozen": True})
     other_session = session_factory()  # e.g. the CLI or a Celery worker
-    now = make_clock(settings, other_session).now()
+    now = make_clock(settings_of(settings), other_session).now()
     assert now == dt.datetime(2024, 1, 17, 3, 34, 56, tzinfo=dt.UTC)
     other_session.close()
 
@@ -20,7 +21,7 @@ def test_put_dev_clock_sets_the_time_every_process_reads(testapp, settings, sess
 def test_unfrozen_clock_moves_on_from_the_time_set(testapp, settings, session_factory):
     testapp.put_json("/dev/clock", {"now": "2024-01-17T12:00:00+09:00"})
     session = session_factory()
-    first = make_clock(settings, session).now()
+    first = make_clock(settings_of(settings), session).now()
     assert abs(first - dt.datetime(2024, 1, 17, 3, 0, tzinfo=dt.UTC)) < dt.timedelta(seconds=5)
     session.close()
 
@@ -42,6 +43,6 @@ def test_dev_calls_are_absent_unless_enabled(engine):
 
 
 def test_system_clock_is_real_time(db):
-    clock = make_clock({"kariya.clock": "system"}, db)
+    clock = make_clock(settings_of({"kariya.clock": "system"}), db)
     assert type(clock) is Clock
     assert abs(clock.now() - dt.datetime.now(dt.UTC)) < dt.timedelta(seconds=2)

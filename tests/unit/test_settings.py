@@ -1,6 +1,7 @@
 """production.ini refuses development-only settings; the environment overrides the ini."""
 
 import configparser
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,94 @@ def test_development_ini_is_accepted_and_environment_overrides_it():
 def test_unknown_clock_kind_is_refused():
     with pytest.raises(ConfigurationError):
         kariya_settings.load({"kariya.clock": "fast", "kariya.session_secret": "x"}, environ={})
+
+
+# --- the typed settings ---------------------------------------------------------------------
+
+
+def test_typed_defaults_are_the_ini_defaults():
+    """Every setting of ours has its default in one place: the Settings fields, which also give
+    the ini text the libraries and the untyped readers see."""
+    typed = kariya_settings.parse({})
+    assert typed.smtp.port == 25 and typed.smtp.starttls is False
+    assert typed.login.window_minutes == 15
+    assert typed.settlement.cutoffs == (15,)
+    assert typed.adjustments.max_amount == 1_000_000
+    assert typed.line.timeout_seconds == 10.0
+    assert typed.mail_sink.port == 0
+    assert typed.materials_dir == ROOT / "var" / "materials"
+    assert typed.line.redirect_uri == "http://localhost:6543/login/line/callback"
+    assert kariya_settings.DEFAULTS["kariya.smtp.port"] == "25"
+    assert kariya_settings.DEFAULTS["kariya.smtp.from"] == typed.smtp.from_
+    assert kariya_settings.DEFAULTS["kariya.settlement.cutoffs"] == "15"
+    assert kariya_settings.DEFAULTS["tm.manager_hook"] == "pyramid_tm.explicit_manager"
+    # The bare defaults differ from an empty ini only by the derived LINE callback.
+    assert dataclasses.replace(kariya_settings.Settings(), line=typed.line) == typed
+
+
+def test_ini_text_is_read_by_the_fields_type():
+    typed = kariya_settings.parse(
+        {
+            "kariya.smtp.port": "2525",
+            "kariya.smtp.starttls": "true",
+            "kariya.settlement.cutoffs": "10, 20",
+            "kariya.acquisition.sold_out_memo_seconds": "0.5",
+            "kariya.mail_sink.dir": "/tmp/mail",
+            "kariya.line.timeout_seconds": "",  # empty: the default
+        }
+    )
+    assert typed.smtp.port == 2525 and typed.smtp.starttls is True
+    assert typed.settlement.cutoffs == (10, 20)
+    assert typed.acquisition.sold_out_memo_seconds == 0.5
+    assert typed.mail_sink.dir == Path("/tmp/mail")
+    assert typed.line.timeout_seconds == 10.0
+
+
+def test_environment_overrides_reach_the_typed_settings():
+    merged = kariya_settings.load(
+        {"kariya.session_secret": "x"},
+        environ={"KARIYA_SMTP_PORT": "2526", "KARIYA_CELERY_EAGER": "true", "KARIYA_CLOCK": ""},
+    )
+    typed = kariya_settings.settings_of(merged)
+    assert typed.smtp.port == 2526
+    assert typed.celery.always_eager is True
+    assert typed.clock == "system"  # an empty variable overrides nothing
+
+
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        (
+            "kariya.smtp.port",
+            "twenty-five",
+            "kariya.smtp.port must be an integer, not 'twenty-five'",
+        ),
+        ("kariya.login.window_minutes", "15m", "kariya.login.window_minutes must be an integer"),
+        ("kariya.settlement.cutoffs", "15;30", "kariya.settlement.cutoffs must be integers"),
+        ("kariya.line.timeout_seconds", "ten", "kariya.line.timeout_seconds must be a number"),
+        ("kariya.session_secure", "yes please", "kariya.session_secure must be true or false"),
+    ],
+)
+def test_a_bad_value_refuses_to_start_with_its_key(key, value, message):
+    with pytest.raises(ConfigurationError, match=message):
+        kariya_settings.load({"kariya.session_secret": "x", key: value}, environ={})
+
+
+def test_the_application_keeps_one_typed_settings_object(registry):
+    typed = kariya_settings.settings_of(registry)
+    assert typed is registry[kariya_settings.REGISTRY_KEY]
+    assert kariya_settings.settings_of(typed) is typed
+    assert typed.clock_settable and not typed.is_production
+    assert typed.raw["sqlalchemy.url"] == registry.settings["sqlalchemy.url"]
+
+
+def test_secrets_are_not_in_the_settings_repr():
+    typed = kariya_settings.parse(
+        {
+            "kariya.session_secret": "s3cr3t-session",
+            "kariya.smtp.password": "s3cr3t-smtp",
+            "kariya.line.channel_secret": "s3cr3t-line",
+        }
+    )
+    assert "s3cr3t" not in repr(typed)
+    assert typed.session_secret == "s3cr3t-session"

@@ -1,4 +1,5 @@
-"""The secretariat reviews and, before the campaign starts, edits the campaign file."""
+"""The secretariat's home (the campaign and how its rounds stand); the secretariat reviews and,
+before the campaign starts, edits the campaign file."""
 
 from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
@@ -6,6 +7,21 @@ from pyramid.view import view_config
 from kariya.campaign import definition
 from kariya.errors import DomainError
 from kariya.security import P
+from workflows import round as round_wf
+from workflows.binding import label
+
+
+@view_config(
+    route_name="secretariat.home",
+    renderer="secretariat/home.jinja2",
+    permission=P.SECRETARIAT_HOME_VIEW,
+    request_method="GET",
+)
+def home(request):
+    return {
+        "campaign": definition.latest(request.db),
+        "round_label": lambda s: label(round_wf.MACHINE, s),
+    }
 
 
 def _form(request, text: str, errors: list[str] | None = None, message: str | None = None):

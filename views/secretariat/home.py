@@ -1,54 +1,9 @@
-from pyramid.httpexceptions import HTTPFound, HTTPNotFound
+from pyramid.httpexceptions import HTTPNotFound
 from pyramid.view import view_config
 
-from kariya.audit.ledger_check import check as check_ledger
-from kariya.campaign import definition
 from kariya.security import P
-from workflows import adjustment as adjustment_wf
-from workflows import bank_change as bank_change_wf
-from workflows import coupon as coupon_wf
-from workflows import mail as mail_wf
-from workflows import payout as payout_wf
-from workflows import redemption as redemption_wf
-from workflows import round as round_wf
-from workflows import store as store_wf
+from workflows import BY_NAME as MACHINES
 from workflows.binding import label, mermaid
-
-MACHINES = {
-    m.kariya_name: m
-    for m in (
-        round_wf.MACHINE,
-        coupon_wf.MACHINE,
-        redemption_wf.MACHINE,
-        store_wf.MACHINE,
-        bank_change_wf.MACHINE,
-        payout_wf.MACHINE,
-        adjustment_wf.MACHINE,
-        mail_wf.MACHINE,
-    )
-}
-
-
-@view_config(
-    route_name="secretariat.home",
-    renderer="secretariat/home.jinja2",
-    permission=P.SECRETARIAT_HOME_VIEW,
-    request_method="GET",
-)
-def home(request):
-    return {
-        "campaign": definition.latest(request.db),
-        "round_label": lambda s: label(round_wf.MACHINE, s),
-    }
-
-
-@view_config(
-    route_name="secretariat.tick", permission=P.SECRETARIAT_TICK_RUN, request_method="POST"
-)
-def tick(request):
-    request.enqueue("kariya.tick")
-    request.session.flash("時間による処理(開始・終了・繰越)の実行を依頼しました。")
-    return HTTPFound(request.route_url("secretariat.home"))
 
 
 @view_config(
@@ -73,14 +28,3 @@ def workflow_diagram(request):
     request.response.content_type = "text/plain"
     request.response.text = mermaid(machine)
     return request.response
-
-
-@view_config(
-    route_name="secretariat.ledger",
-    renderer="secretariat/ledger.jinja2",
-    permission=P.SECRETARIAT_LEDGER_VIEW,
-    request_method="GET",
-)
-def ledger_check(request):
-    campaign = definition.latest(request.db)
-    return {"report": check_ledger(request.db, campaign) if campaign else None}

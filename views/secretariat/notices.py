@@ -57,7 +57,7 @@ def publish(request):
             title=form["title"],
             body=form["body"],
             actor=request.identity.actor,
-            settings=request.registry.settings,
+            settings=request.kariya_settings,
         )
     except DomainError as exc:
         problems = exc.details if isinstance(exc.details, list) else ()

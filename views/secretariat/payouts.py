@@ -1,14 +1,18 @@
 """The secretariat's payout screens: build, submit, export the Zengin file, enter the bank's
-results, reconcile (F-1..F-5). Approval is the city's (views/city/payouts.py)."""
+results, reconcile (F-1..F-5); the stores' requests to change their transfer account; payout
+adjustments (a disputed use, a correction). Approvals are the city's (views/city/payouts.py)."""
 
 from pyramid.httpexceptions import HTTPFound
+from pyramid.renderers import render_to_response
 from pyramid.response import Response
 from pyramid.view import view_config
 
 from kariya.campaign import definition
 from kariya.errors import DomainError
-from kariya.payouts import batches, statements
+from kariya.models import Store
+from kariya.payouts import adjustments, bank_accounts, batches, statements
 from kariya.security import P
+from workflows import bank_change as bank_wf
 from workflows import payout as payout_wf
 from workflows.binding import label
 
@@ -54,7 +58,7 @@ def index(request):
 )
 def build(request):
     batch = batches.build(
-        request.db, request.clock, request.registry.settings, actor=request.identity.actor
+        request.db, request.clock, request.kariya_settings, actor=request.identity.actor
     )
     request.session.flash(f"支払バッチ No.{batch.id}({batch.period_key})を作成しました。")
     return HTTPFound(request.route_url("secretariat.payout", id=batch.id))
@@ -86,7 +90,7 @@ def act(request):
         batches.redraft(db, clock, batch, actor=actor)
         message = "差戻されたバッチを作り直しました。"
     elif action == "export":
-        batches.export(db, clock, batch, request.registry.settings, actor=actor)
+        batches.export(db, clock, batch, request.kariya_settings, actor=actor)
         message = f"振込データを作成しました(振込指定日 {batch.transfer_date:%Y-%m-%d})。"
     elif action == "results":
         upload = request.POST.get("file")
@@ -101,8 +105,6 @@ def act(request):
             request.response.status = exc.status
             page = batch_page(request, batch, "secretariat")
             page.update(errors=exc.details or [], error=exc.message)
-            from pyramid.renderers import render_to_response
-
             response = render_to_response("common/payout_batch.jinja2", page, request=request)
             response.status = exc.status  # 4xx: nothing written
             return response
@@ -139,3 +141,132 @@ def zengin_file(request):
 def xlsx(request):
     batch = batches.get(request.db, int(request.matchdict["id"]))
     return xlsx_response(statements.batch_xlsx(request.db, batch), f"payout_batch{batch.id}.xlsx")
+
+
+# -- the stores' transfer accounts -------------------------------------------------------------
+
+
+def _bank_label(state: str) -> str:
+    return label(bank_wf.MACHINE, state)
+
+
+@view_config(
+    route_name="secretariat.bank_requests",
+    renderer="secretariat/bank_requests.jinja2",
+    permission=P.SECRETARIAT_BANK_DECIDE,
+    request_method="GET",
+)
+def bank_requests(request):
+    return {
+        "pending": bank_accounts.pending(request.db),
+        "decided": bank_accounts.recent_decided(request.db),
+        "describe": bank_accounts.describe,
+        "state_label": _bank_label,
+    }
+
+
+def _bank_detail(request, req, error=None, reason="") -> dict:
+    store = request.db.get(Store, req.store_id)
+    return {
+        "req": req,
+        "store": store,
+        "current": bank_accounts.describe(store),
+        "proposed": bank_accounts.describe(req),
+        "warnings": bank_accounts.warnings(req, store) if req.state == "requested" else [],
+        "state_label": _bank_label,
+        "error": error,
+        "reason": reason,
+    }
+
+
+@view_config(
+    route_name="secretariat.bank_request",
+    renderer="secretariat/bank_request.jinja2",
+    permission=P.SECRETARIAT_BANK_DECIDE,
+    request_method="GET",
+)
+def bank_request(request):
+    return _bank_detail(request, bank_accounts.get(request.db, int(request.matchdict["id"])))
+
+
+@view_config(
+    route_name="secretariat.bank_request",
+    permission=P.SECRETARIAT_BANK_DECIDE,
+    request_method="POST",
+)
+def decide_bank_request(request):
+    req = bank_accounts.get(request.db, int(request.matchdict["id"]))
+    decision = request.POST.get("decision", "")
+    reason = request.POST.get("reason", "")
+    args = (request.db, request.clock, request.kariya_settings, req)
+    try:
+        if decision == "approve":
+            notes = bank_accounts.approve(*args, actor=request.identity.actor, reason=reason)
+            message = "口座変更を承認しました。振込先を変更しました。" + "".join(notes)
+        elif decision == "reject":
+            bank_accounts.reject(*args, actor=request.identity.actor, reason=reason)
+            message = "口座変更を不承認にしました。振込先は変わりません。"
+        else:
+            return HTTPFound(request.route_url("secretariat.bank_request", id=req.id))
+    except DomainError as exc:
+        request.db.expire(req)
+        response = render_to_response(
+            "secretariat/bank_request.jinja2",
+            _bank_detail(request, req, exc.message, reason),
+            request=request,
+        )
+        response.status = exc.status
+        return response
+    request.enqueue("kariya.mail.send")
+    request.session.flash(message + "店舗の登録メールアドレスへお知らせしました。")
+    return HTTPFound(request.route_url("secretariat.bank_request", id=req.id))
+
+
+# -- adjustments -------------------------------------------------------------------------------
+
+ADJUSTMENT_FIELDS = ("store_code", "amount", "reason", "confirmation_code")
+
+
+def adjustments_page(request, *, error=None, form=None, status=200):
+    values = {
+        "rows": adjustments.listing(request.db),
+        "state_label": adjustments.state_label,
+        "error": error,
+        "form": form or {},
+        "role": "secretariat",
+    }
+    response = render_to_response("common/adjustments.jinja2", values, request=request)
+    response.status = status
+    return response
+
+
+@view_config(
+    route_name="secretariat.adjustments",
+    permission=P.SECRETARIAT_ADJUSTMENTS_PROPOSE,
+    request_method="GET",
+)
+def adjustments_index(request):
+    return adjustments_page(request)
+
+
+@view_config(
+    route_name="secretariat.adjustments",
+    permission=P.SECRETARIAT_ADJUSTMENTS_PROPOSE,
+    request_method="POST",
+)
+def propose_adjustment(request):
+    form = {k: request.POST.get(k, "") for k in ADJUSTMENT_FIELDS}
+    try:
+        adjustment = adjustments.propose(
+            request.db,
+            request.clock,
+            actor=request.identity.actor,
+            max_amount=request.kariya_settings.adjustments.max_amount,
+            **form,
+        )
+    except DomainError as exc:
+        return adjustments_page(request, error=exc.message, form=form, status=exc.status)
+    request.session.flash(
+        f"調整 No.{adjustment.id}({adjustment.amount:+,}円)を起案しました。市の承認後、次回の支払バッチに入ります。"
+    )
+    return HTTPFound(request.route_url("secretariat.adjustments"))

@@ -2,22 +2,22 @@
 confirm), the template and the error workbook, the store list, a store's page with its history
 and its registration steps.
 
-The uploaded file waits on the server (kariya.store_import_dir) under a random id kept in the
-signed session between the preview and the confirmation; the browser never sends it back.
+The uploaded file waits in the database (kariya.stores.importer.uploads) under a random token
+kept in the signed session between the preview and the confirmation; the browser never sends the
+file back. The rules are in kariya.stores.admin and kariya.stores.importer.upload_flow.
 """
 
 from __future__ import annotations
-
-import os
 
 from pyramid.httpexceptions import HTTPFound
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from kariya.errors import Conflict, DomainError, Invalid, NotFound
+from kariya.errors import DomainError, NotFound
 from kariya.security import P
-from kariya.stores import admin, store_import
+from kariya.stores import admin
+from kariya.stores.importer import columns, reading, upload_flow, workbooks
 
 SESSION_KEY = "store_import"
 
@@ -25,7 +25,7 @@ SESSION_KEY = "store_import"
 def xlsx_response(data: bytes, filename: str) -> Response:
     return Response(
         body=data,
-        content_type=store_import.XLSX,
+        content_type=reading.XLSX,
         content_disposition=f'attachment; filename="{filename}"',
         cache_control="no-store",
     )
@@ -59,19 +59,17 @@ def index(request):
         "result": admin.search(request.db, q=q, state=state, page=page),
         "states": admin.states(),
         "state_label": admin.state_label,
-        "area_label": lambda code: store_import.display("area", code),
+        "area_label": lambda code: columns.display("area", code),
     }
 
 
-def _store_page(request, store, error: str | None = None, reason: str = "") -> dict:
+def _store_page(request, code: str, error: str | None = None, reason: str = "") -> dict:
     return {
-        "store": store,
-        "history": admin.history(request.db, store),
-        "events": admin.events_from(store.state),
+        **admin.detail(request.db, code),
         "dangerous": admin.DANGEROUS,
         "state_label": admin.state_label,
         "event_label": admin.event_label,
-        "area_label": lambda code: store_import.display("area", code),
+        "area_label": lambda code: columns.display("area", code),
         "error": error,
         "reason": reason,
     }
@@ -84,7 +82,7 @@ def _store_page(request, store, error: str | None = None, reason: str = "") -> d
     request_method="GET",
 )
 def show(request):
-    return _store_page(request, admin.get(request.db, request.matchdict["code"]))
+    return _store_page(request, request.matchdict["code"])
 
 
 @view_config(
@@ -93,26 +91,28 @@ def show(request):
     request_method="POST",
 )
 def transition(request):
-    store = admin.get(request.db, request.matchdict["code"])
-    event = request.POST.get("event", "")
+    code = request.matchdict["code"]
     reason = request.POST.get("reason", "")
     try:
-        state = admin.transition(
-            request.db, request.clock, store, event, actor=request.identity.actor, reason=reason
+        message = admin.take_step(
+            request.db,
+            request.clock,
+            code,
+            request.POST.get("event", ""),
+            actor=request.identity.actor,
+            reason=reason,
         )
     except DomainError as exc:
-        request.db.expire(store)  # show the state as stored, not as attempted
+        if isinstance(exc, NotFound):
+            raise
         return _page(
             request,
             "secretariat/stores_detail.jinja2",
-            _store_page(request, store, exc.message, reason),
+            _store_page(request, code, exc.message, reason),
             exc.status,
         )
-    message = f"店舗「{store.name}」を「{admin.state_label(state)}」にしました。"
-    if event == "activate":
-        message += "QRコードを発行しました。掲示物をダウンロードしてお届けください。"
     request.session.flash(message)
-    return HTTPFound(request.route_url("secretariat.store", code=store.code))
+    return HTTPFound(request.route_url("secretariat.store", code=code))
 
 
 # --- the template -------------------------------------------------------------------------------
@@ -124,7 +124,7 @@ def transition(request):
     request_method="GET",
 )
 def template(request):
-    return xlsx_response(store_import.template_workbook(), "store_template.xlsx")
+    return xlsx_response(workbooks.template_workbook(), "store_template.xlsx")
 
 
 # --- the import: upload, preview, confirm -------------------------------------------------------
@@ -133,6 +133,10 @@ def template(request):
 def _pending(request) -> dict | None:
     pending = request.session.get(SESSION_KEY)
     return pending if isinstance(pending, dict) else None
+
+
+def _token(request) -> str | None:
+    return (_pending(request) or {}).get("id")
 
 
 @view_config(
@@ -147,9 +151,9 @@ def upload_form(request):
 
 def _limits() -> dict:
     return {
-        "mb": store_import.MAX_BYTES // (1024 * 1024),
-        "rows": store_import.MAX_ROWS,
-        "headers": store_import.HEADERS,
+        "mb": reading.MAX_BYTES // (1024 * 1024),
+        "rows": reading.MAX_ROWS,
+        "headers": columns.HEADERS,
     }
 
 
@@ -159,12 +163,19 @@ def _limits() -> dict:
     request_method="POST",
 )
 def upload(request):
-    upload = request.POST.get("file")
+    field = request.POST.get("file")
+    data = filename = None
+    if getattr(field, "file", None) is not None:  # a file was chosen
+        data, filename = field.file.read(reading.MAX_BYTES + 1), field.filename
     try:
-        if getattr(upload, "file", None) is None:
-            raise Invalid("取り込むExcelファイルを選んでください。", code="NO_FILE")
-        data = upload.file.read(store_import.MAX_BYTES + 1)
-        upload_id = store_import.receive(request.registry.settings, data)
+        kept = upload_flow.receive(
+            request.db,
+            request.clock,
+            data,
+            filename,
+            staff=request.identity.actor,
+            replaces=_token(request),
+        )
     except DomainError as exc:
         return _page(
             request,
@@ -172,11 +183,7 @@ def upload(request):
             {"error": exc.message, "pending": _pending(request), "limits": _limits()},
             exc.status,
         )
-    previous = _pending(request)
-    if previous:
-        store_import.discard_upload(request.registry.settings, previous.get("id", ""))
-    filename = os.path.basename((upload.filename or "").replace("\\", "/"))[:200]
-    request.session[SESSION_KEY] = {"id": upload_id, "filename": filename}
+    request.session[SESSION_KEY] = {"id": kept.token, "filename": kept.filename}
     return HTTPFound(request.route_url("secretariat.stores_import_preview"))
 
 
@@ -186,8 +193,8 @@ def _preview_page(request, pending: dict, report, error=None, errors=()) -> dict
         "report": report,
         "error": error,
         "errors": list(errors),
-        "display": store_import.display,
-        "area_label": lambda code: store_import.display("area", code),
+        "display": columns.display,
+        "area_label": lambda code: columns.display("area", code),
     }
 
 
@@ -198,17 +205,15 @@ def _preview_page(request, pending: dict, report, error=None, errors=()) -> dict
     request_method="GET",
 )
 def preview(request):
-    pending = _pending(request)
     try:
-        if pending is None:
-            raise NotFound(store_import.UPLOAD_GONE, code="UPLOAD_NOT_FOUND")
-        data = store_import.read_upload(request.registry.settings, pending.get("id", ""))
+        report = upload_flow.preview(
+            request.db, request.clock, _token(request), staff=request.identity.actor
+        )
     except NotFound as exc:
         request.session.pop(SESSION_KEY, None)
         request.session.flash(exc.message)
         return HTTPFound(request.route_url("secretariat.stores_import"))
-    report = store_import.preview(request.db, data, filename=pending.get("filename", ""))
-    return _preview_page(request, pending, report)
+    return _preview_page(request, _pending(request), report)
 
 
 @view_config(
@@ -217,46 +222,27 @@ def preview(request):
     request_method="POST",
 )
 def apply(request):
-    settings = request.registry.settings
-    pending = _pending(request)
-    if pending is None:
-        raise NotFound(store_import.UPLOAD_GONE, code="UPLOAD_NOT_FOUND")
-    if request.POST.get("upload") != pending.get("id"):
-        raise Conflict(
-            "別の画面で新しいファイルがアップロードされています。確認画面を開き直してください。",
-            code="UPLOAD_CHANGED",
-        )
-    data = store_import.read_upload(settings, pending["id"])
     try:
-        report = store_import.apply(
+        report = upload_flow.confirm(
             request.db,
             request.clock,
-            data,
-            actor=request.identity.actor,
+            _token(request),
+            request.POST.get("upload"),
+            staff=request.identity.actor,
             activate=request.POST.get("activate") == "1",
-            filename=pending.get("filename", ""),
         )
-    except DomainError as exc:
-        report = store_import.preview(request.db, data, filename=pending.get("filename", ""))
+    except upload_flow.NotImported as failed:
+        error = failed.error
         page = _preview_page(
             request,
-            pending,
-            report,
-            exc.message,
-            exc.details if isinstance(exc.details, list) else (),
+            _pending(request),
+            failed.report,
+            error.message,
+            error.details if isinstance(error.details, list) else (),
         )
-        return _page(request, "secretariat/stores_preview.jinja2", page, exc.status)
-    upload_id = pending["id"]
-    request.tm.get().addAfterCommitHook(
-        lambda ok: ok and store_import.discard_upload(settings, upload_id)
-    )
+        return _page(request, "secretariat/stores_preview.jinja2", page, error.status)
     request.session.pop(SESSION_KEY, None)
-    message = f"店舗一覧を取り込みました。{report.summary()}"
-    if report.activated:
-        message += " " + report.activation_summary()
-    if report.not_activated:
-        message += " " + " ".join(report.not_activated)
-    request.session.flash(message)
+    request.session.flash(upload_flow.done_message(report))
     return HTTPFound(request.route_url("secretariat.stores"))
 
 
@@ -266,9 +252,8 @@ def apply(request):
     request_method="POST",
 )
 def cancel(request):
-    pending = request.session.pop(SESSION_KEY, None)
-    if isinstance(pending, dict):
-        store_import.discard_upload(request.registry.settings, pending.get("id", ""))
+    upload_flow.cancel(request.db, _token(request), staff=request.identity.actor)
+    request.session.pop(SESSION_KEY, None)
     request.session.flash("取り込みを取りやめました。何も登録していません。")
     return HTTPFound(request.route_url("secretariat.stores_import"))
 
@@ -279,8 +264,7 @@ def cancel(request):
     request_method="GET",
 )
 def error_workbook(request):
-    pending = _pending(request)
-    if pending is None:
-        raise NotFound(store_import.UPLOAD_GONE, code="UPLOAD_NOT_FOUND")
-    data = store_import.read_upload(request.registry.settings, pending.get("id", ""))
-    return xlsx_response(store_import.errors_xlsx(request.db, data), "store_import_errors.xlsx")
+    data = upload_flow.error_workbook(
+        request.db, request.clock, _token(request), staff=request.identity.actor
+    )
+    return xlsx_response(data, "store_import_errors.xlsx")

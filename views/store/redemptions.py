@@ -31,7 +31,7 @@ def home(request):
         "unread_notices": notices.unread(request.db, store_id),
         "uses": uses.of_store(request.db, request.clock, store_id, since=_today_start(request)),
         "totals": statements.store_totals(
-            request.db, store_id, batches.cutoffs_of(request.registry.settings)
+            request.db, store_id, batches.cutoffs_of(request.kariya_settings)
         ),
     }
 

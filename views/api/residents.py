@@ -1,4 +1,4 @@
-"""Resident calls: profile, the current round, acquisition, coupons."""
+"""Resident calls about the resident: who is logged in, the profile and its options."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ from pyramid.csrf import get_csrf_token
 from pyramid.view import view_config
 
 from kariya import roles
-from kariya.coupons import acquisition
 from kariya.errors import DomainError
 from kariya.models import Person
 from kariya.residents import options, profiles
 from kariya.security import P
-from views.api.support import idempotent, json_body, resident_id
+from views.api.support import json_body, resident_id
 
 
 class Unauthenticated(DomainError):
@@ -65,35 +64,3 @@ def put_profile(request):
         agreed_terms=body.get("agreed_terms"),
     )
     return profile_json(person)
-
-
-@view_config(route_name="api.rounds.current", request_method="GET", renderer="json")
-def current_round(request):
-    identity = request.identity
-    person_id = identity.id if identity is not None and identity.role == roles.RESIDENT else None
-    return acquisition.round_status(request.db, request.clock, person_id)
-
-
-@view_config(
-    route_name="api.acquisitions",
-    request_method="POST",
-    renderer="json",
-    permission=P.RESIDENT_COUPONS_ACQUIRE,
-)
-def acquire(request):
-    json_body(request, required=False)  # no fields; but malformed or oversized input is refused
-    person_id = resident_id(request)
-    memo = request.registry["acquisition.sold_out_memo"]
-    return idempotent(
-        request, person_id, lambda: acquisition.acquire(request.db, request.clock, person_id, memo)
-    )
-
-
-@view_config(
-    route_name="api.coupons",
-    request_method="GET",
-    renderer="json",
-    permission=P.RESIDENT_COUPONS_USE,
-)
-def coupons(request):
-    return {"coupons": acquisition.coupons_of(request.db, resident_id(request))}

@@ -1,4 +1,6 @@
-"""Residents log in through LINE Login v2.1 (P-1); the rules are in kariya.residents.line_login."""
+"""Residents themselves: the first-visit profile (I-1: age band, area and agreement to the
+terms, asked once and editable later) and the login through LINE Login v2.1 (P-1; the rules are
+in kariya.residents.line_login)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,62 @@ from pyramid.security import remember
 from pyramid.view import view_config
 
 from kariya import roles
-from kariya.residents import line_login
-from kariya.security import Identity
+from kariya.errors import Invalid
+from kariya.models import Person
+from kariya.residents import line_login, options, profiles
+from kariya.security import Identity, P
+from views.common import safe_next
+
+
+def _form(request, person, errors=None, values=None):
+    values = values or {"age_band": person.age_band or "", "area": person.area or ""}
+    return {
+        "person": person,
+        "age_bands": options.AGE_BANDS,
+        "areas": options.AREAS,
+        "terms_version": options.TERMS_VERSION,
+        "errors": errors or {},
+        "values": values,
+        "next": request.params.get("next", ""),
+    }
+
+
+@view_config(
+    route_name="resident.profile",
+    renderer="resident/profile.jinja2",
+    permission=P.RESIDENT_PROFILE_EDIT,
+    request_method="GET",
+)
+def show_profile(request):
+    return _form(request, request.db.get(Person, request.identity.id))
+
+
+@view_config(
+    route_name="resident.profile",
+    renderer="resident/profile.jinja2",
+    permission=P.RESIDENT_PROFILE_EDIT,
+    request_method="POST",
+)
+def save_profile(request):
+    person = request.db.get(Person, request.identity.id)
+    values = {"age_band": request.POST.get("age_band", ""), "area": request.POST.get("area", "")}
+    try:
+        profiles.set_profile(
+            request.db,
+            request.clock,
+            person,
+            values["age_band"],
+            values["area"],
+            agreed_terms=request.POST.get("agreed_terms"),
+        )
+    except Invalid as exc:
+        request.response.status = 422
+        return _form(request, person, exc.details or {}, values)
+    request.session.flash("登録しました。")
+    return HTTPFound(safe_next(request, request.route_url("resident.home")))
+
+
+# -- login through LINE ------------------------------------------------------------------------
 
 
 def _destination(request, next_path: str, has_profile: bool = True) -> str:
@@ -58,7 +114,7 @@ def _refused(request, exc: line_login.LineLoginFailed):
         if isinstance(exc, line_login.NotFriend)
         else "resident/login_failed.jinja2"
     )
-    settings = request.registry.settings
+    settings = request.kariya_settings
     retry = request.route_url(
         "resident.login_line", _query={"next": exc.next_path} if exc.next_path else {}
     )
@@ -69,10 +125,10 @@ def _refused(request, exc: line_login.LineLoginFailed):
             "message": exc.message,
             "code": exc.code,
             "retry_url": retry,
-            "account_name": settings.get("kariya.line.account_name", ""),
-            "add_friend_url": settings.get("kariya.line.add_friend_url", ""),
-            "callcenter_phone": settings.get("kariya.callcenter.phone", ""),
-            "callcenter_hours": settings.get("kariya.callcenter.hours", ""),
+            "account_name": settings.line.account_name,
+            "add_friend_url": settings.line.add_friend_url,
+            "callcenter_phone": settings.callcenter.phone,
+            "callcenter_hours": settings.callcenter.hours,
         },
         request=request,
     )

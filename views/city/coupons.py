@@ -1,3 +1,5 @@
+"""The city stops and resumes the distribution of coupons (the rounds' halt)."""
+
 from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
@@ -5,8 +7,6 @@ from kariya.campaign import definition
 from kariya.coupons import rounds
 from kariya.errors import Invalid
 from kariya.security import P
-from workflows import round as round_wf
-from workflows.binding import label
 
 
 def _campaign(request):
@@ -14,19 +14,6 @@ def _campaign(request):
     if campaign is None:
         raise Invalid("キャンペーンが登録されていません。")
     return campaign
-
-
-@view_config(
-    route_name="city.home",
-    renderer="city/home.jinja2",
-    permission=P.CITY_HOME_VIEW,
-    request_method="GET",
-)
-def home(request):
-    return {
-        "campaign": definition.latest(request.db),
-        "round_label": lambda s: label(round_wf.MACHINE, s),
-    }
 
 
 @view_config(route_name="city.halt", permission=P.CITY_ISSUANCE_HALT, request_method="POST")

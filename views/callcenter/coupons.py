@@ -1,3 +1,5 @@
+"""The call centre's home: the current round's status, as residents see it."""
+
 from pyramid.view import view_config
 
 from kariya.coupons import acquisition

@@ -1,0 +1,42 @@
+"""Resident calls about coupons: the current round, acquisition (I-2, I-3), the coupons held."""
+
+from __future__ import annotations
+
+from pyramid.view import view_config
+
+from kariya import roles
+from kariya.coupons import SOLD_OUT_MEMO_KEY, acquisition
+from kariya.security import P
+from views.api.support import idempotent, json_body, resident_id
+
+
+@view_config(route_name="api.rounds.current", request_method="GET", renderer="json")
+def current_round(request):
+    identity = request.identity
+    person_id = identity.id if identity is not None and identity.role == roles.RESIDENT else None
+    return acquisition.round_status(request.db, request.clock, person_id)
+
+
+@view_config(
+    route_name="api.acquisitions",
+    request_method="POST",
+    renderer="json",
+    permission=P.RESIDENT_COUPONS_ACQUIRE,
+)
+def acquire(request):
+    json_body(request, required=False)  # no fields; but malformed or oversized input is refused
+    person_id = resident_id(request)
+    memo = request.registry[SOLD_OUT_MEMO_KEY]
+    return idempotent(
+        request, person_id, lambda: acquisition.acquire(request.db, request.clock, person_id, memo)
+    )
+
+
+@view_config(
+    route_name="api.coupons",
+    request_method="GET",
+    renderer="json",
+    permission=P.RESIDENT_COUPONS_USE,
+)
+def coupons(request):
+    return {"coupons": acquisition.coupons_of(request.db, resident_id(request))}

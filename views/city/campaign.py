@@ -1,0 +1,21 @@
+"""The city's home: the campaign and how its rounds stand."""
+
+from pyramid.view import view_config
+
+from kariya.campaign import definition
+from kariya.security import P
+from workflows import round as round_wf
+from workflows.binding import label
+
+
+@view_config(
+    route_name="city.home",
+    renderer="city/home.jinja2",
+    permission=P.CITY_HOME_VIEW,
+    request_method="GET",
+)
+def home(request):
+    return {
+        "campaign": definition.latest(request.db),
+        "round_label": lambda s: label(round_wf.MACHINE, s),
+    }
