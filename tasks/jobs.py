@@ -35,10 +35,10 @@ def tick() -> dict:
 @celery_app.task(name="kariya.materials.build_all", acks_late=True)
 def build_materials(job_id: str) -> dict:
     """Every active store's printed materials into one ZIP (S-2); progress in the job's file."""
-    from kariya.materials import materials
+    from kariya.materials import jobs as material_jobs
 
     with task_context() as (db, clock, settings):
-        job = materials.run_job(db, clock, settings, job_id)
+        job = material_jobs.run_job(db, clock, settings, job_id)
     return {"job": job_id, "state": job["state"], "stores": job["done"]}
 
 

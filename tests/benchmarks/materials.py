@@ -26,7 +26,7 @@ from kariya import make_config
 from kariya.campaign import definition
 from kariya.clock import FixedClock
 from kariya.db import unit_of_work
-from kariya.materials import materials
+from kariya.materials import jobs
 from kariya.migrations import upgrade
 from kariya.stores import registration
 from tests.helpers import ROUND1, campaign_toml
@@ -93,13 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     setup_seconds = time.perf_counter() - started
 
     with unit_of_work(registry) as db:
-        job = materials.start_job(db, registry.settings, actor="benchmark")
+        job = jobs.start_job(db, registry.settings, actor="benchmark")
     started = time.perf_counter()
     celery_app.tasks["kariya.materials.build_all"].apply(args=[job["id"]]).get()
     build_seconds = time.perf_counter() - started
 
-    job = materials.read_job(registry.settings, job["id"])
-    path = materials.zip_path(registry.settings, job["id"])
+    job = jobs.read_job(registry.settings, job["id"])
+    path = jobs.zip_path(registry.settings, job["id"])
     with zipfile.ZipFile(path) as archive:
         folders = {name.split("/")[0] for name in archive.namelist() if "/" in name}
     result = {

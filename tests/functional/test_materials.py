@@ -19,7 +19,10 @@ from sqlalchemy import select
 from kariya.campaign import definition, excluded_items
 from kariya.clock import FixedClock
 from kariya.errors import Conflict
-from kariya.materials import materials
+from kariya.materials import sets
+from kariya.materials.manual import manual_pdf
+from kariya.materials.pieces import flyer_pdf, poster_pdf
+from kariya.materials.rules import current_rules
 from kariya.models import Store
 from kariya.stores import qr
 from tests.conftest import DATABASE_URL
@@ -111,7 +114,7 @@ def test_one_store_set_reads_back(db, app_settings, campaign):
     """S-2, P-5: sticker 90 mm, poster A3, flyer A4 each carry the store's name as text and its
     QR code, which a decoder reads from the rendered page as the store's URL."""
     store = make_store(db, name="刈谷ベーカリー 駅前通り店")
-    data = materials.store_zip(db, app_settings, store)
+    data = sets.store_zip(db, app_settings, store)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert sorted(archive.namelist()) == sorted(f"S0001/S0001_{p}" for p in PIECES)
         check_store_set(set_of(archive, "S0001"), store, qr.store_url(app_settings, store))
@@ -122,9 +125,7 @@ def test_long_store_name_still_fits_as_text(db, app_settings, campaign):
     name = "有限会社かりや総合サービス 刈谷駅南口ショッピングセンター二階 生活雑貨とカフェの店"
     store = make_store(db, name=name)
     flyer = pdf_pages(
-        materials.flyer_pdf(
-            store, qr.store_url(app_settings, store), materials.current_rules(db, app_settings)
-        )
+        flyer_pdf(store, qr.store_url(app_settings, store), current_rules(db, app_settings))
     )[0]
     assert name in flyer["text"].replace("\r\n", "").replace("\n", "")
 
@@ -139,23 +140,20 @@ def test_numbers_come_from_the_campaign(db, app_settings):
     definition.load(db, FixedClock(ROUND1 - dt.timedelta(days=1)), spec, "test")
     db.commit()
     store = make_store(db)
-    rules = materials.current_rules(db, app_settings)
+    rules = current_rules(db, app_settings)
     url = qr.store_url(app_settings, store)
-    for pdf in (materials.poster_pdf(store, url, rules), materials.flyer_pdf(store, url, rules)):
+    for pdf in (poster_pdf(store, url, rules), flyer_pdf(store, url, rules)):
         text = pdf_pages(pdf)[0]["text"]
         assert "1,500円以上" in text and "3,200円以上" in text and "700円" in text
         assert "1,000円以上" not in text
-    manual = "".join(p["text"] for p in pdf_pages(materials.manual_pdf(rules)))
+    manual = "".join(p["text"] for p in pdf_pages(manual_pdf(rules)))
     assert "1,500円以上" in manual and "3,200円以上" in manual
 
 
 def test_manual_covers_use_payment_duties_and_excluded_items(db, app_settings, campaign):
     """S-3, I-7, I-8, F-3, F-4: the manual explains acquisition and use, how and when stores are
     paid, what they must and must not do, and lists every excluded item of the shared list."""
-    text = "".join(
-        p["text"]
-        for p in pdf_pages(materials.manual_pdf(materials.current_rules(db, app_settings)))
-    )
+    text = "".join(p["text"] for p in pdf_pages(manual_pdf(current_rules(db, app_settings))))
     text = text.replace("\r\n", "").replace("\n", "")
     for phrase in (
         "取扱店マニュアル",
@@ -180,7 +178,7 @@ def test_inactive_store_gets_no_materials(db, app_settings, campaign):
     """S-2: no poster for a store that cannot take coupons."""
     store = make_store(db, active=False)
     with pytest.raises(Conflict):
-        materials.store_zip(db, app_settings, store)
+        sets.store_zip(db, app_settings, store)
 
 
 def test_bulk_build_has_one_set_per_active_store(db, app_settings, campaign, tmp_path):
@@ -190,7 +188,7 @@ def test_bulk_build_has_one_set_per_active_store(db, app_settings, campaign, tmp
     make_store(db, code="S0099", name="審査中の店", active=False)
     calls = []
     path = tmp_path / "all.zip"
-    count = materials.build_all(db, app_settings, path, progress=lambda d, t: calls.append((d, t)))
+    count = sets.build_all(db, app_settings, path, progress=lambda d, t: calls.append((d, t)))
     assert count == 3
     assert calls[0] == (0, 3) and calls[-1] == (3, 3)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)

@@ -11,7 +11,8 @@ from pyramid.view import view_config
 
 from kariya.campaign import definition
 from kariya.errors import DomainError, Invalid
-from kariya.materials import materials
+from kariya.materials import jobs as material_jobs
+from kariya.materials import sets
 from kariya.security import P
 from kariya.stores import registration
 
@@ -36,7 +37,7 @@ def job_json(request, job: dict) -> dict:
     total = job.get("total") or 0
     done = job.get("done") or 0
     state = job["state"]
-    if state in ("queued", "running") and not materials.is_unfinished(job):
+    if state in ("queued", "running") and not material_jobs.is_unfinished(job):
         state = "failed"  # silent for too long: the worker stopped
     return {
         "id": job["id"],
@@ -59,19 +60,19 @@ def job_json(request, job: dict) -> dict:
 
 def _page(request, error: str | None = None, status: int = 200) -> dict:
     request.response.status = status
-    jobs = [job_json(request, job) for job in materials.recent_jobs(request.registry.settings)]
+    jobs = [job_json(request, job) for job in material_jobs.recent_jobs(request.registry.settings)]
     for job in jobs:
         for key in ("requested_at", "finished_at"):
             job[key] = dt.datetime.fromisoformat(job[key]) if job[key] else None
     current = jobs[0] if jobs else None
     return {
         "campaign": definition.latest(request.db),
-        "active_count": materials.count_active(request.db),
+        "active_count": sets.count_active(request.db),
         "jobs": jobs,
         "current": current,
         "building": bool(current and current["state"] in ("queued", "running")),
         "error": error,
-        "pieces": materials.PIECES,
+        "pieces": sets.PIECES,
     }
 
 
@@ -93,7 +94,7 @@ def show(request):
 )
 def build(request):
     try:
-        job = materials.start_job(
+        job = material_jobs.start_job(
             request.db, request.registry.settings, actor=request.identity.actor
         )
     except DomainError as exc:
@@ -110,7 +111,7 @@ def build(request):
     request_method="GET",
 )
 def job_progress(request):
-    job = materials.read_job(request.registry.settings, request.matchdict["job"])
+    job = material_jobs.read_job(request.registry.settings, request.matchdict["job"])
     request.response.cache_control = "no-store"
     return job_json(request, job)
 
@@ -122,7 +123,7 @@ def job_progress(request):
 )
 def download(request):
     job_id = request.matchdict["job"]
-    path = materials.zip_path(request.registry.settings, job_id)
+    path = material_jobs.zip_path(request.registry.settings, job_id)
     response = FileResponse(str(path), request=request, content_type="application/zip")
     response.content_disposition = f'attachment; filename="kariya_materials_{job_id}.zip"'
     return response
@@ -147,11 +148,9 @@ def store_lookup(request):
     request_method="GET",
 )
 def store_set(request):
-    store = materials.find_store(request.db, request.matchdict["code"])
-    data = materials.store_zip(
-        request.db, request.registry.settings, store, now=request.clock.now()
-    )
-    return zip_response(data, materials.zip_name(store))
+    store = sets.find_store(request.db, request.matchdict["code"])
+    data = sets.store_zip(request.db, request.registry.settings, store, now=request.clock.now())
+    return zip_response(data, sets.zip_name(store))
 
 
 @view_config(
@@ -165,7 +164,7 @@ def reissue_qr(request):
     try:
         if not code:
             raise Invalid("店舗コードを入力してください。")
-        store = materials.find_store(request.db, code)
+        store = sets.find_store(request.db, code)
         registration.reissue(
             request.db,
             request.clock,
