@@ -222,17 +222,3 @@ def to_toml(campaign: Campaign) -> str:
             f"planned = {r.planned}",
         ]
     return "\n".join(lines) + "\n"
-
-
-def rules(db: Session) -> dict | None:
-    """The current campaign's numbers, as pages show them to people (None before one exists)."""
-    campaign = latest(db)
-    if campaign is None:
-        return None
-    return {
-        "face": campaign.coupon_face,
-        "per_pack": campaign.coupons_per_pack,
-        "pack": campaign.pack_amount,
-        "min_bill": [campaign.min_bill_one, campaign.min_bill_two],
-        "store_limit": campaign.store_limit_per_round,
-    }

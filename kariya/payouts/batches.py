@@ -14,10 +14,12 @@ import dataclasses
 import datetime as dt
 import hashlib
 import re
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from kariya.campaign import rules as campaign_rules
 from kariya.errors import Conflict, Forbidden, Invalid, NotFound
 from kariya.ledger import postings
 from kariya.models import (
@@ -125,13 +127,13 @@ def build(
             f"処理中の支払バッチ(No.{busy.id})があります。先に承認または差戻しを済ませてください。",
             code="BATCH_IN_PROGRESS",
         )
-    cutoffs = cutoffs_of(settings)
+    cutoffs, zone = cutoffs_of(settings), ZoneInfo(campaign.timezone)
     period = settlement.period_of(
-        period_end - dt.timedelta(microseconds=1) if period_end else now, cutoffs
+        period_end - dt.timedelta(microseconds=1) if period_end else now, cutoffs, zone
     )
     if period_end is None and period.ends > now:
         # The current period has not ended: pay the previous one.
-        period = settlement.period_of(period.starts - dt.timedelta(microseconds=1), cutoffs)
+        period = settlement.period_of(period.starts - dt.timedelta(microseconds=1), cutoffs, zone)
     batch = PayoutBatch(
         campaign_id=campaign.id,
         period_key=period.key,
@@ -158,9 +160,7 @@ def build(
 
 def cutoffs_of(settings: dict) -> tuple[int, ...]:
     """The settlement cadence (setting kariya.settlement.cutoffs, e.g. "15" or "10,20")."""
-    return tuple(
-        int(d) for d in str(settings.get("kariya.settlement.cutoffs", "15")).split(",") if d.strip()
-    )
+    return campaign_rules.settlement_cutoffs(settings)
 
 
 def _fill(db: Session, batch: PayoutBatch, campaign: Campaign, now: dt.datetime) -> None:
@@ -324,7 +324,8 @@ def export(
         raise Conflict("承認済みの支払バッチだけ振込データを出力できます。", code="NOT_APPROVED")
     now = clock.now()
     day = transfer_date or zengin.next_business_day(
-        now.astimezone(settlement.JST).date(), int(settings.get("kariya.zengin.lead_days", 2))
+        now.astimezone(ZoneInfo(db.get(Campaign, batch.campaign_id).timezone)).date(),
+        int(settings.get("kariya.zengin.lead_days", 2)),
     )
     payees = []
     for line in batch.lines:

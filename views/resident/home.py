@@ -4,7 +4,7 @@ small scripts on the page, so the page and the API share one set of rules and me
 from pyramid.httpexceptions import HTTPFound, HTTPNotFound
 from pyramid.view import view_config
 
-from kariya.campaign import definition, excluded_items
+from kariya.campaign import excluded_items, rules
 from kariya.coupons import acquisition
 from kariya.errors import Invalid
 from kariya.models import Person, Store
@@ -113,5 +113,6 @@ def use(request):
     return {
         "token": request.matchdict["token"],
         "now": request.clock.now(),
-        "rules": definition.rules(request.db),
+        "rules": request.campaign_rules,
+        "timezone": rules.zone_of(request.campaign_rules).key,
     }
