@@ -13,7 +13,6 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas
 
 from kariya import pdf_fonts
-from kariya.materials.rules import Rules
 
 STICKER = (90 * mm, 90 * mm)
 GREEN = colors.HexColor("#06c755")
@@ -105,10 +104,12 @@ def draw_qr(c: canvas.Canvas, modules: list[list[bool]], x: float, y: float, siz
     c.restoreState()
 
 
-def new_canvas(buffer: io.BytesIO, pagesize, title: str, r: Rules) -> canvas.Canvas:
+def new_canvas(
+    buffer: io.BytesIO, pagesize, title: str, author: str, subject: str
+) -> canvas.Canvas:
     pdf_fonts.ensure()
     c = canvas.Canvas(buffer, pagesize=pagesize, pageCompression=1)
     c.setTitle(title)
-    c.setAuthor(f"{r.campaign_name} 事務局")
-    c.setSubject(r.campaign_name)
+    c.setAuthor(author)
+    c.setSubject(subject)
     return c

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from kariya.clock import utcnow
 from kariya.errors import Conflict, NotFound
-from kariya.materials.rules import current_rules
+from kariya.materials import context
 from kariya.materials.sets import build_all, count_active
 from kariya.settings import PROJECT_ROOT
 
@@ -95,7 +95,7 @@ def start_job(db: Session, settings: dict, actor: str) -> dict:
     """Record a queued bulk job (the caller then enqueues `kariya.materials.build_all`);
     refuses while another is under way."""
     now = utcnow()
-    current_rules(db, settings)  # no campaign: refuse now, not in the worker
+    context.current(db, settings)  # no campaign: refuse now, not in the worker
     total = count_active(db)
     if total == 0:
         raise Conflict("利用可能な店舗がないため、掲示物を作成できません。", code="NO_STORES")

@@ -1,8 +1,10 @@
 """The store's printed pieces (S-2, P-5): a QR sticker for the till, an A3 poster and an A4
-flyer, each carrying the store's name as text and its own QR code."""
+flyer, each carrying the store's name as text and its own QR code. Their words are the template
+templates/print/pieces.toml.jinja2, rendered with the campaign's rules."""
 
 from __future__ import annotations
 
+import functools
 import io
 
 from reportlab.lib import colors
@@ -10,6 +12,8 @@ from reportlab.lib.pagesizes import A3, A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
+from kariya.materials import texts
+from kariya.materials.context import PrintContext
 from kariya.materials.drawing import (
     DARK_GREEN,
     GREEN,
@@ -20,22 +24,43 @@ from kariya.materials.drawing import (
     new_canvas,
     wrap,
 )
-from kariya.materials.rules import Rules, bill_rule, yen
 from kariya.models import Store
 from kariya.pdf_fonts import GOTHIC
 from kariya.stores import qr
 
+TEMPLATE = "pieces.toml.jinja2"
+GREY = colors.HexColor("#555555")
+DARK_GREY = colors.HexColor("#333333")
 
-def sticker_pdf(store: Store, url: str, r: Rules) -> bytes:
+
+@functools.lru_cache(maxsize=8)
+def words(ctx: PrintContext) -> dict:
+    """The pieces' words for this campaign (the same for every store: rendered once)."""
+    return texts.toml(
+        TEMPLATE,
+        r=ctx.rules,
+        callcenter_phone=ctx.callcenter_phone,
+        callcenter_hours=ctx.callcenter_hours,
+    )
+
+
+def _canvas(buffer: io.BytesIO, pagesize, store: Store, piece: str, t: dict) -> canvas.Canvas:
+    return new_canvas(
+        buffer, pagesize, f"{store.name} {t[piece]['title']}", t["author"], t["subject"]
+    )
+
+
+def sticker_pdf(store: Store, url: str, ctx: PrintContext) -> bytes:
     """A 90 × 90 mm sticker for the till: the QR, the store's name."""
+    t = words(ctx)
     buffer = io.BytesIO()
     w, h = STICKER
-    c = new_canvas(buffer, STICKER, f"{store.name} QRコードステッカー", r)
+    c = _canvas(buffer, STICKER, store, "sticker", t)
     band = 11 * mm
     c.setFillColor(GREEN)
     c.rect(0, h - band, w, band, stroke=0, fill=1)
     c.setFillColor(colors.white)
-    size, lines = fit(f"{r.campaign_name} 使えます", GOTHIC, 11, 6, w - 8 * mm, 1)
+    size, lines = fit(t["sticker"]["band"], GOTHIC, 11, 6, w - 8 * mm, 1)
     c.setFont(GOTHIC, size)
     c.drawCentredString(w / 2, h - band / 2 - size * 0.35, lines[0])
     c.setFillColor(colors.black)
@@ -44,17 +69,18 @@ def sticker_pdf(store: Store, url: str, r: Rules) -> bytes:
     qr_size = min(58 * mm, below - 9 * mm)
     draw_qr(c, qr.matrix(url), (w - qr_size) / 2, below - qr_size, qr_size)
     c.setFont(GOTHIC, 8)
-    c.drawCentredString(w / 2, 4.5 * mm, "スマートフォンのカメラで読み取ってください")
+    c.drawCentredString(w / 2, 4.5 * mm, t["sticker"]["scan"])
     c.setFont(GOTHIC, 5.5)
-    c.setFillColor(colors.HexColor("#555555"))
-    c.drawRightString(w - 3 * mm, 1.8 * mm, f"店舗コード {store.code}")
+    c.setFillColor(GREY)
+    c.drawRightString(w - 3 * mm, 1.8 * mm, f"{t['store_code']} {store.code}")
     c.showPage()
     c.save()
     return buffer.getvalue()
 
 
-def _notice_page(c: canvas.Canvas, store: Store, url: str, r: Rules, pagesize) -> None:
+def _notice_page(c: canvas.Canvas, store: Store, url: str, t: dict, pagesize) -> None:
     """The poster and the flyer: one layout, drawn at A4 and scaled up for A3."""
+    n = t["notice"]
     w, h = pagesize
     s = w / A4[0]  # 1.0 for A4, about 1.414 for A3
     margin = 15 * mm * s
@@ -64,11 +90,11 @@ def _notice_page(c: canvas.Canvas, store: Store, url: str, r: Rules, pagesize) -
     c.setFillColor(GREEN)
     c.rect(0, h - band, w, band, stroke=0, fill=1)
     c.setFillColor(colors.white)
-    size, lines = fit(r.campaign_name, GOTHIC, 34 * s, 16 * s, inner, 1)
+    size, lines = fit(n["band_title"], GOTHIC, 34 * s, 16 * s, inner, 1)
     c.setFont(GOTHIC, size)
     c.drawCentredString(w / 2, h - 15 * mm * s, lines[0])
     c.setFont(GOTHIC, 20 * s)
-    c.drawCentredString(w / 2, h - 28 * mm * s, "このお店で使えます")
+    c.drawCentredString(w / 2, h - 28 * mm * s, n["band_subtitle"])
 
     c.setFillColor(colors.black)
     size, lines = fit(store.name, GOTHIC, 36 * s, 14 * s, inner, 2)
@@ -81,7 +107,7 @@ def _notice_page(c: canvas.Canvas, store: Store, url: str, r: Rules, pagesize) -
     c.setFillColor(DARK_GREEN)
     y = draw_lines(
         c,
-        wrap("スマートフォンのカメラでQRコードを読み取ってください", GOTHIC, 17 * s, inner),
+        wrap(n["scan"], GOTHIC, 17 * s, inner),
         GOTHIC,
         17 * s,
         w / 2,
@@ -89,22 +115,12 @@ def _notice_page(c: canvas.Canvas, store: Store, url: str, r: Rules, pagesize) -
     )
 
     c.setFillColor(colors.black)
-    steps = "①LINEで割引券を受け取る → ②QRコードを読み取る → ③画面をお店の人に見せる"
-    size, lines = fit(steps, GOTHIC, 13 * s, 8 * s, inner, 1)
+    size, lines = fit(n["steps"], GOTHIC, 13 * s, 8 * s, inner, 1)
     y = draw_lines(c, lines, GOTHIC, size, w / 2, y - 1 * mm * s)
 
     # The rules residents must know at the till, every number from the campaign.
     c.setFillColor(colors.black)
-    points = [
-        f"割引券は1枚{yen(r.face)}。このお店で使えるのは、1人あたり{r.per_round}"
-        f"{r.store_limit}枚までです。",
-        f"{bill_rule(r)}のときに使えます(他の割引を適用した後の金額)。",
-        "おつりは出ません。現金との交換、他の人への譲渡はできません。",
-        "商品券・たばこ・公共料金など、一部の商品やサービスには使えません。",
-        f"割引券は刈谷市公式LINEアカウントのメニューから、各回1人{yen(r.pack)}分"
-        f"({yen(r.face)}券×{r.per_pack}枚)を受け取れます。",
-        f"実施期間: {r.period}",
-    ]
+    points = n["points"]
     body = 11.5 * s
     text_width = inner - 12 * mm * s
     wrapped = [wrap(p, GOTHIC, body, text_width) for p in points]
@@ -124,27 +140,28 @@ def _notice_page(c: canvas.Canvas, store: Store, url: str, r: Rules, pagesize) -
             y -= body * 0.45
 
     c.setFont(GOTHIC, 10 * s)
-    c.setFillColor(colors.HexColor("#333333"))
-    contact = f"お問い合わせ: コールセンター {r.callcenter_phone}({r.callcenter_hours})"
-    size, lines = fit(contact, GOTHIC, 10 * s, 7 * s, inner, 2)
+    c.setFillColor(DARK_GREY)
+    size, lines = fit(n["contact"], GOTHIC, 10 * s, 7 * s, inner, 2)
     draw_lines(c, lines, GOTHIC, size, w / 2, 16 * mm * s, leading=1.25)
     c.setFont(GOTHIC, 7 * s)
-    c.drawRightString(w - margin, 6 * mm * s, f"店舗コード {store.code}")
+    c.drawRightString(w - margin, 6 * mm * s, f"{t['store_code']} {store.code}")
 
 
-def poster_pdf(store: Store, url: str, r: Rules) -> bytes:
+def poster_pdf(store: Store, url: str, ctx: PrintContext) -> bytes:
+    t = words(ctx)
     buffer = io.BytesIO()
-    c = new_canvas(buffer, A3, f"{store.name} ポスター(A3)", r)
-    _notice_page(c, store, url, r, A3)
+    c = _canvas(buffer, A3, store, "poster", t)
+    _notice_page(c, store, url, t, A3)
     c.showPage()
     c.save()
     return buffer.getvalue()
 
 
-def flyer_pdf(store: Store, url: str, r: Rules) -> bytes:
+def flyer_pdf(store: Store, url: str, ctx: PrintContext) -> bytes:
+    t = words(ctx)
     buffer = io.BytesIO()
-    c = new_canvas(buffer, A4, f"{store.name} チラシ(A4)", r)
-    _notice_page(c, store, url, r, A4)
+    c = _canvas(buffer, A4, store, "flyer", t)
+    _notice_page(c, store, url, t, A4)
     c.showPage()
     c.save()
     return buffer.getvalue()

@@ -10,15 +10,16 @@ import os
 import re
 import zipfile
 from collections.abc import Callable
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kariya.clock import utcnow
 from kariya.errors import Conflict, NotFound
+from kariya.materials import context
+from kariya.materials.context import PrintContext
 from kariya.materials.manual import manual_pdf
 from kariya.materials.pieces import flyer_pdf, poster_pdf, sticker_pdf
-from kariya.materials.rules import Rules, current_rules
 from kariya.models import Store
 from kariya.stores import qr
 
@@ -27,15 +28,17 @@ Progress = Callable[[int, int], None]
 PIECES = ("qr.png", "sticker.pdf", "poster_A3.pdf", "flyer_A4.pdf", "manual.pdf")
 
 
-def store_files(store: Store, settings: dict, r: Rules, manual: bytes) -> list[tuple[str, bytes]]:
+def store_files(
+    store: Store, settings: dict, ctx: PrintContext, manual: bytes
+) -> list[tuple[str, bytes]]:
     """One store's set: file name (under a folder named by its code) and content."""
     url = qr.store_url(settings, store)
     prefix = f"{store.code}/{store.code}_"
     return [
         (prefix + "qr.png", qr.png(url)),
-        (prefix + "sticker.pdf", sticker_pdf(store, url, r)),
-        (prefix + "poster_A3.pdf", poster_pdf(store, url, r)),
-        (prefix + "flyer_A4.pdf", flyer_pdf(store, url, r)),
+        (prefix + "sticker.pdf", sticker_pdf(store, url, ctx)),
+        (prefix + "poster_A3.pdf", poster_pdf(store, url, ctx)),
+        (prefix + "flyer_A4.pdf", flyer_pdf(store, url, ctx)),
         (prefix + "manual.pdf", manual),
     ]
 
@@ -59,8 +62,9 @@ def _write(archive: zipfile.ZipFile, name: str, data: bytes, when: dt.datetime) 
     archive.writestr(info, data)
 
 
-def _jst_now(now: dt.datetime | None) -> dt.datetime:
-    return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo("Asia/Tokyo"))
+def _local_now(ctx: PrintContext, now: dt.datetime | None) -> dt.datetime:
+    """The time the files are stamped with, in the campaign's zone (ZIP times have none)."""
+    return ctx.rules.local(now or utcnow())
 
 
 def find_store(db: Session, code: str) -> Store:
@@ -78,11 +82,11 @@ def zip_name(store: Store) -> str:
 def store_zip(db: Session, settings: dict, store: Store, now: dt.datetime | None = None) -> bytes:
     """One store's set of materials as a ZIP."""
     _check_printable(store)
-    r = current_rules(db, settings)
-    when = _jst_now(now)
+    ctx = context.current(db, settings)
+    when = _local_now(ctx, now)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in store_files(store, settings, r, manual_pdf(r, when)):
+        for name, data in store_files(store, settings, ctx, manual_pdf(ctx, when)):
             _write(archive, name, data, when)
     return buffer.getvalue()
 
@@ -113,19 +117,19 @@ def build_all(
     """Every active store's set into one ZIP at `path` (a folder per store code, the manual in
     each, and index.csv listing the stores); calls `progress(done, total)` as it goes. Returns
     the number of stores."""
-    r = current_rules(db, settings)
-    when = _jst_now(now)
+    ctx = context.current(db, settings)
+    when = _local_now(ctx, now)
     stores = active_stores(db)
     total = len(stores)
     if progress:
         progress(0, total)
-    manual = manual_pdf(r, when)  # the same approved text for every store: built once
+    manual = manual_pdf(ctx, when)  # the same approved text for every store: built once
     index = io.StringIO()
     writer = csv.writer(index, lineterminator="\r\n")
     writer.writerow(["店舗コード", "店舗名", "業種", "住所", *PIECES])
     with zipfile.ZipFile(path, "w") as archive:
         for done, store in enumerate(stores, start=1):
-            files = store_files(store, settings, r, manual)
+            files = store_files(store, settings, ctx, manual)
             for name, data in files:
                 _write(archive, name, data, when)
             writer.writerow(

@@ -19,10 +19,9 @@ from sqlalchemy import select
 from kariya.campaign import definition, excluded_items
 from kariya.clock import FixedClock
 from kariya.errors import Conflict
-from kariya.materials import sets
+from kariya.materials import context, sets
 from kariya.materials.manual import manual_pdf
 from kariya.materials.pieces import flyer_pdf, poster_pdf
-from kariya.materials.rules import current_rules
 from kariya.models import Store
 from kariya.stores import qr
 from tests.conftest import DATABASE_URL
@@ -125,7 +124,7 @@ def test_long_store_name_still_fits_as_text(db, app_settings, campaign):
     name = "有限会社かりや総合サービス 刈谷駅南口ショッピングセンター二階 生活雑貨とカフェの店"
     store = make_store(db, name=name)
     flyer = pdf_pages(
-        flyer_pdf(store, qr.store_url(app_settings, store), current_rules(db, app_settings))
+        flyer_pdf(store, qr.store_url(app_settings, store), context.current(db, app_settings))
     )[0]
     assert name in flyer["text"].replace("\r\n", "").replace("\n", "")
 
@@ -140,20 +139,20 @@ def test_numbers_come_from_the_campaign(db, app_settings):
     definition.load(db, FixedClock(ROUND1 - dt.timedelta(days=1)), spec, "test")
     db.commit()
     store = make_store(db)
-    rules = current_rules(db, app_settings)
+    ctx = context.current(db, app_settings)
     url = qr.store_url(app_settings, store)
-    for pdf in (poster_pdf(store, url, rules), flyer_pdf(store, url, rules)):
+    for pdf in (poster_pdf(store, url, ctx), flyer_pdf(store, url, ctx)):
         text = pdf_pages(pdf)[0]["text"]
         assert "1,500円以上" in text and "3,200円以上" in text and "700円" in text
         assert "1,000円以上" not in text
-    manual = "".join(p["text"] for p in pdf_pages(manual_pdf(rules)))
+    manual = "".join(p["text"] for p in pdf_pages(manual_pdf(ctx)))
     assert "1,500円以上" in manual and "3,200円以上" in manual
 
 
 def test_manual_covers_use_payment_duties_and_excluded_items(db, app_settings, campaign):
     """S-3, I-7, I-8, F-3, F-4: the manual explains acquisition and use, how and when stores are
     paid, what they must and must not do, and lists every excluded item of the shared list."""
-    text = "".join(p["text"] for p in pdf_pages(manual_pdf(current_rules(db, app_settings))))
+    text = "".join(p["text"] for p in pdf_pages(manual_pdf(context.current(db, app_settings))))
     text = text.replace("\r\n", "").replace("\n", "")
     for phrase in (
         "取扱店マニュアル",
