@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from kariya.campaign.rules import latest_campaign
 from kariya.errors import Conflict, Invalid
 from kariya.ledger import postings
 from kariya.models import Campaign, LedgerEntry, Round
@@ -195,8 +196,7 @@ def load(db: Session, clock, spec: CampaignSpec, actor: str) -> Campaign:
     return campaign
 
 
-def latest(db: Session) -> Campaign | None:
-    return db.scalar(select(Campaign).order_by(Campaign.id.desc()).limit(1))
+latest = latest_campaign  # the campaign in force
 
 
 def to_toml(campaign: Campaign) -> str:

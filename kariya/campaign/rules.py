@@ -2,7 +2,7 @@
 
 `Rules` is built from the Campaign and Round rows (`of`) and the one setting it needs (the
 settlement cut-off days); pages, printed materials and services ask it rather than writing a
-number or a sentence of their own. `current(db, settings)` is the latest campaign's rules (None
+number or a sentence of their own. It imports no other domain, so every domain may use it. `current(db, settings)` is the latest campaign's rules (None
 before a campaign exists). Times are shown and cut in the campaign's own time zone (`zone`).
 """
 
@@ -14,11 +14,11 @@ import functools
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kariya.campaign import definition
+from kariya.campaign.models import Campaign
 from kariya.clock import JST
-from kariya.models import Campaign
 from kariya.settings import DEFAULTS
 
 WEEKDAYS = "月火水木金土日"
@@ -176,7 +176,12 @@ def zone_of(r: Rules | None) -> ZoneInfo:
     return r.zone if r is not None else JST
 
 
+def latest_campaign(db: Session) -> Campaign | None:
+    """The campaign in force: the latest one (kariya.campaign.definition.latest)."""
+    return db.scalar(select(Campaign).order_by(Campaign.id.desc()).limit(1))
+
+
 def current(db: Session, settings: Mapping | None = None) -> Rules | None:
     """The latest campaign's rules; None before a campaign exists."""
-    campaign = definition.latest(db)
+    campaign = latest_campaign(db)
     return None if campaign is None else of(campaign, settings)
