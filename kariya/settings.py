@@ -50,8 +50,6 @@ DEFAULTS = {
     "kariya.redis_url": "",
     "kariya.session_secure": "false",
     "kariya.public_url": "http://localhost:6543",
-    # Bulk materials jobs keep their progress files and ZIPs here (shared by web and workers).
-    "kariya.materials_dir": str(PROJECT_ROOT / "var" / "materials"),
     "kariya.callcenter.phone": "0566-00-0000",
     "kariya.callcenter.hours": "平日 9:00〜17:00(土日祝日・12月29日〜1月3日を除く)",
     "kariya.login.max_failures_per_account": "5",

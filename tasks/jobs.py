@@ -33,13 +33,14 @@ def tick() -> dict:
 
 
 @celery_app.task(name="kariya.materials.build_all", acks_late=True)
-def build_materials(job_id: str) -> dict:
-    """Every active store's printed materials into one ZIP (S-2); progress in the job's file."""
+def build_materials(job_id: int) -> dict:
+    """Every active store's printed materials into one ZIP (S-2); the job's row has the
+    progress and its chunks the ZIP."""
     from kariya.materials import jobs as material_jobs
 
     with task_context() as (db, clock, settings):
         job = material_jobs.run_job(db, clock, settings, job_id)
-    return {"job": job_id, "state": job["state"], "stores": job["done"]}
+    return {"job": job.id, "state": job.state, "stores": job.done}
 
 
 @celery_app.task(name="kariya.payouts.build", acks_late=True)

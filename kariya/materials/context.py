@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from kariya.campaign import definition
 from kariya.campaign import rules as campaign_rules
+from kariya.campaign.models import Campaign
 from kariya.campaign.rules import Rules
 from kariya.errors import Conflict
-from kariya.models import Campaign
 from kariya.payouts import settlement
 
 

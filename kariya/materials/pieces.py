@@ -24,9 +24,9 @@ from kariya.materials.drawing import (
     new_canvas,
     wrap,
 )
-from kariya.models import Store
 from kariya.pdf_fonts import GOTHIC
 from kariya.stores import qr
+from kariya.stores.models import Store
 
 TEMPLATE = "pieces.toml.jinja2"
 GREY = colors.HexColor("#555555")

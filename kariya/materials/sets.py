@@ -10,6 +10,7 @@ import os
 import re
 import zipfile
 from collections.abc import Callable
+from typing import IO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,8 +21,8 @@ from kariya.materials import context
 from kariya.materials.context import PrintContext
 from kariya.materials.manual import manual_pdf
 from kariya.materials.pieces import flyer_pdf, poster_pdf, sticker_pdf
-from kariya.models import Store
 from kariya.stores import qr
+from kariya.stores.models import Store
 
 Progress = Callable[[int, int], None]
 
@@ -110,13 +111,13 @@ def count_active(db: Session) -> int:
 def build_all(
     db: Session,
     settings: dict,
-    path: str | os.PathLike,
+    path: str | os.PathLike | IO[bytes],
     progress: Progress | None = None,
     now: dt.datetime | None = None,
 ) -> int:
-    """Every active store's set into one ZIP at `path` (a folder per store code, the manual in
-    each, and index.csv listing the stores); calls `progress(done, total)` as it goes. Returns
-    the number of stores."""
+    """Every active store's set into one ZIP at `path`, a file name or a file object (a folder
+    per store code, the manual in each, and index.csv listing the stores); calls
+    `progress(done, total)` as it goes. Returns the number of stores."""
     ctx = context.current(db, settings)
     when = _local_now(ctx, now)
     stores = active_stores(db)
