@@ -9,8 +9,10 @@ from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kariya.campaign import rules as campaign_rules
 from kariya.clock import to_jst
 from kariya.models import (
+    Campaign,
     PayoutAdjustment,
     PayoutBatch,
     PayoutItem,
@@ -20,6 +22,12 @@ from kariya.models import (
 )
 from workflows import payout as payout_wf
 from workflows.binding import label
+
+
+def _zone(db: Session, batch: PayoutBatch):
+    """The batch's campaign's time zone, where the statement's times are shown."""
+    return campaign_rules.of(db.get(Campaign, batch.campaign_id)).zone
+
 
 LINE_STATUS = {
     "included": "振込対象",
@@ -107,13 +115,14 @@ def store_statement_xlsx(db: Session, batch: PayoutBatch, line: PayoutLine) -> b
     ws.append(["支払明細書", store.name, f"店舗コード {store.code}"])
     ws.append(["支払バッチ", batch.id, "対象期間", batch.period_key])
     ws.append(["件数", line.count, "金額(円)", line.amount, "状態", LINE_STATUS[line.status]])
-    ws.append(["振込手数料は事務局が負担します。お店の受取額から差し引くことはありません。"])
+    ws.append([campaign_rules.FEE_SENTENCE])
     _header(ws, ["利用日時", "確認番号", "枚数", "割引額(円)", "お会計(円)"])
+    zone = _zone(db, batch)
     uses = line_uses(db, line)
     for r in uses:
         ws.append(
             [
-                to_jst(r.used_at).strftime("%Y-%m-%d %H:%M:%S"),
+                to_jst(r.used_at, zone).strftime("%Y-%m-%d %H:%M:%S"),
                 r.confirmation_code,
                 r.coupons,
                 r.amount,
@@ -128,7 +137,7 @@ def store_statement_xlsx(db: Session, batch: PayoutBatch, line: PayoutLine) -> b
             ws.append(
                 [
                     a.id,
-                    to_jst(a.decided_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    to_jst(a.decided_at, zone).strftime("%Y-%m-%d %H:%M:%S"),
                     a.amount,
                     a.reason,
                 ]
@@ -167,13 +176,14 @@ def store_statement_pdf(db: Session, batch: PayoutBatch, line: PayoutLine) -> by
         f"支払バッチ No.{batch.id} / 対象期間 {batch.period_key} / 状態 {LINE_STATUS[line.status]}"
     )
     text(f"件数 {line.count}件 / 金額 {line.amount:,}円")
-    text("振込手数料は事務局が負担します。お店の受取額から差し引くことはありません。")
+    text(campaign_rules.FEE_SENTENCE)
     y -= 3 * mm
     text("利用日時                確認番号   枚数   割引額     お会計", 10)
+    zone = _zone(db, batch)
     uses = line_uses(db, line)
     for r in uses:
         text(
-            f"{to_jst(r.used_at):%Y-%m-%d %H:%M}    {r.confirmation_code}     {r.coupons}     {r.amount:>6,}円   {r.bill_amount:>8,}円"
+            f"{to_jst(r.used_at, zone):%Y-%m-%d %H:%M}    {r.confirmation_code}     {r.coupons}     {r.amount:>6,}円   {r.bill_amount:>8,}円"
         )
     for a in line_adjustments(db, line):
         text(f"調整 No.{a.id}  {a.amount:+,}円  {a.reason[:40]}")

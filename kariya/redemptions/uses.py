@@ -15,12 +15,14 @@ import datetime as dt
 import re
 import secrets
 import unicodedata
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from kariya.clock import to_jst
+from kariya.campaign import rules as campaign_rules
+from kariya.clock import JST, to_jst
 from kariya.coupons import acquisition, lifecycle
 from kariya.errors import Conflict, DomainError, Invalid, NotFound
 from kariya.models import Coupon, Person, Redemption, Round, Store, StoreUse
@@ -185,9 +187,7 @@ def redeem(db: Session, clock, person_id: int, token: str, count, bill) -> dict:
     ).first()
     if taken is None:
         left = max(0, limit - _used_here(db, person_id, store.id, rnd.id))
-        raise StoreLimit(
-            f"1つのお店で1週間に使える割引券は{limit}枚までです。このお店で今週使えるのは、あと{left}枚です。"
-        )
+        raise StoreLimit(campaign_rules.of(campaign).store_limit_refusal(left))
     redemption = Redemption(
         person_id=person_id,
         store_id=store.id,
@@ -259,16 +259,17 @@ def of_store(db: Session, clock, store_id: int, since: dt.datetime | None = None
     if since is not None:
         query = query.where(Redemption.used_at >= since)
     rows = db.scalars(query.order_by(Redemption.used_at.desc()).limit(500)).all()
-    campaign_windows = {}
+    campaigns = {}
     result = []
     for r in rows:
-        if r.round_id not in campaign_windows:
-            campaign_windows[r.round_id] = db.get(Round, r.round_id).campaign.void_window_minutes
-        window = dt.timedelta(minutes=campaign_windows[r.round_id])
+        if r.round_id not in campaigns:
+            campaigns[r.round_id] = db.get(Round, r.round_id).campaign
+        campaign = campaigns[r.round_id]
+        window = dt.timedelta(minutes=campaign.void_window_minutes)
         result.append(
             {
                 "id": r.id,
-                "used_at": to_jst(r.used_at).isoformat(),
+                "used_at": to_jst(r.used_at, ZoneInfo(campaign.timezone)).isoformat(),
                 "coupons": r.coupons,
                 "amount": r.amount,
                 "bill_amount": r.bill_amount,
@@ -300,8 +301,9 @@ def of_person(db: Session, person_id: int) -> list[dict]:
     ]
 
 
-def store_totals(db: Session, store_id: int, cutoffs: tuple[int, ...]) -> dict:
-    """The store's confirmed uses summed per round and per settlement period (its portal)."""
+def store_totals(db: Session, store_id: int, cutoffs: tuple[int, ...], tz: ZoneInfo = JST) -> dict:
+    """The store's confirmed uses summed per round and per settlement period (its portal); the
+    periods' days are counted in the campaign's time zone `tz`."""
     from kariya.payouts import settlement
 
     rows = db.execute(
@@ -315,7 +317,7 @@ def store_totals(db: Session, store_id: int, cutoffs: tuple[int, ...]) -> dict:
         per_round.setdefault(number, [0, 0])
         per_round[number][0] += 1
         per_round[number][1] += amount
-        period = settlement.period_of(used_at, cutoffs)
+        period = settlement.period_of(used_at, cutoffs, tz)
         per_period.setdefault(period.key, [period.label, 0, 0])
         per_period[period.key][1] += 1
         per_period[period.key][2] += amount
