@@ -127,11 +127,11 @@ def cmd_ledger_check(registry, args) -> int:
 
 
 def cmd_store_qr(registry, args) -> int:
-    from kariya.materials import materials
+    from kariya.materials import sets
     from kariya.stores import qr
 
     with _session(registry) as db:
-        store = materials.find_store(db, args.code)
+        store = sets.find_store(db, args.code)
         url = qr.store_url(settings_of(registry), store)
         print(url)
         if args.png:

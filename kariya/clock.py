@@ -15,6 +15,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from kariya.orm import Base, UTCDateTime
 from kariya.settings import Settings, settings_of
 
+# The time zone where a caller has no campaign to ask (the campaign's own zone, Campaign.timezone,
+# is used wherever one exists; kariya.campaign.rules.Rules.zone).
 JST = ZoneInfo("Asia/Tokyo")
 
 
@@ -87,8 +89,9 @@ def make_clock(settings: Settings, dbsession: Session) -> Clock:
     return Clock()
 
 
-def to_jst(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(JST)
+def to_jst(value: dt.datetime, tz: ZoneInfo | None = None) -> dt.datetime:
+    """`value` in the campaign's time zone `tz` (Asia/Tokyo where none is given)."""
+    return value.astimezone(tz or JST)
 
 
 def includeme(config):

@@ -199,8 +199,6 @@ class Settings:
     public_url: str = "http://localhost:6543"
     redis_url: str = ""
     # Bulk materials jobs keep their progress files and ZIPs here (shared by web and workers).
-    materials_dir: Path = PROJECT_ROOT / "var" / "materials"
-    store_import_dir: Path = PROJECT_ROOT / "var" / "store_imports"
     # Development only: with eager Celery, run the beat schedule in a thread this often (0: off).
     inprocess_beat_seconds: float = 0.0
     line: Line = dataclasses.field(default_factory=Line)

@@ -6,13 +6,14 @@ from tasks import celery_app, task_context
 
 
 @celery_app.task(name="kariya.materials.build_all", acks_late=True)
-def build_materials(job_id: str) -> dict:
-    """Every active store's printed materials into one ZIP (S-2); progress in the job's file."""
-    from kariya.materials import materials
+def build_materials(job_id: int) -> dict:
+    """Every active store's printed materials into one ZIP (S-2); the job's row has the
+    progress and its chunks the ZIP."""
+    from kariya.materials import jobs as material_jobs
 
     with task_context() as (db, clock, settings):
-        job = materials.run_job(db, clock, settings.raw, job_id)  # its ini dict, for now
-    return {"job": job_id, "state": job["state"], "stores": job["done"]}
+        job = material_jobs.run_job(db, clock, settings, job_id)
+    return {"job": job.id, "state": job.state, "stores": job.done}
 
 
 def includeme(config):

@@ -1,14 +1,16 @@
 """Pyramid views, one subpackage per role. Views are thin: parse, call a service, render."""
 
 from kariya import settings as kariya_settings
-from kariya.campaign import definition
+from kariya.campaign import rules
 
 
 def includeme(config):
     config.add_static_view("static", "views:static", cache_max_age=3600)
-    # The campaign's numbers for any page that states them (never written into a template).
+    # The campaign's rules for any page that states one (never written into a template).
     config.add_request_method(
-        lambda request: definition.rules(request.db), "campaign_rules", reify=True
+        lambda request: rules.current(request.db, request.kariya_settings),
+        "campaign_rules",
+        reify=True,
     )
     config.add_route("home", "/")
     config.add_route("login", "/login")

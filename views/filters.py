@@ -1,9 +1,17 @@
-"""Jinja2 filters and globals: yen, JST times, labels."""
+"""Jinja2 filters and globals: yen, times in the campaign's time zone, labels.
+
+The time filters keep their names (`jst`, `jst_date`, ...) but show a time in the zone of the
+request's campaign (request.campaign_rules), Asia/Tokyo before a campaign exists.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
+from jinja2 import pass_context
+
+from kariya.campaign.rules import zone_of
 from kariya.clock import to_jst
 from kariya.roles import ROLE_LABELS
 
@@ -14,33 +22,49 @@ def yen(value) -> str:
     return f"{int(value or 0):,}円"
 
 
-def jst(value: dt.datetime | None) -> str:
+def _zone(context) -> ZoneInfo:
+    request = context.get("request")
+    return zone_of(getattr(request, "campaign_rules", None))
+
+
+def _moment(value: dt.datetime | str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _date(value: dt.datetime, tz: ZoneInfo) -> str:
+    local = to_jst(value, tz)
+    return f"{local.month}月{local.day}日({WEEKDAYS[local.weekday()]})"
+
+
+@pass_context
+def jst(context, value: dt.datetime | None) -> str:
     if value is None:
         return ""
-    local = to_jst(value)
+    local = to_jst(value, _zone(context))
     return f"{local:%Y年%m月%d日}({WEEKDAYS[local.weekday()]}) {local:%H:%M}"
 
 
-def jst_date(value: dt.datetime | None) -> str:
+@pass_context
+def jst_date(context, value: dt.datetime | None) -> str:
     if value is None:
         return ""
-    local = to_jst(value)
-    return f"{local.month}月{local.day}日({WEEKDAYS[local.weekday()]})"
+    return _date(value, _zone(context))
 
 
 def role_label(role: str) -> str:
     return ROLE_LABELS.get(role, role)
 
 
-def jst_until(value: dt.datetime | str | None) -> str:
+@pass_context
+def jst_until(context, value: dt.datetime | str | None) -> str:
     """The last day of a period that ends (exclusive) at `value`: 2024-01-22T00:00 -> 1月21日(日)."""
     if value is None:
         return ""
-    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-    return jst_date(moment - dt.timedelta(microseconds=1))
+    return _date(_moment(value) - dt.timedelta(microseconds=1), _zone(context))
 
 
-def jst_day(value: dt.datetime | str | None) -> str:
+@pass_context
+def jst_day(context, value: dt.datetime | str | None) -> str:
     if value is None:
         return ""
-    return jst_date(dt.datetime.fromisoformat(value) if isinstance(value, str) else value)
+    return _date(_moment(value), _zone(context))

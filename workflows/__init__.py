@@ -4,7 +4,17 @@ them to database rows. Imports nothing from the web or from Celery.
 `ALL` is the one list of every machine (the secretariat's diagram page, the test that the
 database's CHECK constraints equal the machines); a new machine module is added here."""
 
-from workflows import adjustment, bank_change, coupon, mail, payout, redemption, round, store
+from workflows import (
+    adjustment,
+    bank_change,
+    coupon,
+    mail,
+    material_job,
+    payout,
+    redemption,
+    round,
+    store,
+)
 
 ALL = (
     round.MACHINE,
@@ -15,6 +25,7 @@ ALL = (
     payout.MACHINE,
     adjustment.MACHINE,
     mail.MACHINE,
+    material_job.MACHINE,
 )
 
 BY_NAME = {machine.kariya_name: machine for machine in ALL}

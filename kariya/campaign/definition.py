@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from kariya.campaign.models import Campaign, Round
+from kariya.campaign.rules import latest_campaign
 from kariya.errors import Conflict, Invalid
 from kariya.ledger import postings
 from kariya.ledger.models import LedgerEntry
@@ -198,8 +199,7 @@ def load(db: Session, clock, spec: CampaignSpec, actor: str) -> Campaign:
     return campaign
 
 
-def latest(db: Session) -> Campaign | None:
-    return db.scalar(select(Campaign).order_by(Campaign.id.desc()).limit(1))
+latest = latest_campaign  # the campaign in force
 
 
 def to_toml(campaign: Campaign) -> str:
@@ -225,17 +225,3 @@ def to_toml(campaign: Campaign) -> str:
             f"planned = {r.planned}",
         ]
     return "\n".join(lines) + "\n"
-
-
-def rules(db: Session) -> dict | None:
-    """The current campaign's numbers, as pages show them to people (None before one exists)."""
-    campaign = latest(db)
-    if campaign is None:
-        return None
-    return {
-        "face": campaign.coupon_face,
-        "per_pack": campaign.coupons_per_pack,
-        "pack": campaign.pack_amount,
-        "min_bill": [campaign.min_bill_one, campaign.min_bill_two],
-        "store_limit": campaign.store_limit_per_round,
-    }

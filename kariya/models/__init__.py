@@ -9,6 +9,7 @@ from kariya.clock import ClockSetting
 from kariya.coupons.models import Acquisition, Coupon
 from kariya.ledger.models import LedgerEntry, LedgerPosting
 from kariya.mail.models import OutboundMail
+from kariya.materials.models import MaterialJob, MaterialJobChunk
 from kariya.orm import Base
 from kariya.payouts.models import (
     BankChangeRequest,
@@ -37,6 +38,8 @@ __all__ = [
     "LedgerEntry",
     "LedgerPosting",
     "LoginAttempt",
+    "MaterialJob",
+    "MaterialJobChunk",
     "OutboundMail",
     "PayoutAdjustment",
     "PayoutBatch",

@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Mapping
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
@@ -127,13 +128,13 @@ def build(
             f"処理中の支払バッチ(No.{busy.id})があります。先に承認または差戻しを済ませてください。",
             code="BATCH_IN_PROGRESS",
         )
-    cutoffs = cutoffs_of(settings)
+    cutoffs, zone = cutoffs_of(settings), ZoneInfo(campaign.timezone)
     period = settlement.period_of(
-        period_end - dt.timedelta(microseconds=1) if period_end else now, cutoffs
+        period_end - dt.timedelta(microseconds=1) if period_end else now, cutoffs, zone
     )
     if period_end is None and period.ends > now:
         # The current period has not ended: pay the previous one.
-        period = settlement.period_of(period.starts - dt.timedelta(microseconds=1), cutoffs)
+        period = settlement.period_of(period.starts - dt.timedelta(microseconds=1), cutoffs, zone)
     batch = PayoutBatch(
         campaign_id=campaign.id,
         period_key=period.key,
@@ -328,7 +329,8 @@ def export(
         raise Conflict("承認済みの支払バッチだけ振込データを出力できます。", code="NOT_APPROVED")
     now = clock.now()
     day = transfer_date or zengin.next_business_day(
-        now.astimezone(settlement.JST).date(), settings.zengin.lead_days
+        now.astimezone(ZoneInfo(db.get(Campaign, batch.campaign_id).timezone)).date(),
+        settings.zengin.lead_days,
     )
     payees = []
     for line in batch.lines:

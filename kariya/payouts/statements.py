@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import io
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kariya.campaign.models import Round
-from kariya.clock import to_jst
+from kariya.campaign import rules as campaign_rules
+from kariya.campaign.models import Campaign, Round
+from kariya.clock import JST, to_jst
 from kariya.payouts import settlement
 from kariya.payouts.models import PayoutAdjustment, PayoutBatch, PayoutItem, PayoutLine
 from kariya.redemptions.models import Redemption
@@ -18,6 +20,12 @@ from kariya.stores.models import Store
 from workflows import payout as payout_wf
 from workflows import redemption as redemption_wf
 from workflows.binding import label
+
+
+def _zone(db: Session, batch: PayoutBatch):
+    """The batch's campaign's time zone, where the statement's times are shown."""
+    return campaign_rules.of(db.get(Campaign, batch.campaign_id)).zone
+
 
 LINE_STATUS = {
     "included": "振込対象",
@@ -105,13 +113,14 @@ def store_statement_xlsx(db: Session, batch: PayoutBatch, line: PayoutLine) -> b
     ws.append(["支払明細書", store.name, f"店舗コード {store.code}"])
     ws.append(["支払バッチ", batch.id, "対象期間", batch.period_key])
     ws.append(["件数", line.count, "金額(円)", line.amount, "状態", LINE_STATUS[line.status]])
-    ws.append(["振込手数料は事務局が負担します。お店の受取額から差し引くことはありません。"])
+    ws.append([campaign_rules.FEE_SENTENCE])
     _header(ws, ["利用日時", "確認番号", "枚数", "割引額(円)", "お会計(円)"])
+    zone = _zone(db, batch)
     uses = line_uses(db, line)
     for r in uses:
         ws.append(
             [
-                to_jst(r.used_at).strftime("%Y-%m-%d %H:%M:%S"),
+                to_jst(r.used_at, zone).strftime("%Y-%m-%d %H:%M:%S"),
                 r.confirmation_code,
                 r.coupons,
                 r.amount,
@@ -126,7 +135,7 @@ def store_statement_xlsx(db: Session, batch: PayoutBatch, line: PayoutLine) -> b
             ws.append(
                 [
                     a.id,
-                    to_jst(a.decided_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    to_jst(a.decided_at, zone).strftime("%Y-%m-%d %H:%M:%S"),
                     a.amount,
                     a.reason,
                 ]
@@ -165,13 +174,14 @@ def store_statement_pdf(db: Session, batch: PayoutBatch, line: PayoutLine) -> by
         f"支払バッチ No.{batch.id} / 対象期間 {batch.period_key} / 状態 {LINE_STATUS[line.status]}"
     )
     text(f"件数 {line.count}件 / 金額 {line.amount:,}円")
-    text("振込手数料は事務局が負担します。お店の受取額から差し引くことはありません。")
+    text(campaign_rules.FEE_SENTENCE)
     y -= 3 * mm
     text("利用日時                確認番号   枚数   割引額     お会計", 10)
+    zone = _zone(db, batch)
     uses = line_uses(db, line)
     for r in uses:
         text(
-            f"{to_jst(r.used_at):%Y-%m-%d %H:%M}    {r.confirmation_code}     {r.coupons}     {r.amount:>6,}円   {r.bill_amount:>8,}円"
+            f"{to_jst(r.used_at, zone):%Y-%m-%d %H:%M}    {r.confirmation_code}     {r.coupons}     {r.amount:>6,}円   {r.bill_amount:>8,}円"
         )
     for a in line_adjustments(db, line):
         text(f"調整 No.{a.id}  {a.amount:+,}円  {a.reason[:40]}")
@@ -180,8 +190,9 @@ def store_statement_pdf(db: Session, batch: PayoutBatch, line: PayoutLine) -> by
     return out.getvalue()
 
 
-def store_totals(db: Session, store_id: int, cutoffs: tuple[int, ...]) -> dict:
-    """The store's confirmed uses summed per round and per settlement period (its portal)."""
+def store_totals(db: Session, store_id: int, cutoffs: tuple[int, ...], tz: ZoneInfo = JST) -> dict:
+    """The store's confirmed uses summed per round and per settlement period (its portal); the
+    periods' days are counted in the campaign's time zone `tz`."""
     rows = db.execute(
         select(Round.number, Redemption.used_at, Redemption.amount)
         .join(Round, Round.id == Redemption.round_id)
@@ -193,7 +204,7 @@ def store_totals(db: Session, store_id: int, cutoffs: tuple[int, ...]) -> dict:
         per_round.setdefault(number, [0, 0])
         per_round[number][0] += 1
         per_round[number][1] += amount
-        period = settlement.period_of(used_at, cutoffs)
+        period = settlement.period_of(used_at, cutoffs, tz)
         per_period.setdefault(period.key, [period.label, 0, 0])
         per_period[period.key][1] += 1
         per_period[period.key][2] += amount

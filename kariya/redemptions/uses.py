@@ -15,10 +15,12 @@ import datetime as dt
 import re
 import secrets
 import unicodedata
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from kariya.campaign import rules as campaign_rules
 from kariya.campaign.models import Round
 from kariya.clock import to_jst
 from kariya.coupons import acquisition, lifecycle
@@ -187,9 +189,7 @@ def redeem(db: Session, clock, person_id: int, token: str, count, bill) -> dict:
     ).first()
     if taken is None:
         left = max(0, limit - _used_here(db, person_id, store.id, rnd.id))
-        raise StoreLimit(
-            f"1つのお店で1週間に使える割引券は{limit}枚までです。このお店で今週使えるのは、あと{left}枚です。"
-        )
+        raise StoreLimit(campaign_rules.of(campaign).store_limit_refusal(left))
     redemption = Redemption(
         person_id=person_id,
         store_id=store.id,
@@ -261,16 +261,17 @@ def of_store(db: Session, clock, store_id: int, since: dt.datetime | None = None
     if since is not None:
         query = query.where(Redemption.used_at >= since)
     rows = db.scalars(query.order_by(Redemption.used_at.desc()).limit(500)).all()
-    campaign_windows = {}
+    campaigns = {}
     result = []
     for r in rows:
-        if r.round_id not in campaign_windows:
-            campaign_windows[r.round_id] = db.get(Round, r.round_id).campaign.void_window_minutes
-        window = dt.timedelta(minutes=campaign_windows[r.round_id])
+        if r.round_id not in campaigns:
+            campaigns[r.round_id] = db.get(Round, r.round_id).campaign
+        campaign = campaigns[r.round_id]
+        window = dt.timedelta(minutes=campaign.void_window_minutes)
         result.append(
             {
                 "id": r.id,
-                "used_at": to_jst(r.used_at).isoformat(),
+                "used_at": to_jst(r.used_at, ZoneInfo(campaign.timezone)).isoformat(),
                 "coupons": r.coupons,
                 "amount": r.amount,
                 "bill_amount": r.bill_amount,

@@ -4,7 +4,6 @@ page); the bulk build and its progress; who may download what; `kariya store-qr`
 
 import datetime as dt
 import io
-import json
 import subprocess
 import sys
 import zipfile
@@ -14,13 +13,15 @@ import cv2
 import numpy as np
 import pypdfium2 as pdfium
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kariya.campaign import definition, excluded_items
 from kariya.clock import FixedClock
 from kariya.errors import Conflict
-from kariya.materials import materials
-from kariya.models import Store
+from kariya.materials import context, jobs, sets
+from kariya.materials.manual import manual_pdf
+from kariya.materials.pieces import flyer_pdf, poster_pdf
+from kariya.models import MaterialJob, MaterialJobChunk, Store, TransitionRecord
 from kariya.stores import qr
 from tests.conftest import DATABASE_URL
 from tests.helpers import ROUND1, campaign_toml, load_campaign, login_staff, make_store, make_user
@@ -29,14 +30,6 @@ A3 = (841.89, 1190.55)
 A4 = (595.28, 841.89)
 STICKER = (255.12, 255.12)  # 90 x 90 mm
 PIECES = ["qr.png", "sticker.pdf", "poster_A3.pdf", "flyer_A4.pdf", "manual.pdf"]
-
-
-@pytest.fixture
-def materials_dir(registry, tmp_path, monkeypatch):
-    """Jobs write under a scratch directory, for the web and the (eager) task alike."""
-    path = tmp_path / "materials"
-    monkeypatch.setitem(registry.settings, "kariya.materials_dir", str(path))
-    return path
 
 
 @pytest.fixture
@@ -111,7 +104,7 @@ def test_one_store_set_reads_back(db, app_settings, campaign):
     """S-2, P-5: sticker 90 mm, poster A3, flyer A4 each carry the store's name as text and its
     QR code, which a decoder reads from the rendered page as the store's URL."""
     store = make_store(db, name="刈谷ベーカリー 駅前通り店")
-    data = materials.store_zip(db, app_settings, store)
+    data = sets.store_zip(db, app_settings, store)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert sorted(archive.namelist()) == sorted(f"S0001/S0001_{p}" for p in PIECES)
         check_store_set(set_of(archive, "S0001"), store, qr.store_url(app_settings, store))
@@ -122,9 +115,7 @@ def test_long_store_name_still_fits_as_text(db, app_settings, campaign):
     name = "有限会社かりや総合サービス 刈谷駅南口ショッピングセンター二階 生活雑貨とカフェの店"
     store = make_store(db, name=name)
     flyer = pdf_pages(
-        materials.flyer_pdf(
-            store, qr.store_url(app_settings, store), materials.current_rules(db, app_settings)
-        )
+        flyer_pdf(store, qr.store_url(app_settings, store), context.current(db, app_settings))
     )[0]
     assert name in flyer["text"].replace("\r\n", "").replace("\n", "")
 
@@ -139,23 +130,20 @@ def test_numbers_come_from_the_campaign(db, app_settings):
     definition.load(db, FixedClock(ROUND1 - dt.timedelta(days=1)), spec, "test")
     db.commit()
     store = make_store(db)
-    rules = materials.current_rules(db, app_settings)
+    ctx = context.current(db, app_settings)
     url = qr.store_url(app_settings, store)
-    for pdf in (materials.poster_pdf(store, url, rules), materials.flyer_pdf(store, url, rules)):
+    for pdf in (poster_pdf(store, url, ctx), flyer_pdf(store, url, ctx)):
         text = pdf_pages(pdf)[0]["text"]
         assert "1,500円以上" in text and "3,200円以上" in text and "700円" in text
         assert "1,000円以上" not in text
-    manual = "".join(p["text"] for p in pdf_pages(materials.manual_pdf(rules)))
+    manual = "".join(p["text"] for p in pdf_pages(manual_pdf(ctx)))
     assert "1,500円以上" in manual and "3,200円以上" in manual
 
 
 def test_manual_covers_use_payment_duties_and_excluded_items(db, app_settings, campaign):
     """S-3, I-7, I-8, F-3, F-4: the manual explains acquisition and use, how and when stores are
     paid, what they must and must not do, and lists every excluded item of the shared list."""
-    text = "".join(
-        p["text"]
-        for p in pdf_pages(materials.manual_pdf(materials.current_rules(db, app_settings)))
-    )
+    text = "".join(p["text"] for p in pdf_pages(manual_pdf(context.current(db, app_settings))))
     text = text.replace("\r\n", "").replace("\n", "")
     for phrase in (
         "取扱店マニュアル",
@@ -180,7 +168,7 @@ def test_inactive_store_gets_no_materials(db, app_settings, campaign):
     """S-2: no poster for a store that cannot take coupons."""
     store = make_store(db, active=False)
     with pytest.raises(Conflict):
-        materials.store_zip(db, app_settings, store)
+        sets.store_zip(db, app_settings, store)
 
 
 def test_bulk_build_has_one_set_per_active_store(db, app_settings, campaign, tmp_path):
@@ -190,7 +178,7 @@ def test_bulk_build_has_one_set_per_active_store(db, app_settings, campaign, tmp
     make_store(db, code="S0099", name="審査中の店", active=False)
     calls = []
     path = tmp_path / "all.zip"
-    count = materials.build_all(db, app_settings, path, progress=lambda d, t: calls.append((d, t)))
+    count = sets.build_all(db, app_settings, path, progress=lambda d, t: calls.append((d, t)))
     assert count == 3
     assert calls[0] == (0, 3) and calls[-1] == (3, 3)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
@@ -218,11 +206,11 @@ def csrf(page) -> str:
     return page.forms[0]["csrf_token"].value
 
 
-def test_secretariat_builds_all_with_progress_and_downloads(
-    db, secretariat, campaign, materials_dir
-):
+def test_secretariat_builds_all_with_progress_and_downloads(db, secretariat, campaign, monkeypatch):
     """S-2: the button starts the job (run by Celery, eager here), the progress endpoint reports
-    it done at 100%, and the ZIP downloads with every active store's set."""
+    it done at 100%, and the ZIP downloads with every active store's set (stored in the database
+    in several chunks, streamed back in order)."""
+    monkeypatch.setattr(jobs, "CHUNK_SIZE", 200_000)
     for n in range(1, 4):
         make_store(db, code=f"S{n:04d}", name=f"テスト商店{n}号店")
     page = secretariat.get("/secretariat/materials")
@@ -232,8 +220,8 @@ def test_secretariat_builds_all_with_progress_and_downloads(
     )
     page = response.follow()
     assert "3店舗分の掲示物の作成を開始しました" in page.text
-    (job_file,) = materials_dir.glob("*.json")
-    job_id = job_file.stem
+    (job_id,) = db.scalars(select(MaterialJob.id)).all()
+    assert db.scalar(chunk_count(job_id)) > 1
     progress = secretariat.get(f"/secretariat/materials/jobs/{job_id}.json").json
     assert (progress["state"], progress["done"], progress["total"], progress["percent"]) == (
         "done",
@@ -250,20 +238,36 @@ def test_secretariat_builds_all_with_progress_and_downloads(
         assert len([n for n in archive.namelist() if n.endswith("_poster_A3.pdf")]) == 3
 
 
-def test_no_second_build_while_one_runs(db, secretariat, campaign, materials_dir):
+def add_job(db, state: str, updated_at: dt.datetime, done: int = 1, total: int = 9) -> int:
+    job = MaterialJob(
+        state=state,
+        done=done,
+        total=total,
+        requested_by="staff:x",
+        requested_at=updated_at,
+        updated_at=updated_at,
+    )
+    db.add(job)
+    db.commit()
+    return job.id
+
+
+def chunk_count(job_id: int):
+    return (
+        select(func.count()).select_from(MaterialJobChunk).where(MaterialJobChunk.job_id == job_id)
+    )
+
+
+def test_no_second_build_while_one_runs(db, secretariat, campaign):
     """A build under way refuses another (409, Japanese), and nothing is enqueued."""
     make_store(db)
     page = secretariat.get("/secretariat/materials")
-    materials_dir.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC).isoformat()
-    running = {"id": "20240101000000-0000abcd", "state": "running", "done": 1, "total": 9}
-    running.update(requested_at=now, updated_at=now, requested_by="staff:x")
-    (materials_dir / f"{running['id']}.json").write_text(json.dumps(running))
+    running = {"id": add_job(db, "running", dt.datetime.now(dt.UTC))}
     response = secretariat.post(
         "/secretariat/materials/build", {"csrf_token": csrf(page)}, status=409
     )
     assert "作成中です" in response.text
-    assert len(list(materials_dir.glob("*.json"))) == 1
+    assert db.scalar(select(func.count()).select_from(MaterialJob)) == 1
     progress = secretariat.get(f"/secretariat/materials/jobs/{running['id']}.json").json
     assert (progress["state"], progress["percent"], progress["download_url"]) == (
         "running",
@@ -273,9 +277,99 @@ def test_no_second_build_while_one_runs(db, secretariat, campaign, materials_dir
     secretariat.get(f"/secretariat/materials/jobs/{running['id']}.zip", status=404)
 
 
-def test_unknown_or_malformed_job_is_404(secretariat, materials_dir):
+def test_unknown_or_malformed_job_is_404(secretariat):
     secretariat.get("/secretariat/materials/jobs/20240101000000-deadbeef.json", status=404)
+    secretariat.get("/secretariat/materials/jobs/999999.json", status=404)
+    secretariat.get("/secretariat/materials/jobs/999999.zip", status=404)
     secretariat.get("/secretariat/materials/jobs/..%2F..%2Fetc.json", status=404)
+
+
+def test_a_silent_build_is_given_up(db, secretariat, campaign):
+    """A build whose worker fell silent for 15 minutes shows as failed with a message, and the
+    next build is allowed: the old job is recorded as given up."""
+    make_store(db)
+    silent = add_job(db, "running", dt.datetime.now(dt.UTC) - dt.timedelta(minutes=16))
+    page = secretariat.get("/secretariat/materials")
+    assert "作成が途中で止まりました" in page.text
+    progress = secretariat.get(f"/secretariat/materials/jobs/{silent}.json").json
+    assert (progress["state"], progress["download_url"]) == ("failed", None)
+    secretariat.post("/secretariat/materials/build", {"csrf_token": csrf(page)}, status=302)
+    db.expire_all()
+    assert db.get(MaterialJob, silent).state == "failed"
+    records = db.scalars(
+        select(TransitionRecord).where(
+            TransitionRecord.machine == "material_job", TransitionRecord.entity_id == silent
+        )
+    )
+    assert [(r.event, r.actor) for r in records] == [("give_up", "staff:jimukyoku")]
+    (newer,) = db.scalars(select(MaterialJob).where(MaterialJob.id != silent)).all()
+    assert newer.state == "done" and newer.done == 1
+
+
+def test_a_failed_build_says_why_and_keeps_no_zip(
+    db, registry, app_settings, campaign, monkeypatch
+):
+    """A build that fails part-way is recorded as failed with its reason; what it had written
+    is gone, and running the task again does not revive it."""
+    from tasks import celery_app
+
+    make_store(db)
+    monkeypatch.setattr(jobs, "CHUNK_SIZE", 50_000)
+    job = jobs.start_job(db, app_settings, actor="staff:test")
+    db.commit()
+    real = sets.store_files
+
+    def broken(store, settings, ctx, manual):
+        raise Conflict("テスト用の失敗です。")
+
+    monkeypatch.setattr(sets, "store_files", broken)
+    with pytest.raises(Conflict):
+        celery_app.tasks["kariya.materials.build_all"].apply(args=[job.id]).get()
+    monkeypatch.setattr(sets, "store_files", real)
+    db.expire_all()
+    failed = db.get(MaterialJob, job.id)
+    assert (failed.state, failed.message) == ("failed", "テスト用の失敗です。")
+    assert db.scalar(chunk_count(job.id)) == 0
+    celery_app.tasks["kariya.materials.build_all"].apply(args=[job.id]).get()
+    db.expire_all()
+    assert db.get(MaterialJob, job.id).state == "failed"
+
+
+def test_a_build_delivered_again_starts_over_and_finishes_once(db, app_settings, campaign):
+    """A task delivered a second time (its worker lost) rebuilds the ZIP from the start under a
+    new attempt; once done, running it again changes nothing."""
+    from tasks import celery_app
+
+    make_store(db)
+    make_store(db, code="S0002")
+    job = jobs.start_job(db, app_settings, actor="staff:test")
+    db.commit()
+    db.execute(
+        MaterialJob.__table__.update()
+        .where(MaterialJob.id == job.id)
+        .values(state="running", attempt=1, done=1)
+    )
+    db.add(MaterialJobChunk(job_id=job.id, seq=0, data=b"half a zip from the lost worker"))
+    db.commit()
+    celery_app.tasks["kariya.materials.build_all"].apply(args=[job.id]).get()
+    db.expire_all()
+    done = db.get(MaterialJob, job.id)
+    assert (done.state, done.attempt, done.done, done.total) == ("done", 2, 2, 2)
+    status, chunks = jobs.zip_chunks(db, job.id)
+    data = b"".join(chunks)
+    assert len(data) == done.size == status.size
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert {n.split("/")[0] for n in archive.namelist() if "/" in n} == {"S0001", "S0002"}
+    finished_at = done.finished_at
+    celery_app.tasks["kariya.materials.build_all"].apply(args=[job.id]).get()
+    db.expire_all()
+    assert db.get(MaterialJob, job.id).finished_at == finished_at
+    events = db.scalars(
+        select(TransitionRecord.event)
+        .where(TransitionRecord.machine == "material_job")
+        .order_by(TransitionRecord.id)
+    ).all()
+    assert events == ["restart", "finish"]
 
 
 def test_secretariat_downloads_one_store(db, secretariat, campaign, app_settings):
@@ -295,7 +389,7 @@ def test_secretariat_downloads_one_store(db, secretariat, campaign, app_settings
     secretariat.get("/secretariat/stores/S0002/materials.zip", status=409)
 
 
-def test_secretariat_reissues_a_qr(db, secretariat, campaign, materials_dir):
+def test_secretariat_reissues_a_qr(db, secretariat, campaign):
     """S-2: reissue from the screen: the old token is unknown at once; no reason, no change."""
     store = make_store(db)
     old = store.qr_token
@@ -318,7 +412,7 @@ def test_secretariat_reissues_a_qr(db, secretariat, campaign, materials_dir):
     assert db.scalar(select(Store.qr_token).where(Store.code == "S0001")) != old
 
 
-def test_store_staff_get_only_their_own_store(db, testapp, campaign, app_settings, materials_dir):
+def test_store_staff_get_only_their_own_store(db, testapp, campaign, app_settings):
     """S-2, D-1: a store downloads its own set from the portal; another store's URL, the
     secretariat's screens and the bulk ZIP are refused."""
     mine = make_store(db, code="S0001", name="自分の店")

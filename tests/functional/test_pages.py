@@ -4,10 +4,13 @@ import json
 import logging
 import re
 
+import sqlalchemy as sa
 import webtest
 
 from kariya import make_config
+from kariya.models import Campaign
 from tests.conftest import BASE_SETTINGS
+from tests.helpers import load_campaign, login_staff, make_user
 
 
 def test_landing_page_is_japanese_and_mobile_ready(testapp):
@@ -79,3 +82,17 @@ def test_every_response_carries_a_request_id_and_logs_use_it(testapp, caplog):
     assert line["request_id"] == "req-456"
     assert line["path"] == "/login"
     assert testapp.get("/").headers["X-Request-ID"]
+
+
+def test_times_are_shown_in_the_campaigns_time_zone(db, testapp, set_now):
+    """A page states days in the campaign's own time zone (here not Japan's): round 1 starts at
+    midnight in Tokyo, which is still the 14th in Los Angeles."""
+    load_campaign(db)
+    db.execute(sa.update(Campaign).values(timezone="America/Los_Angeles"))
+    db.commit()
+    set_now("2024-01-15T12:00:00+09:00")
+    make_user(db, "agent", "agent")
+    login_staff(testapp, "agent")
+    page = testapp.get("/callcenter/")
+    assert "第1回(1月14日(日) 〜 1月21日(日))" in page.text
+    assert "今週の配布" in page.text  # the rounds are weeks

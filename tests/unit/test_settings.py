@@ -93,7 +93,7 @@ def test_typed_defaults_are_the_ini_defaults():
     assert typed.adjustments.max_amount == 1_000_000
     assert typed.line.timeout_seconds == 10.0
     assert typed.mail_sink.port == 0
-    assert typed.materials_dir == ROOT / "var" / "materials"
+    assert typed.mail_sink.dir == ROOT / "var" / "mail"
     assert typed.line.redirect_uri == "http://localhost:6543/login/line/callback"
     assert kariya_settings.DEFAULTS["kariya.smtp.port"] == "25"
     assert kariya_settings.DEFAULTS["kariya.smtp.from"] == typed.smtp.from_

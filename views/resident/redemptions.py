@@ -3,7 +3,7 @@ the API share one set of rules and messages), and the history."""
 
 from pyramid.view import view_config
 
-from kariya.campaign import definition
+from kariya.campaign import rules
 from kariya.redemptions import uses
 from kariya.security import P
 
@@ -29,5 +29,6 @@ def use(request):
     return {
         "token": request.matchdict["token"],
         "now": request.clock.now(),
-        "rules": definition.rules(request.db),
+        "rules": request.campaign_rules,
+        "timezone": rules.zone_of(request.campaign_rules).key,
     }

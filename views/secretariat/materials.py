@@ -3,24 +3,16 @@ with a live progress bar, download the ZIP, download one store's set, reissue a 
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pyramid.httpexceptions import HTTPFound
-from pyramid.response import FileResponse, Response
+from pyramid.response import Response
 from pyramid.view import view_config
 
 from kariya.campaign import definition
 from kariya.errors import DomainError, Invalid
-from kariya.materials import materials
+from kariya.materials import jobs as material_jobs
+from kariya.materials import sets
 from kariya.security import P
 from kariya.stores import registration
-
-STATE_LABELS = {
-    "queued": "開始待ち",
-    "running": "作成中",
-    "done": "完了",
-    "failed": "失敗",
-}
 
 
 def zip_response(data: bytes, name: str) -> Response:
@@ -32,46 +24,37 @@ def zip_response(data: bytes, name: str) -> Response:
     )
 
 
-def job_json(request, job: dict) -> dict:
-    total = job.get("total") or 0
-    done = job.get("done") or 0
-    state = job["state"]
-    if state in ("queued", "running") and not materials.is_unfinished(job):
-        state = "failed"  # silent for too long: the worker stopped
+def job_values(request, job: material_jobs.JobStatus) -> dict:
     return {
-        "id": job["id"],
-        "state": state,
-        "state_label": STATE_LABELS.get(state, state),
-        "done": done,
-        "total": total,
-        "percent": 100 if state == "done" else (done * 100 // total if total else 0),
-        "size": job.get("size"),
-        "message": job.get("message")
-        or ("作成が途中で止まりました。もう一度作成してください。" if state == "failed" else None),
-        "requested_by": job.get("requested_by"),
-        "requested_at": job.get("requested_at"),
-        "finished_at": job.get("finished_at"),
-        "download_url": request.route_url("secretariat.materials_download", job=job["id"])
-        if state == "done"
+        "id": job.id,
+        "state": job.state,
+        "state_label": job.state_label,
+        "done": job.done,
+        "total": job.total,
+        "percent": job.percent,
+        "size": job.size,
+        "message": job.message,
+        "requested_by": job.requested_by,
+        "requested_at": job.requested_at,
+        "finished_at": job.finished_at,
+        "download_url": request.route_url("secretariat.materials_download", job=job.id)
+        if job.downloadable
         else None,
     }
 
 
 def _page(request, error: str | None = None, status: int = 200) -> dict:
     request.response.status = status
-    jobs = [job_json(request, job) for job in materials.recent_jobs(request.registry.settings)]
-    for job in jobs:
-        for key in ("requested_at", "finished_at"):
-            job[key] = dt.datetime.fromisoformat(job[key]) if job[key] else None
-    current = jobs[0] if jobs else None
+    statuses = material_jobs.recent(request.db)
+    jobs = [job_values(request, job) for job in statuses]
     return {
         "campaign": definition.latest(request.db),
-        "active_count": materials.count_active(request.db),
+        "active_count": sets.count_active(request.db),
         "jobs": jobs,
-        "current": current,
-        "building": bool(current and current["state"] in ("queued", "running")),
+        "current": jobs[0] if jobs else None,
+        "building": bool(statuses and statuses[0].unfinished),
         "error": error,
-        "pieces": materials.PIECES,
+        "pieces": sets.PIECES,
     }
 
 
@@ -93,13 +76,13 @@ def show(request):
 )
 def build(request):
     try:
-        job = materials.start_job(
-            request.db, request.registry.settings, actor=request.identity.actor
+        job = material_jobs.start_job(
+            request.db, request.kariya_settings, actor=request.identity.actor
         )
     except DomainError as exc:
         return _page(request, exc.message, exc.status)
-    request.enqueue("kariya.materials.build_all", job["id"])
-    request.session.flash(f"{job['total']}店舗分の掲示物の作成を開始しました。")
+    request.enqueue("kariya.materials.build_all", job.id)
+    request.session.flash(f"{job.total}店舗分の掲示物の作成を開始しました。")
     return HTTPFound(request.route_url("secretariat.materials"))
 
 
@@ -110,9 +93,11 @@ def build(request):
     request_method="GET",
 )
 def job_progress(request):
-    job = materials.read_job(request.registry.settings, request.matchdict["job"])
+    job = job_values(request, material_jobs.read(request.db, request.matchdict["job"]))
+    for key in ("requested_at", "finished_at"):
+        job[key] = job[key].isoformat() if job[key] else None
     request.response.cache_control = "no-store"
-    return job_json(request, job)
+    return job
 
 
 @view_config(
@@ -121,11 +106,14 @@ def job_progress(request):
     request_method="GET",
 )
 def download(request):
-    job_id = request.matchdict["job"]
-    path = materials.zip_path(request.registry.settings, job_id)
-    response = FileResponse(str(path), request=request, content_type="application/zip")
-    response.content_disposition = f'attachment; filename="kariya_materials_{job_id}.zip"'
-    return response
+    job, chunks = material_jobs.zip_chunks(request.db, request.matchdict["job"])
+    return Response(
+        app_iter=chunks,
+        content_type="application/zip",
+        content_length=job.size,
+        content_disposition=f'attachment; filename="kariya_materials_{job.id}.zip"',
+        cache_control="no-store",
+    )
 
 
 @view_config(
@@ -147,11 +135,9 @@ def store_lookup(request):
     request_method="GET",
 )
 def store_set(request):
-    store = materials.find_store(request.db, request.matchdict["code"])
-    data = materials.store_zip(
-        request.db, request.registry.settings, store, now=request.clock.now()
-    )
-    return zip_response(data, materials.zip_name(store))
+    store = sets.find_store(request.db, request.matchdict["code"])
+    data = sets.store_zip(request.db, request.kariya_settings, store, now=request.clock.now())
+    return zip_response(data, sets.zip_name(store))
 
 
 @view_config(
@@ -165,7 +151,7 @@ def reissue_qr(request):
     try:
         if not code:
             raise Invalid("店舗コードを入力してください。")
-        store = materials.find_store(request.db, code)
+        store = sets.find_store(request.db, code)
         registration.reissue(
             request.db,
             request.clock,

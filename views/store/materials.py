@@ -3,7 +3,7 @@
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from kariya.materials import materials
+from kariya.materials import sets
 from kariya.models import Store
 from kariya.security import P
 
@@ -12,12 +12,10 @@ from kariya.security import P
 def download(request):
     """Always the logged-in staff member's own store: no store is named in the URL."""
     store = request.db.get(Store, request.identity.store_id)
-    data = materials.store_zip(
-        request.db, request.registry.settings, store, now=request.clock.now()
-    )
+    data = sets.store_zip(request.db, request.kariya_settings, store, now=request.clock.now())
     return Response(
         body=data,
         content_type="application/zip",
-        content_disposition=f'attachment; filename="{materials.zip_name(store)}"',
+        content_disposition=f'attachment; filename="{sets.zip_name(store)}"',
         cache_control="no-store",
     )

@@ -5,7 +5,7 @@ import datetime as dt
 from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
-from kariya.clock import JST
+from kariya.campaign import rules
 from kariya.models import Store
 from kariya.payouts import batches, statements
 from kariya.redemptions import uses
@@ -14,8 +14,9 @@ from kariya.stores import notices
 
 
 def _today_start(request) -> dt.datetime:
-    local = request.clock.now().astimezone(JST)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+    """Midnight today in the campaign's time zone."""
+    zone = rules.zone_of(request.campaign_rules)
+    return request.clock.now().astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @view_config(
@@ -31,7 +32,10 @@ def home(request):
         "unread_notices": notices.unread(request.db, store_id),
         "uses": uses.of_store(request.db, request.clock, store_id, since=_today_start(request)),
         "totals": statements.store_totals(
-            request.db, store_id, batches.cutoffs_of(request.kariya_settings)
+            request.db,
+            store_id,
+            batches.cutoffs_of(request.kariya_settings),
+            rules.zone_of(request.campaign_rules),
         ),
     }
 
