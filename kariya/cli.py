@@ -127,11 +127,10 @@ def cmd_ledger_check(registry, args) -> int:
 
 
 def cmd_store_qr(registry, args) -> int:
-    from kariya.materials import sets
-    from kariya.stores import qr
+    from kariya.stores import lookup, qr
 
     with _session(registry) as db:
-        store = sets.find_store(db, args.code)
+        store = lookup.get(db, args.code)
         url = qr.store_url(settings_of(registry), store)
         print(url)
         if args.png:
