@@ -15,6 +15,8 @@ class Person(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     line_user_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # The pseudonymous reference (kariya.residents.refs): random, read out on the phone.
+    ref: Mapped[str] = mapped_column(String(12), unique=True)
     display_name: Mapped[str] = mapped_column(String(100), default="")
     age_band: Mapped[str | None] = mapped_column(String(20))
     area: Mapped[str | None] = mapped_column(String(50))

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from kariya.errors import Invalid
 from kariya.orm import insert_or_skip
+from kariya.residents import refs
 from kariya.residents.models import Person
 from kariya.residents.options import AGE_BANDS, AREAS, TERMS_VERSION
 
@@ -14,15 +15,28 @@ from kariya.residents.options import AGE_BANDS, AREAS, TERMS_VERSION
 def get_or_create(db: Session, clock, line_user_id: str, display_name: str = "") -> Person:
     if len(line_user_id) > 64:
         raise Invalid("LINE のユーザーIDが正しくありません。")
-    db.execute(
-        insert_or_skip(db, Person, on=["line_user_id"]).values(
-            line_user_id=line_user_id, display_name=display_name[:100], created_at=clock.now()
+    for _ in range(5):  # a new ref that another person holds already: draw again
+        db.execute(
+            insert_or_skip(db, Person).values(
+                line_user_id=line_user_id,
+                ref=refs.new_ref(),
+                display_name=display_name[:100],
+                created_at=clock.now(),
+            )
         )
-    )
-    person = db.scalar(select(Person).where(Person.line_user_id == line_user_id))
+        person = db.scalar(select(Person).where(Person.line_user_id == line_user_id))
+        if person is not None:
+            break
+    else:
+        raise RuntimeError("could not draw a free resident reference")
     if display_name and person.display_name != display_name[:100]:
         person.display_name = display_name[:100]
     return person
+
+
+def ref_of(db: Session, person_id: int) -> str | None:
+    """The resident's reference number (kariya.residents.refs), for their help page."""
+    return db.scalar(select(Person.ref).where(Person.id == person_id))
 
 
 def set_profile(

@@ -62,6 +62,7 @@ from kariya.coupons import ticker
 from kariya.db import get_session_factory
 from kariya.migrations import upgrade
 from kariya.models import Acquisition, Campaign, Coupon, Person, Round
+from kariya.residents import refs
 from kariya.settings import ENV_OVERRIDES, PROJECT_ROOT
 from tests.helpers import campaign_toml
 
@@ -149,6 +150,7 @@ def insert_persons(engine: sa.Engine, count: int, now: dt.datetime) -> list[int]
     rows = [
         {
             "line_user_id": "U" + uuid.uuid4().hex,
+            "ref": f"{n:011d}" + refs.check_digit(f"{n:011d}"),
             "display_name": f"市民{n}",
             "age_band": ("20s", "30s", "40s", "50s", "60s", "70s")[n % 6],
             "area": "kariya",

@@ -41,6 +41,7 @@ def me(request):
     return {
         "line_user_id": person.line_user_id,
         "display_name": person.display_name,
+        "ref": person.ref,
         "profile": profile_json(person),
         "csrf_token": get_csrf_token(request),
     }

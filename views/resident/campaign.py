@@ -2,7 +2,9 @@
 
 from pyramid.view import view_config
 
+from kariya import roles
 from kariya.campaign import excluded_items
+from kariya.residents import profiles, refs
 
 
 def _callcenter(request) -> dict:
@@ -19,4 +21,8 @@ def excluded(request):
 
 @view_config(route_name="resident.help", renderer="resident/help.jinja2", request_method="GET")
 def help_page(request):
-    return {"callcenter": _callcenter(request)}
+    identity = request.identity
+    ref = None
+    if identity is not None and identity.role == roles.RESIDENT:
+        ref = profiles.ref_of(request.db, identity.id)
+    return {"callcenter": _callcenter(request), "ref": refs.display(ref)}
