@@ -188,7 +188,7 @@ def _staff_actor(db, username: str) -> str:
 def cmd_payouts(registry, args) -> int:
     from kariya import roles
     from kariya.clock import make_clock
-    from kariya.payouts import batches
+    from kariya.payouts import batches, transfers
 
     with _session(registry) as db:
         clock = make_clock(settings_of(registry), db)
@@ -207,7 +207,7 @@ def cmd_payouts(registry, args) -> int:
                 raise DomainError("承認は市の担当者のアカウントで行います。")
             batches.approve(db, clock, batch, actor=f"staff:{user.username}")
         elif args.payouts_command == "export":
-            data = batches.export(
+            data = transfers.export(
                 db, clock, batch, settings_of(registry), actor="cli:payouts-export"
             )
             Path(args.out).write_bytes(data)

@@ -25,7 +25,7 @@ from kariya.ledger.postings import (
     rollover,
     unallocated,
 )
-from kariya.payouts import batches
+from kariya.payouts import batches, reconciliation
 from workflows import coupon as coupon_wf
 from workflows import round as round_wf
 
@@ -73,7 +73,7 @@ def check(db: Session, campaign: Campaign) -> Report:
         if v < 0 and a not in (FUNDS, ADJUSTED)
     ]
     # F-5: what the ledger says is pending, payable and paid must match the uses and the batches.
-    problems += batches.ledger_problems(db, campaign, bal)
+    problems += reconciliation.ledger_problems(db, campaign, bal)
 
     pending, payable, paid = bal.get(USED, 0), bal.get(PAYABLE, 0), bal.get(PAID, 0)
     adjusted = batches.approved_adjustments(db, campaign)

@@ -29,7 +29,7 @@ from kariya.models import (
     Round,
     Store,
 )
-from kariya.payouts import adjustments, batches
+from kariya.payouts import adjustments, batches, transfers
 from kariya.redemptions import uses
 from kariya.settings import Settings, settings_of
 from tests.conftest import BASE_SETTINGS
@@ -172,7 +172,7 @@ class LedgerMachine(RuleBasedStateMachine):
         elif batch.state == "rejected":
             action = lambda: batches.redraft(self.db, clock, batch, actor=secretariat)  # noqa: E731
         elif batch.state == "approved":
-            action = lambda: batches.export(  # noqa: E731
+            action = lambda: transfers.export(  # noqa: E731
                 self.db,
                 clock,
                 batch,
@@ -182,7 +182,7 @@ class LedgerMachine(RuleBasedStateMachine):
             )
         elif batch.state == "exported":
             results = [
-                batches.ResultLine(
+                transfers.ResultLine(
                     self.db.get(Store, line.store_id).code,
                     line.amount,
                     ok=not failures[i % 2],
@@ -193,7 +193,7 @@ class LedgerMachine(RuleBasedStateMachine):
             ]
 
             def action():
-                batches.record_results(self.db, clock, batch, results, actor=secretariat)
+                transfers.record_results(self.db, clock, batch, results, actor=secretariat)
                 return True
         else:
             return
