@@ -59,7 +59,10 @@ def record(
         db.execute(insert(TransitionRecord), rows)
 
 
-def define(name: str, states, transitions, initial, labels: dict[str, str]) -> Machine:
+def define(
+    name: str, states, transitions, initial, labels: dict[str, str], *, attribute: str = "state"
+) -> Machine:
+    """A module-level machine over rows whose column `attribute` holds the state."""
     machine = Machine(
         model=None,
         states=list(states),
@@ -67,10 +70,11 @@ def define(name: str, states, transitions, initial, labels: dict[str, str]) -> M
         initial=initial,
         auto_transitions=False,
         send_event=True,
-        model_attribute="state",
+        model_attribute=attribute,
         name=name,
     )
     machine.kariya_name = name
+    machine.kariya_attribute = attribute
     machine.kariya_labels = labels
     return machine
 
@@ -147,22 +151,23 @@ def fire(
     """Fire `event` on `row`; returns the new state."""
     if event not in machine.events:
         raise ValueError(f"{machine.kariya_name} has no event {event!r}")
-    old = row.state
-    proxy = types.SimpleNamespace(state=old, row=row, context=context)
+    column = machine.kariya_attribute
+    old = getattr(row, column)
+    proxy = types.SimpleNamespace(**{column: old}, row=row, context=context)
     try:
         moved = machine.events[event].trigger(proxy)
     except MachineError:
         raise _refuse(machine, event, old) from None
     if not moved:
         raise _refuse(machine, event, old)
-    new = proxy.state
+    new = getattr(proxy, column)
     table = type(row).__table__
     result = db.execute(
-        update(table).where(table.c.id == row.id, table.c.state == old).values(state=new)
+        update(table).where(table.c.id == row.id, table.c[column] == old).values({column: new})
     )
     if result.rowcount != 1:
         raise _refuse(machine, event, "(他の処理で変更済み)")
-    set_committed_value(row, "state", new)
+    set_committed_value(row, column, new)
     record(db, machine, [Move(row.id, event, old, new, reason)], actor=actor, now=now)
     return new
 
@@ -186,8 +191,8 @@ def fire_bulk(
         dest = candidates[0].dest
         result = db.execute(
             update(table)
-            .where(table.c.state == source, *where)
-            .values(state=dest)
+            .where(table.c[machine.kariya_attribute] == source, *where)
+            .values({machine.kariya_attribute: dest})
             .returning(table.c.id)
         )
         ids = list(result.scalars())

@@ -23,6 +23,7 @@ from kariya.materials.manual import manual_pdf
 from kariya.materials.pieces import flyer_pdf, poster_pdf, sticker_pdf
 from kariya.stores import lookup, qr
 from kariya.stores.models import Store
+from workflows import store as store_wf
 
 Progress = Callable[[int, int], None]
 
@@ -45,7 +46,7 @@ def store_files(
 
 
 def _check_printable(store: Store) -> None:
-    if store.state != "active":
+    if store.state != store_wf.S.active:
         raise Conflict(
             f"店舗「{store.name}」は利用可能な状態ではないため、掲示物を作成できません。",
             code="STORE_NOT_ACTIVE",

@@ -233,7 +233,7 @@ def approve(
         update(PayoutLine)
         .where(
             PayoutLine.store_id == store.id,
-            PayoutLine.status == "included",
+            PayoutLine.status == payout_wf.L.included,
             PayoutLine.batch_id.in_(
                 select(PayoutBatch.id).where(PayoutBatch.state == payout_wf.S.draft)
             ),
@@ -254,7 +254,7 @@ def approve(
         .join(PayoutLine, PayoutLine.batch_id == PayoutBatch.id)
         .where(
             PayoutLine.store_id == store.id,
-            PayoutLine.status == "included",
+            PayoutLine.status == payout_wf.L.included,
             PayoutBatch.state.in_(
                 (payout_wf.S.submitted, payout_wf.S.approved, payout_wf.S.exported)
             ),

@@ -146,7 +146,7 @@ def build(
     db.add(batch)
     db.flush()
     _fill(db, batch, campaign, now)
-    if not any(line.status == "included" for line in batch.lines):
+    if not any(line.status == payout_wf.L.included for line in batch.lines):
         held = "、".join(
             f"{db.get(Store, line.store_id).code}({line.reason})" for line in batch.lines
         )
@@ -182,7 +182,7 @@ def _fill(db: Session, batch: PayoutBatch, campaign: Campaign, now: dt.datetime)
             store_id=store_id,
             count=len(rows),
             amount=max(amount, 0),
-            status="held" if problem else "included",
+            status=payout_wf.L.held if problem else payout_wf.L.included,
             reason=problem or "",
             bank_code=store.bank_code,
             branch_code=store.branch_code,
@@ -206,12 +206,12 @@ def _fill(db: Session, batch: PayoutBatch, campaign: Campaign, now: dt.datetime)
 
 
 def totals(batch: PayoutBatch) -> dict:
-    included = [line for line in batch.lines if line.status != "held"]
+    included = [line for line in batch.lines if line.status != payout_wf.L.held]
     return {
         "stores": len(included),
         "count": sum(line.count for line in included),
         "amount": sum(line.amount for line in included),
-        "held_amount": sum(line.amount for line in batch.lines if line.status == "held"),
+        "held_amount": sum(line.amount for line in batch.lines if line.status == payout_wf.L.held),
         "fees": sum(line.fee for line in batch.lines),
     }
 
@@ -224,7 +224,7 @@ def get(db: Session, batch_id: int) -> PayoutBatch:
 
 
 def submit(db: Session, clock, batch: PayoutBatch, *, actor: str) -> None:
-    if not any(line.status == "included" for line in batch.lines):
+    if not any(line.status == payout_wf.L.included for line in batch.lines):
         raise Conflict("振込する明細がありません。", code="EMPTY_BATCH")
     fire(db, payout_wf.MACHINE, batch, "submit", actor=actor, now=clock.now())
     batch.submitted_by = actor
@@ -241,7 +241,7 @@ def approve(db: Session, clock, batch: PayoutBatch, *, actor: str) -> None:
     fire(db, payout_wf.MACHINE, batch, "approve", actor=actor, now=now)
     batch.approved_by = actor
     uses, adjusted = split_amounts(
-        db, [line.id for line in batch.lines if line.status == "included"]
+        db, [line.id for line in batch.lines if line.status == payout_wf.L.included]
     )
     postings.post(
         db,

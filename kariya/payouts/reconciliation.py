@@ -12,6 +12,7 @@ from kariya.payouts.batches import PAYABLE_BATCH_STATES
 from kariya.payouts.models import PayoutAdjustment, PayoutBatch, PayoutItem, PayoutLine
 from kariya.redemptions.models import Redemption
 from workflows import adjustment as adjustment_wf
+from workflows import payout as payout_wf
 from workflows import redemption as redemption_wf
 
 
@@ -46,9 +47,9 @@ def report(db: Session, campaign: Campaign) -> dict:
     paid: dict[int, int] = {}
     approved: dict[int, int] = {}
     for store_id, status, state, amount in by_status:
-        if status == "transferred":
+        if status == payout_wf.L.transferred:
             paid[store_id] = paid.get(store_id, 0) + int(amount)
-        elif status == "included" and state in PAYABLE_BATCH_STATES:
+        elif status == payout_wf.L.included and state in PAYABLE_BATCH_STATES:
             approved[store_id] = approved.get(store_id, 0) + int(amount)
     rows = []
     for store_id in sorted(set(redeemed) | set(adjusted) | set(paid) | set(approved)):
@@ -115,15 +116,17 @@ def _trace(rows, what: str, payable_state: str, waiting: str, traced: dict, prob
     """Add each (amount, state, line status, batch state) to paid, payable or `waiting`; an
     active item on a failed or held line, or of a row not in `payable_state`, is a problem."""
     for amount, state, line_status, batch_state in rows:
-        if line_status in ("failed", "held") or (line_status and state != payable_state):
+        if line_status in (payout_wf.L.failed, payout_wf.L.held) or (
+            line_status and state != payable_state
+        ):
             problems.append(
                 f"{what} of {amount:,} is still in a {line_status} line ({state}): it would never be paid"
             )
         if state != payable_state:
             continue
-        if line_status == "transferred":
+        if line_status == payout_wf.L.transferred:
             traced["paid"] += amount
-        elif line_status == "included" and batch_state in PAYABLE_BATCH_STATES:
+        elif line_status == payout_wf.L.included and batch_state in PAYABLE_BATCH_STATES:
             traced["payable"] += amount
         else:
             traced[waiting] += amount

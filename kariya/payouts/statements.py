@@ -27,12 +27,7 @@ def _zone(db: Session, batch: PayoutBatch):
     return campaign_rules.of(db.get(Campaign, batch.campaign_id)).zone
 
 
-LINE_STATUS = {
-    "included": "振込対象",
-    "held": "保留(次回へ繰越)",
-    "transferred": "振込済み",
-    "failed": "振込不能(次回へ繰越)",
-}
+LINE_STATUS = {state: label(payout_wf.LINE, state) for state in payout_wf.LINE_STATES}
 
 
 def _save(wb: Workbook) -> bytes:

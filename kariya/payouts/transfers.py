@@ -53,7 +53,7 @@ def export(
     )
     payees = []
     for line in batch.lines:
-        if line.status != "included":
+        if line.status != payout_wf.L.included:
             continue
         store = db.get(Store, line.store_id)
         payees.append(
@@ -108,7 +108,9 @@ def record_results(
         )
     now = clock.now()
     lines = {
-        db.get(Store, line.store_id).code: line for line in batch.lines if line.status != "held"
+        db.get(Store, line.store_id).code: line
+        for line in batch.lines
+        if line.status != payout_wf.L.held
     }
     problems = []
     for n, r in enumerate(results, start=1):
@@ -119,7 +121,7 @@ def record_results(
             problems.append(
                 f"{n}行目: 店舗 {r.store_code} の金額 {r.amount:,}円 がバッチの {line.amount:,}円 と一致しません。"
             )
-        elif line.status != "included":
+        elif line.status != payout_wf.L.included:
             problems.append(f"{n}行目: 店舗 {r.store_code} の結果は登録済みです。")
         elif r.fee < 0:
             problems.append(f"{n}行目: 手数料が正しくありません。")
@@ -127,11 +129,9 @@ def record_results(
         raise Invalid("振込結果を登録できません。", details=problems)
     for r in results:
         line = lines[r.store_code]
-        line.status, line.reason, line.fee = (
-            ("transferred" if r.ok else "failed"),
-            r.reason[:500],
-            r.fee,
-        )
+        event = "transfer" if r.ok else "fail"
+        fire(db, payout_wf.LINE, line, event, actor=actor, now=now, reason=r.reason)
+        line.reason, line.fee = r.reason[:500], r.fee
         if r.ok:
             moves = [(postings.PAYABLE, postings.PAID, line.amount)]
         else:  # back to where it waited: the uses to used, the adjustments to adjusted
@@ -152,7 +152,7 @@ def record_results(
         )
         if not r.ok:
             release_items(db, [line.id])
-    if all(line.status in ("transferred", "failed") for line in lines.values()):
+    if all(line.status in (payout_wf.L.transferred, payout_wf.L.failed) for line in lines.values()):
         fire(db, payout_wf.MACHINE, batch, "mark_transferred", actor=actor, now=now)
     db.flush()
     return problems
