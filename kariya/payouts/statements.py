@@ -144,7 +144,7 @@ def store_statement_pdf(db: Session, batch: PayoutBatch, line: PayoutLine) -> by
     from reportlab.lib.units import mm
     from reportlab.pdfgen import canvas
 
-    from kariya.pdf_fonts import GOTHIC, ensure
+    from kariya.formats.pdf_fonts import GOTHIC, ensure
 
     ensure()
     store = db.get(Store, line.store_id)
