@@ -10,8 +10,11 @@ the CLI.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
+import ipaddress
+import math
 import os
 import types
 import typing
@@ -31,6 +34,7 @@ ENV_OVERRIDES = {
     "KARIYA_REDIS_URL": "kariya.redis_url",
     "KARIYA_SESSION_SECRET": "kariya.session_secret",
     "KARIYA_PUBLIC_URL": "kariya.public_url",
+    "KARIYA_TRUSTED_PROXIES": "kariya.trusted_proxies",
     "KARIYA_BROKER_URL": "celery.broker_url",
     "KARIYA_CELERY_EAGER": "celery.always_eager",
     "KARIYA_CLOCK": "kariya.clock",
@@ -101,12 +105,14 @@ class Callcenter:
 
 @dataclasses.dataclass(frozen=True)
 class Login:
-    """Staff login throttling: failed attempts within the window, per account and per address."""
+    """Staff login limits (kariya/staff/throttle.py): failures within the window, per account
+    from one address, per address, and per account from every address together."""
 
     PREFIX: ClassVar[str] = "kariya.login."
 
     max_failures_per_account: int = 5
     max_failures_per_address: int = 20
+    max_failures_per_account_any_address: int = 50
     window_minutes: int = 15
 
 
@@ -196,8 +202,15 @@ class Settings:
     clock: str = "system"  # "system" or "settable" (development and tests only)
     session_secret: str = dataclasses.field(default="", repr=False)
     session_secure: bool = False
+    # Server-side sessions (Redis) end after this long unused: residents', staff's.
+    session_idle_minutes: int = 480
+    session_staff_idle_minutes: int = 60
     public_url: str = "http://localhost:6543"
     redis_url: str = ""
+    # Our reverse proxies' addresses or networks: only from them is X-Forwarded-For read.
+    trusted_proxies: tuple[str, ...] = ()
+    # Strict-Transport-Security max-age, sent where the public URL is https (0: not sent).
+    hsts_seconds: int = 31_536_000
     # Bulk materials jobs keep their progress files and ZIPs here (shared by web and workers).
     # Development only: with eager Celery, run the beat schedule in a thread this often (0: off).
     inprocess_beat_seconds: float = 0.0
@@ -244,6 +257,10 @@ def _to_int_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(",") if part.strip())
 
 
+def _to_str_tuple(text: str) -> tuple[str, ...]:
+    return tuple(part for part in text.replace(",", " ").split() if part)
+
+
 _READERS: dict[Any, tuple[typing.Callable[[str], Any], str]] = {
     str: (str, "text"),
     int: (int, "an integer"),
@@ -251,6 +268,7 @@ _READERS: dict[Any, tuple[typing.Callable[[str], Any], str]] = {
     bool: (_to_bool, "true or false"),
     Path: (Path, "a path"),
     tuple[int, ...]: (_to_int_tuple, "integers separated by commas"),
+    tuple[str, ...]: (_to_str_tuple, "values separated by commas or spaces"),
 }
 
 
@@ -400,11 +418,36 @@ def dev_stand_ins(settings: Settings | Mapping[str, Any]) -> bool:
     return s.clock_settable or s.line.simulator or bool(s.mail_sink.port)
 
 
+# A production secret: at least this long, this many different characters, and this much
+# entropy by its own character frequencies (a 64-character token_urlsafe has about 350 bits).
+SECRET_MIN_LENGTH, SECRET_MIN_DISTINCT, SECRET_MIN_BITS = 32, 12, 128
+
+
+def secret_strength_problem(secret: str) -> str | None:
+    """Why `secret` is too weak to sign production sessions, or None."""
+    counts = collections.Counter(secret)
+    bits = -sum(n * math.log2(n / len(secret)) for n in counts.values())
+    if len(secret) < SECRET_MIN_LENGTH:
+        return f"it is shorter than {SECRET_MIN_LENGTH} characters"
+    if any(m in secret.lower() for m in DEV_SECRET_MARKERS):
+        return "it is a development default"
+    if len(counts) < SECRET_MIN_DISTINCT:
+        return f"it has fewer than {SECRET_MIN_DISTINCT} different characters"
+    if bits < SECRET_MIN_BITS:
+        return f"it carries about {bits:.0f} bits of entropy, fewer than {SECRET_MIN_BITS}"
+    return None
+
+
 def check(settings: Settings | Mapping[str, Any]) -> None:
     """Refuse a configuration that would be unsafe where it is used."""
     s = settings_of(settings)
     if s.clock not in ("system", "settable"):
         raise ConfigurationError("kariya.clock must be 'system' or 'settable'")
+    for entry in s.trusted_proxies:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigurationError(f"kariya.trusted_proxies: {entry!r} is no address") from None
     secret = s.session_secret
     if not s.is_production:
         if not secret:
@@ -421,11 +464,17 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
         problems.append(
             "kariya.mail_sink.port must be 0 or empty (the mail sink is for development only)"
         )
-    if len(secret) < 32 or any(m in secret.lower() for m in DEV_SECRET_MARKERS):
+    weakness = secret_strength_problem(secret)
+    if weakness:
         problems.append(
-            "kariya.session_secret must be a random value of at least 32 characters "
-            "(set KARIYA_SESSION_SECRET)"
+            f"kariya.session_secret is too weak ({weakness}): it must be a random value of at "
+            "least 32 characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            " (set KARIYA_SESSION_SECRET)"
         )
+    if not s.redis_url:
+        problems.append("kariya.redis_url must be set (the sessions live in Redis)")
+    if not s.public_url.startswith("https://"):
+        problems.append("kariya.public_url must be an https:// URL (set KARIYA_PUBLIC_URL)")
     if not s.session_secure:
         problems.append("kariya.session_secure must be true (cookies over HTTPS only)")
     if not s.line.channel_id or not s.line.channel_secret:

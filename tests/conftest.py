@@ -35,6 +35,8 @@ BASE_SETTINGS = {
     "sqlalchemy.pool_size": "10",
     "sqlalchemy.max_overflow": "20",
     "kariya.redis_url": REDIS_URL,
+    # The URL the tests address the app by (absolute URLs come from it, never from Host).
+    "kariya.public_url": "http://localhost",
     "kariya.session_secret": "test-session-secret-not-for-production",
     "kariya.clock": "settable",
     "kariya.line.simulator": "true",

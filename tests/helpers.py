@@ -85,11 +85,12 @@ def csrf_from(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
-def login_staff(testapp, username: str, password: str = PASSWORD):
+def login_staff(testapp, username: str, password: str = PASSWORD, status=None):
     form_page = testapp.get("/login")
     return testapp.post(
         "/login",
         {"username": username, "password": password, "csrf_token": csrf_from(form_page.text)},
+        status=status,
     )
 
 

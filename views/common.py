@@ -48,10 +48,14 @@ def login(request):
             request.kariya_settings,
             username,
             request.POST.get("password", ""),
-            request.client_addr or "-",
+            request.remote_addr or "-",  # the real client's (kariya.security.http)
         )
     except (LoginFailed, LoginThrottled) as exc:
         # The attempt is recorded and committed; the page says nothing of which part was wrong.
+        if isinstance(exc, LoginThrottled):
+            request.response.status = 429
+            request.response.headers["Retry-After"] = str(exc.retry_after)
+            request.response.headers["X-Tm"] = "commit"  # pyramid_tm: keep the record (a 429)
         return {"username": username, "error": exc.message, "next": request.POST.get("next", "")}
     identity = Identity(role=user.role, id=user.id, username=user.username)
     headers = remember(request, identity)

@@ -41,6 +41,7 @@ import jinja2
 import jwt
 from webob import Request, Response
 
+from kariya.security.http import content_security_policy
 from kariya.settings import PROJECT_ROOT, Settings
 
 ISSUER = "https://access.line.me"
@@ -247,8 +248,10 @@ class LineSimulator:
         friendships = [
             (k, v) for k, v in FRIENDSHIP.items() if k != "added" or params.get("bot_prompt")
         ]
+        nonce = secrets.token_urlsafe(18)
         body = _render(
             "dev/line_authorize.jinja2",
+            nonce=nonce,
             channel_id=self.channel_id,
             action=request.path,
             hidden=hidden,
@@ -261,6 +264,8 @@ class LineSimulator:
         )
         response = Response(content_type="text/html", charset="utf-8")
         response.text = body
+        # Its own page's style, under the same policy as the app's pages.
+        response.headers["Content-Security-Policy"] = content_security_policy(nonce)
         return response
 
     def authorize_submit(self, request, now) -> Response:

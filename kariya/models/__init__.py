@@ -20,7 +20,7 @@ from kariya.payouts.models import (
 )
 from kariya.redemptions.models import Redemption, StoreUse
 from kariya.residents.models import IdempotencyRecord, Person
-from kariya.staff.models import LoginAttempt, StaffUser
+from kariya.staff.models import LoginAttempt, LoginUnlock, StaffUser
 from kariya.stores.importer.models import UploadedFile
 from kariya.stores.models import Store, StoreNotice, StoreNoticeRead
 from workflows.records import TransitionRecord
@@ -38,6 +38,7 @@ __all__ = [
     "LedgerEntry",
     "LedgerPosting",
     "LoginAttempt",
+    "LoginUnlock",
     "MaterialJob",
     "MaterialJobChunk",
     "OutboundMail",

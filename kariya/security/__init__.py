@@ -1,16 +1,24 @@
-"""Pyramid 2 security policy: who is asking (session cookie) and what each role may do."""
+"""Pyramid 2 security policy: who is asking (a server-side session) and what each role may do.
+
+The session cookie carries only a signed random id (`kariya.security.sessions`); logging out,
+a password change, a role change and idleness end a session for good. The HTTP edge (client
+address, public URL, security headers) is `kariya.security.http`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
+import hmac
 
+import redis
 from pyramid.csrf import SessionCSRFStoragePolicy
 from pyramid.security import Allowed, Denied
-from pyramid.session import JSONSerializer, SignedCookieSessionFactory
 
 from kariya import roles
-from kariya.settings import settings_of
+from kariya.security.sessions import MemoryStore, RedisStore, SessionFactory
+from kariya.settings import Settings, settings_of
 from kariya.staff.models import StaffUser
 
 
@@ -48,6 +56,7 @@ class P(enum.StrEnum):
     SECRETARIAT_NOTICES_EDIT = "secretariat:notices:edit"
     SECRETARIAT_BANK_DECIDE = "secretariat:bank:decide"
     SECRETARIAT_ADJUSTMENTS_PROPOSE = "secretariat:adjustments:propose"
+    SECRETARIAT_STAFF_UNLOCK = "secretariat:staff:unlock"
     CITY_ADJUSTMENTS_DECIDE = "city:adjustments:decide"
 
 
@@ -88,6 +97,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.SECRETARIAT_NOTICES_EDIT,
             P.SECRETARIAT_BANK_DECIDE,
             P.SECRETARIAT_ADJUSTMENTS_PROPOSE,
+            P.SECRETARIAT_STAFF_UNLOCK,
             P.STAFF_SELF_VIEW,
         }
     ),
@@ -125,8 +135,9 @@ class Identity:
 
 
 class SecurityPolicy:
-    """Staff are reloaded from the database per request (a disabled account is out at once);
-    residents are carried by the signed session alone, to keep the weekly rush cheap."""
+    """Staff are reloaded from the database per request (a disabled account is out at once, a
+    changed password or role ends every session of the account); residents are carried by the
+    session alone, to keep the weekly rush at one Redis read."""
 
     def identity(self, request) -> Identity | None:
         return request.identity_cache
@@ -144,13 +155,25 @@ class SecurityPolicy:
         return Denied(f"{identity.role} may not {permission}")
 
     def remember(self, request, identity: Identity, **kw):
-        request.session.invalidate()  # a fresh session at every login: no fixation
-        request.session["auth"] = {"role": identity.role, "id": identity.id}
+        request.session.invalidate()  # a fresh session (and id) at every login: no fixation
+        auth = {"role": identity.role, "id": identity.id}
+        if identity.is_staff:
+            user = request.db.get(StaffUser, identity.id)
+            auth["stamp"] = credential_stamp(request.kariya_settings, user)
+        request.session["auth"] = auth
         return []
 
     def forget(self, request, **kw):
-        request.session.invalidate()
+        request.session.invalidate()  # the server-side record is deleted
         return []
+
+
+def credential_stamp(settings: Settings, user: StaffUser) -> str:
+    """What a staff session remembers of the account's credentials: a new password or role
+    changes it, and every session holding the old one ends."""
+    message = f"{user.id}:{user.role}:{user.password_hash}".encode()
+    key = settings.session_secret.encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
 def _load_identity(request) -> Identity | None:
@@ -160,7 +183,15 @@ def _load_identity(request) -> Identity | None:
     if auth["role"] == roles.RESIDENT:
         return Identity(role=roles.RESIDENT, id=auth["id"])
     user = request.db.get(StaffUser, auth["id"])
-    if user is None or not user.active or user.role != auth["role"]:
+    if (
+        user is None
+        or not user.active
+        or user.role != auth["role"]
+        or not hmac.compare_digest(
+            str(auth.get("stamp", "")), credential_stamp(request.kariya_settings, user)
+        )
+    ):
+        request.session.invalidate()  # revoked: the record goes
         return None
     return Identity(
         role=user.role,
@@ -171,20 +202,42 @@ def _load_identity(request) -> Identity | None:
     )
 
 
+def _idle_seconds(settings: Settings):
+    resident = settings.session_idle_minutes * 60
+    staff = settings.session_staff_idle_minutes * 60
+
+    def ttl(state: dict) -> int:
+        auth = state.get("auth")
+        is_staff = isinstance(auth, dict) and auth.get("role") in roles.STAFF_ROLES
+        return staff if is_staff else resident
+
+    return ttl
+
+
+def session_store(settings: Settings):
+    """Redis where it is configured (always in production); else this process's memory."""
+    if not settings.redis_url:
+        return MemoryStore()
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+    )
+    return RedisStore(client)
+
+
 def includeme(config):
     settings = settings_of(config.registry)
-    session_factory = SignedCookieSessionFactory(
+    store = session_store(settings)
+    config.registry["kariya.session_store"] = store
+    factory = SessionFactory(
+        store,
         settings.session_secret,
-        cookie_name="kariya_session",
-        httponly=True,
-        samesite="Lax",
+        ttl=_idle_seconds(settings),
         secure=settings.session_secure,
-        timeout=60 * 60 * 8,
-        reissue_time=60 * 10,
-        serializer=JSONSerializer(),
+        refresh=min(300, settings.session_staff_idle_minutes * 6),
     )
-    config.set_session_factory(session_factory)
+    config.set_session_factory(factory)
     config.set_csrf_storage_policy(SessionCSRFStoragePolicy())
     config.set_default_csrf_options(require_csrf=True)
     config.add_request_method(_load_identity, "identity_cache", reify=True)
     config.set_security_policy(SecurityPolicy())
+    config.include("kariya.security.http")

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kariya import roles
 from kariya.errors import DomainError, Invalid
 from kariya.settings import Settings
+from kariya.staff import throttle
 from kariya.staff.models import LoginAttempt, StaffUser
 from kariya.stores import lookup
 
@@ -34,6 +34,16 @@ class LoginThrottled(DomainError):
     status = 429
     message = "ログインの失敗が続いたため、しばらくログインできません。時間をおいてお試しください。"
 
+    def __init__(self, retry_after: int = 60, **kw):
+        minutes = max(1, -(-retry_after // 60))
+        super().__init__(
+            "ログインの失敗が続いたため、しばらくログインできません。"
+            f"約{minutes}分後にもう一度お試しください。"
+            "お急ぎの場合は、事務局にログイン制限の解除を依頼してください。",
+            **kw,
+        )
+        self.retry_after = retry_after
+
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
@@ -41,6 +51,24 @@ def hash_password(password: str) -> str:
 
 def generate_password() -> str:
     return secrets.token_urlsafe(12)
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 10:
+        raise Invalid("パスワードは10文字以上にしてください。")
+
+
+def _store_id(db: Session, role: str, store_code: str | None) -> int | None:
+    if role == roles.STORE:
+        if not store_code:
+            raise Invalid("登録店スタッフには店舗コードが必要です。")
+        store = lookup.by_code(db, store_code)
+        if store is None:
+            raise Invalid(f"店舗コード {store_code} の店舗はありません。")
+        return store.id
+    if store_code:
+        raise Invalid("店舗コードは登録店スタッフにのみ指定できます。")
+    return None
 
 
 def create_user(
@@ -58,18 +86,8 @@ def create_user(
         raise Invalid("ユーザー名は1〜64文字で入力してください。")
     if role not in roles.STAFF_ROLES:
         raise Invalid(f"役割は {', '.join(roles.STAFF_ROLES)} のいずれかです。")
-    if len(password) < 10:
-        raise Invalid("パスワードは10文字以上にしてください。")
-    store_id = None
-    if role == roles.STORE:
-        if not store_code:
-            raise Invalid("登録店スタッフには店舗コードが必要です。")
-        store = lookup.by_code(db, store_code)
-        if store is None:
-            raise Invalid(f"店舗コード {store_code} の店舗はありません。")
-        store_id = store.id
-    elif store_code:
-        raise Invalid("店舗コードは登録店スタッフにのみ指定できます。")
+    _check_password(password)
+    store_id = _store_id(db, role, store_code)
     if db.scalar(select(StaffUser.id).where(StaffUser.username == username)):
         raise Invalid(f"ユーザー名 {username} はすでに使われています。")
     user = StaffUser(
@@ -89,41 +107,49 @@ def create_user(
 def authenticate(
     db: Session, clock, settings: Settings, username: str, password: str, address: str
 ) -> StaffUser:
-    """Return the user, or raise LoginFailed / LoginThrottled. Every attempt is recorded."""
-    now = clock.now()
-    window = dt.timedelta(minutes=settings.login.window_minutes)
+    """Return the user, or raise LoginFailed / LoginThrottled. Every attempt is recorded.
+
+    The limits are checked and the attempt counted under this account's and address's locks
+    (kariya/staff/throttle.py), held until the caller's transaction commits."""
     username = (username or "").strip()[:64]
     address = (address or "-")[:64]
-
-    def failures(column, value) -> int:
-        return db.scalar(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(
-                column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at > now - window
-            )
-        )
-
-    throttled = (
-        failures(LoginAttempt.username, username) >= settings.login.max_failures_per_account
-        or failures(LoginAttempt.address, address) >= settings.login.max_failures_per_address
-    )
+    throttle.serialise(db, username, address)
+    now = clock.now()
+    wait = throttle.retry_after(db, settings, now, username, address)
 
     user = db.scalar(select(StaffUser).where(StaffUser.username == username)) if username else None
     ok = False
-    if not throttled:
+    if not wait:
         try:
             ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
         except (VerificationError, InvalidHashError):
             ok = False
         ok = ok and user is not None and user.active
-    db.add(LoginAttempt(username=username, address=address, succeeded=ok, at=now))
+    db.add(
+        LoginAttempt(username=username, address=address, succeeded=ok, throttled=bool(wait), at=now)
+    )
     db.flush()
-    if throttled:
+    if wait:
         log.warning("login throttled", extra={"username": username, "address": address})
-        raise LoginThrottled()
+        raise LoginThrottled(retry_after=wait)
     if not ok:
         log.warning("login failed", extra={"username": username, "address": address})
         raise LoginFailed()
     log.info("login", extra={"username": username, "role": user.role})
     return user
+
+
+def set_password(db: Session, user: StaffUser, password: str) -> None:
+    """A new password: every session of the account ends (kariya.security's credential stamp)."""
+    _check_password(password)
+    user.password_hash = hash_password(password)
+    db.flush()
+
+
+def set_role(db: Session, user: StaffUser, role: str, store_code: str | None = None) -> None:
+    """Another role (and, for store staff, its store): every session of the account ends."""
+    if role not in roles.STAFF_ROLES:
+        raise Invalid(f"役割は {', '.join(roles.STAFF_ROLES)} のいずれかです。")
+    user.store_id = _store_id(db, role, store_code)
+    user.role = role
+    db.flush()

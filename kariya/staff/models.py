@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kariya.orm import Base, UTCDateTime
@@ -31,7 +31,9 @@ class StaffUser(Base):
 
 
 class LoginAttempt(Base):
-    """Every staff login attempt, kept for throttling and for the auditors."""
+    """Every staff login attempt, kept for throttling and for the auditors. `address` is the
+    client's real address (kariya.security.http); `throttled` attempts were refused unchecked
+    and do not count towards the limits."""
 
     __tablename__ = "login_attempt"
     __table_args__ = (
@@ -43,4 +45,19 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(64))
     succeeded: Mapped[bool] = mapped_column(Boolean)
+    throttled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class LoginUnlock(Base):
+    """A secretariat operator lifted an account's login limit: who, when and why. Failures
+    before it no longer count against the account."""
+
+    __tablename__ = "login_unlock"
+    __table_args__ = (Index("ix_login_unlock_username_at", "username", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    unlocked_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(500))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

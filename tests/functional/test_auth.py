@@ -84,16 +84,17 @@ def test_wrong_password_and_unknown_user_get_the_same_answer_and_are_logged(test
 def test_login_is_throttled_per_account(testapp, staff):
     for _ in range(5):
         login_staff(testapp, "city", "wrong-password-x")
-    # Even the right password is refused now, with a message that says to wait.
-    response = login_staff(testapp, "city")
-    assert response.status_code == 200
+    # Even the right password is refused now, with a message that says to wait (issue 14:
+    # 429 with Retry-After, no longer 200).
+    response = login_staff(testapp, "city", status=429)
     assert "しばらくログインできません" in response.text
+    assert 0 < int(response.headers["Retry-After"]) <= 15 * 60
 
 
 def test_login_is_throttled_per_address(testapp, staff, db):
     for i in range(20):
         login_staff(testapp, f"guess{i}", "wrong-password-x")
-    response = login_staff(testapp, "secretariat")
+    response = login_staff(testapp, "secretariat", status=429)  # issue 14: 429, not 200
     assert "しばらくログインできません" in response.text
     # From another address the account still works.
     other = testapp.__class__(

@@ -103,7 +103,16 @@ def notice_config(engine, smtp_port):
 
 def browser(notice_config, db, role, username, store_code=None):
     make_user(db, role, username=username, store_code=store_code)
-    client = webtest.TestApp(notice_config[1], extra_environ={"HTTP_HOST": "localhost"})
+    # The app answers as its public URL whatever the Host (issue 14), so the browser addresses
+    # it there (its cookie follows the links) and, over https, its POSTs carry their Origin.
+    client = webtest.TestApp(
+        notice_config[1],
+        extra_environ={
+            "HTTP_HOST": "coupon.example.jp",
+            "wsgi.url_scheme": "https",
+            "HTTP_ORIGIN": PUBLIC_URL,
+        },
+    )
     login_staff(client, username)
     return client
 

@@ -39,3 +39,5 @@ def includeme(config):
     config.add_route("secretariat.bank_requests", "/bank-requests")
     config.add_route("secretariat.bank_request", "/bank-requests/{id:\\d+}")
     config.add_route("secretariat.adjustments", "/adjustments")
+    config.add_route("secretariat.login_locks", "/login-locks")
+    config.add_route("secretariat.login_unlock", "/login-locks/unlock")
