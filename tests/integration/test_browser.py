@@ -38,6 +38,7 @@ def base_url(engine, registry):
     server = LiveServer()
     base = server.base
     line = {
+        "kariya.public_url": base,  # absolute URLs come from it (issue 14), not from Host
         "kariya.line.channel_id": "1234567890",
         "kariya.line.channel_secret": "browser-test-line-channel-secret",
         "kariya.line.authorize_url": base + "/dev/line/oauth2/v2.1/authorize",
@@ -66,6 +67,12 @@ def test_resident_walks_from_login_to_history(base_url, db):
             locale="ja-JP",
         )
         page = phone.new_page()
+        # Issue 14: the pages run under a Content-Security-Policy; nothing of ours may break it.
+        blocked: list[str] = []
+        page.on(
+            "console",
+            lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None,
+        )
         shot = lambda name: page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)  # noqa: E731
         page.request.put(
             f"{base_url}/dev/clock",
@@ -95,6 +102,8 @@ def test_resident_walks_from_login_to_history(base_url, db):
         page.wait_for_load_state("networkidle")
         expect(page.locator("#acquire")).to_be_disabled()
         expect(page.locator(".count")).to_have_text("4枚")
+        width = page.locator(".bar span").evaluate("e => e.style.width")
+        assert width.endswith("%") and width != "0%"  # from data-percent, not an inline style
         shot("3_acquired")
 
         # Scan the store's QR: the camera opens the URL it carries.
@@ -126,4 +135,5 @@ def test_resident_walks_from_login_to_history(base_url, db):
         expect(page.locator("table")).to_contain_text("2,500円")
         shot("7_history")
         browser.close()
+    assert blocked == []
     assert len(list(ARTIFACTS.glob("*.png"))) >= 7
