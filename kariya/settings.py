@@ -58,6 +58,9 @@ LIBRARY_DEFAULTS = {
     "tm.manager_hook": "pyramid_tm.explicit_manager",
     # 4xx and 5xx answers abort the transaction: a refused request writes nothing.
     "tm.commit_veto": "pyramid_tm.default_commit_veto",
+    # No user on the transaction: it would read the session (Redis) on every request, outside
+    # the exception views (a 503 then becomes a 500); the records name their actor themselves.
+    "tm.annotate_user": "false",
     "pyramid.default_locale_name": "ja",
 }
 

@@ -8,6 +8,9 @@ Cost per request that carries a cookie: one Redis GET when the session is first 
 when the session changed or its idle clock needs pushing on (at most every `refresh` seconds).
 A request without a cookie touches Redis only if it writes something (a login form's CSRF token).
 
+If Redis does not answer, a request that needs its session gets the 503 page (views/errors.py);
+its error page renders with an empty session that is never saved.
+
 Development without Redis (`kariya.redis_url` empty, `make run`) keeps the records in the
 process (`MemoryStore`); production refuses to start without Redis.
 """
@@ -15,17 +18,24 @@ process (`MemoryStore`); production refuses to start without Redis.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import redis
 from pyramid.interfaces import ISession
 from webob.cookies import SignedSerializer
 from zope.interface import implementer
 
+log = logging.getLogger(__name__)
+
 COOKIE_NAME = "kariya_session"
+# The store's failures that make the app answer 503 (views/errors.py), not 500.
+STORE_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+_DOWN_KEY = "kariya.session.store_down"
 KEY_PREFIX = "kariya:session:"
 CSRF_KEY = "_csrft_"
 
@@ -141,7 +151,14 @@ class SessionFactory:
         )
 
     def __call__(self, request) -> ServerSession:
-        return ServerSession(request, self)
+        try:
+            return ServerSession(request, self)
+        except STORE_DOWN:
+            if request.environ.get(_DOWN_KEY):
+                # The error page of this very request (503): an empty session, never saved.
+                return ServerSession(request, self, offline=True)
+            request.environ[_DOWN_KEY] = True
+            raise
 
     def read_id(self, request) -> str | None:
         value = request.cookies.get(self.cookie_name)
@@ -170,7 +187,7 @@ class SessionFactory:
 class ServerSession(dict):
     """A dict kept in the store under a random id; Pyramid's ISession (flash, CSRF) on top."""
 
-    def __init__(self, request, factory: SessionFactory):
+    def __init__(self, request, factory: SessionFactory, *, offline: bool = False):
         self._factory = factory
         self._dirty = False
         self._dropped: list[str] = []
@@ -180,7 +197,7 @@ class ServerSession(dict):
         self.created = self.accessed = now
         self.new = True
         self.sid: str | None = None
-        sid = factory.read_id(request)
+        sid = None if offline else factory.read_id(request)
         if sid is not None:
             self._had_cookie = True
             record = _parse(factory.store.load(sid))
@@ -192,7 +209,8 @@ class ServerSession(dict):
             elif record is not None:
                 self._dropped.append(sid)  # idle too long: gone for good
         dict.__init__(self, state)
-        request.add_response_callback(self._finish)
+        if not offline:
+            request.add_response_callback(self._finish)
 
     # -- ISession ----------------------------------------------------------------------------
     def changed(self) -> None:
@@ -242,6 +260,12 @@ class ServerSession(dict):
 
     # -- persistence -------------------------------------------------------------------------
     def _finish(self, request, response) -> None:
+        try:
+            self._save(response)
+        except STORE_DOWN:  # the store went away during the request: the answer still goes
+            log.error("session not saved: the session store is unavailable", exc_info=True)
+
+    def _save(self, response) -> None:
         store, factory = self._factory.store, self._factory
         for sid in self._dropped:
             store.delete(sid)

@@ -333,3 +333,14 @@ def test_no_template_has_an_inline_script_without_nonce_or_an_inline_style():
         found += [f"{path.name}: {m}" for m in re.findall(r"\son[a-z]+=\"", text)]
         found += [f"{path.name}: javascript:" for _ in re.findall(r"javascript:", text)]
     assert found == []
+
+
+def test_without_the_session_store_pages_answer_503_in_japanese(testapp, staff, monkeypatch):
+    import redis
+
+    login_staff(testapp, "secretariat")
+    store = testapp.app.registry["kariya.session_store"]
+    monkeypatch.setattr(store, "client", redis.Redis(port=1, socket_connect_timeout=0.5))
+    page = testapp.get("/secretariat/", status=503)
+    assert "ただいま利用できません" in page.text and page.headers["Retry-After"]
+    assert testapp.get("/api/v1/me", status=503).json["error"] == "UNAVAILABLE"
