@@ -17,6 +17,7 @@ from sqlalchemy import select
 from kariya import make_config
 from kariya.models import LoginAttempt, LoginUnlock, StaffUser
 from kariya.staff import accounts
+from tasks import configure
 from tests.conftest import BASE_SETTINGS
 from tests.helpers import csrf_from, login_resident, login_staff, make_store, make_user
 
@@ -180,14 +181,16 @@ def test_a_clients_x_forwarded_for_is_ignored(testapp, staff, db):
 
 
 @pytest.fixture(scope="module")
-def proxied_app(engine):
+def proxied_app(engine, registry):
     """Behind our own proxy at 10.0.0.1, served as https://coupon.example.jp."""
     settings = {
         **BASE_SETTINGS,
         "kariya.trusted_proxies": "10.0.0.1, 10.1.0.0/16",
         "kariya.public_url": "https://coupon.example.jp",
     }
-    return make_config(settings).make_wsgi_app()
+    app = make_config(settings).make_wsgi_app()
+    configure(registry)  # the Celery app back to the suite's app
+    return app
 
 
 def test_behind_a_trusted_proxy_the_forwarded_client_is_recorded(proxied_app, staff, db):
@@ -344,3 +347,19 @@ def test_without_the_session_store_pages_answer_503_in_japanese(testapp, staff, 
     page = testapp.get("/secretariat/", status=503)
     assert "ただいま利用できません" in page.text and page.headers["Retry-After"]
     assert testapp.get("/api/v1/me", status=503).json["error"] == "UNAVAILABLE"
+
+
+def test_without_redis_development_keeps_sessions_in_memory_and_logout_still_ends_them(
+    engine, registry, staff
+):
+    """`make run` has no Redis: the same rules, the records in the process."""
+    from kariya.security.sessions import MemoryStore
+
+    app = make_config({**BASE_SETTINGS, "kariya.redis_url": ""}).make_wsgi_app()
+    configure(registry)
+    assert isinstance(app.registry["kariya.session_store"], MemoryStore)
+    browser = client(app)
+    page = login_staff(browser, "city").follow()
+    copied = browser.cookies[COOKIE]
+    logout(browser, page.text)
+    with_cookie(app, copied).get("/city/", status=302)
