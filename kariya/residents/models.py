@@ -9,15 +9,23 @@ from kariya.orm import Base, UTCDateTime
 
 
 class Person(Base):
-    """A resident, known by their LINE user id (OpenID `sub`), with a one-time profile (I-1)."""
+    """A resident, known by their LINE user id (OpenID `sub`), with a one-time profile (I-1).
+
+    `ref` is their pseudonymous reference (DESIGN.md section 5.1: exports, the call centre, their
+    help page): random, never derived from the LINE user id; set when the row is made (nullable
+    only so that a migration could add it to existing rows)."""
 
     __tablename__ = "person"
+    __table_args__ = (Index("uq_person_ref", "ref", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     line_user_id: Mapped[str] = mapped_column(String(64), unique=True)
+    ref: Mapped[str | None] = mapped_column(String(12))
     display_name: Mapped[str] = mapped_column(String(100), default="")
     age_band: Mapped[str | None] = mapped_column(String(20))
     area: Mapped[str | None] = mapped_column(String(50))
+    # Legacy: the label of the terms agreed before the terms became a versioned document
+    # (kariya.documents.consent keeps the consents now). Kept for the previous release; unused.
     terms_version: Mapped[str | None] = mapped_column(String(20))
     profile_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
