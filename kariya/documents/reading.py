@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from kariya.clock import to_jst
+from kariya.documents import diff as diff_
 from kariya.documents import kinds, markdown, placeholders, versions
 from kariya.documents.models import DocumentVersion
 from kariya.errors import NotFound
@@ -70,16 +71,18 @@ def published_json(db: Session, kind: str, facts: placeholders.Facts) -> dict:
         "title": kinds.get(kind).title,
         "body": ver.body,
         "html": str(reading.html),
-        "published_at": ver.published_at.isoformat() if ver.published_at else None,
+        "published_at": _at(ver.published_at),
     }
+
+
+def _at(value) -> str | None:
+    """A time as the JSON shows it: ISO 8601 in JST (DESIGN.md section 2)."""
+    return to_jst(value).isoformat() if value else None
 
 
 def version_json(ver: DocumentVersion, kind: str) -> dict:
     """A version as the staff JSON shows it (no rendering)."""
-
-    def at(value):
-        return value.isoformat() if value else None
-
+    at = _at
     return {
         "kind": kind,
         "version": ver.number,
@@ -175,4 +178,56 @@ def sections_json(sections: list[markdown.Section]) -> list[dict]:
     return [
         {"id": s.id, "anchor": s.anchor, "level": s.level, "heading": s.heading, "text": s.text}
         for s in sections
+    ]
+
+
+# --- a version under review -------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Review:
+    """One version with what a reviewer needs: its text as read, what it changes against the
+    version it would replace (or replaced), and its recorded history."""
+
+    kind: kinds.Kind
+    reading: Reading
+    base: DocumentVersion | None  # what the diff compares with
+    diff: diff_.Diff
+    history: list[DocumentVersion]
+    events: dict[int, list]
+    waiting: str
+
+    @property
+    def version(self) -> DocumentVersion:
+        return self.reading.version
+
+
+def review(db: Session, kind: str, number: int | str, facts: placeholders.Facts, now) -> Review:
+    ver = versions.version(db, kind, number)
+    base = versions.base_of(db, ver)
+    every = versions.history(db, kind)
+    return Review(
+        kind=kinds.get(kind),
+        reading=read(ver, facts),
+        base=base,
+        diff=diff_.compare(base.body if base is not None else "", ver.body),
+        history=every,
+        events=versions.events_of(db, every),
+        waiting=waiting(ver, now),
+    )
+
+
+def awaiting_review(db: Session, now) -> list[dict]:
+    """The city's "awaiting your approval" list, the longest waiting first."""
+    return [
+        {
+            "kind": doc.kind,
+            "title": doc.title,
+            "number": ver.number,
+            "change_note": ver.change_note,
+            "submitted_by": ver.submitted_by,
+            "submitted_at": ver.submitted_at,
+            "waiting": waiting(ver, now),
+        }
+        for doc, ver in versions.awaiting(db)
     ]

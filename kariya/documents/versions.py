@@ -113,6 +113,28 @@ def version(db: Session, kind: str, number: int | str) -> DocumentVersion:
     return found
 
 
+def base_of(db: Session, ver: DocumentVersion) -> DocumentVersion | None:
+    """What a version is compared with: the published version, for one not yet published;
+    for a published or replaced one, the version published before it."""
+    if ver.state in document_wf.UNPUBLISHED:
+        return db.scalar(
+            select(DocumentVersion).where(
+                DocumentVersion.document_id == ver.document_id,
+                DocumentVersion.state == document_wf.S.published,
+            )
+        )
+    return db.scalar(
+        select(DocumentVersion)
+        .where(
+            DocumentVersion.document_id == ver.document_id,
+            DocumentVersion.number < ver.number,
+            DocumentVersion.published_at.is_not(None),
+        )
+        .order_by(DocumentVersion.number.desc())
+        .limit(1)
+    )
+
+
 def history(db: Session, kind: str) -> list[DocumentVersion]:
     """Every version of a document, newest first."""
     doc = document(db, kind)
