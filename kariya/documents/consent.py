@@ -118,7 +118,7 @@ def save_profile(
     if problem:
         errors["agree"] = problem
     if errors:
-        raise Invalid("入力内容を確認してください。", details=errors)
+        raise Invalid("入力内容を確認してください。" + "".join(errors.values()), details=errors)
     profiles.set_profile(db, clock, person, age_band, area)
     if _needs(current, agreed):
         _record(db, clock, person.id, current)

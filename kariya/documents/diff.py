@@ -55,10 +55,11 @@ def _characters(old: str, new: str) -> list[tuple[str, str, str]]:
     return glued
 
 
-def _fold(text: str, first: bool, last: bool) -> list[Span]:
-    """An unchanged stretch, with only CONTEXT lines kept next to the changes."""
+def _fold(text: str, first: bool, last: bool, mid_line: bool = False) -> list[Span]:
+    """An unchanged stretch, with only CONTEXT lines kept next to the changes (`mid_line`: it
+    starts with the rest of a changed line, which does not count)."""
     lines = text.splitlines(keepends=True)
-    keep_head = 0 if first else CONTEXT
+    keep_head = 0 if first else CONTEXT + int(mid_line)
     keep_tail = 0 if last else CONTEXT
     if len(lines) <= keep_head + keep_tail + 1:
         return [Span(EQUAL, text)]
@@ -96,7 +97,8 @@ def compare(old: str, new: str, *, fold: bool = True) -> Diff:
     spans: list[Span] = []
     for n, span in enumerate(merged):
         if fold and span.kind == EQUAL:
-            spans += _fold(span.text, first=n == 0, last=n == len(merged) - 1)
+            mid_line = n > 0 and not merged[n - 1].text.endswith("\n")
+            spans += _fold(span.text, first=n == 0, last=n == len(merged) - 1, mid_line=mid_line)
         else:
             spans.append(span)
     return Diff(

@@ -201,14 +201,13 @@ def overview(db: Session) -> list[dict]:
 
 def awaiting(db: Session) -> list[tuple[Document, DocumentVersion]]:
     """Versions waiting for the city's decision, the longest waiting first."""
-    return list(
-        db.execute(
-            select(Document, DocumentVersion)
-            .join(DocumentVersion, DocumentVersion.document_id == Document.id)
-            .where(DocumentVersion.state == document_wf.S.submitted)
-            .order_by(DocumentVersion.submitted_at)
-        ).tuples()
-    )
+    rows = db.execute(
+        select(Document, DocumentVersion)
+        .join(DocumentVersion, DocumentVersion.document_id == Document.id)
+        .where(DocumentVersion.state == document_wf.S.submitted)
+        .order_by(DocumentVersion.submitted_at)
+    ).all()
+    return [(doc, ver) for doc, ver in rows]
 
 
 def state_label(state: str) -> str:
