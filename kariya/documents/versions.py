@@ -17,16 +17,15 @@ material sets out of date until rebuilt (kariya.materials.jobs compares the vers
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kariya import roles
 from kariya.documents import kinds, markdown, placeholders
 from kariya.documents.models import Document, DocumentVersion
 from kariya.errors import Conflict, Forbidden, IllegalTransition, Invalid, NotFound
-from kariya.security import P
 from kariya.settings import Settings
 from kariya.stores import notices
 from kariya.stores.models import StoreNotice
@@ -37,12 +36,12 @@ from workflows.records import TransitionRecord
 NOTE_MAX = 500
 REASON_MAX = 1000
 
-# Who may fire each event a person asks for (redraft and supersede happen on their own).
-EVENTS: dict[str, P] = {
-    "submit": P.SECRETARIAT_DOCUMENTS_EDIT,
-    "approve": P.CITY_DOCUMENTS_APPROVE,
-    "request_changes": P.CITY_DOCUMENTS_APPROVE,
-    "publish": P.SECRETARIAT_DOCUMENTS_EDIT,
+# The role that fires each event a person asks for (redraft and supersede follow from others).
+EVENTS: dict[str, str] = {
+    "submit": roles.SECRETARIAT,
+    "approve": roles.CITY,
+    "request_changes": roles.CITY,
+    "publish": roles.SECRETARIAT,
 }
 DECISIONS = ("approve", "request_changes")
 
@@ -317,11 +316,12 @@ def act(
     event: str,
     *,
     actor: str,
-    permits: Callable[[str], bool],
+    role: str,
     note: str = "",
     settings: Settings | None = None,
 ) -> Outcome:
-    """Fire a person's event (submit, approve, request_changes, publish) on a version."""
+    """Fire a person's event (submit, approve, request_changes, publish) on a version, as
+    `actor` (their account) in `role`."""
     if event not in EVENTS:
         raise Invalid(
             "操作は submit・approve・request_changes・publish のいずれかを指定してください。"
@@ -329,7 +329,7 @@ def act(
     note = (note or "").strip()
     if event in DECISIONS and actor in _hands(ver):
         raise SamePerson()
-    if not permits(EVENTS[event]):
+    if role != EVENTS[event]:
         raise Forbidden("この操作を行う権限がありません。")
     if event == "request_changes" and not note:
         raise Invalid("修正を依頼する理由を入力してください。", code="REASON_REQUIRED")

@@ -17,7 +17,6 @@ from kariya.documents.models import DocumentVersion
 from kariya.errors import DomainError
 from kariya.materials import jobs, sets
 from kariya.models import OutboundMail, Store, StoreNotice, TransitionRecord
-from kariya.security import P
 from tests.helpers import (
     PASSWORD,
     ROUND1,
@@ -242,13 +241,11 @@ def test_two_operators_submitting_at_once_one_wins(people, session_factory, db):
         mine = versions.version(first, "terms", 2)
         theirs = versions.version(second, "terms", 2)
         assert mine.state == theirs.state == "draft"
-        allow = lambda permission: permission == P.SECRETARIAT_DOCUMENTS_EDIT  # noqa: E731
-        versions.act(first, FixedClock(ROUND1), mine, "submit", actor="staff:jimu1", permits=allow)
+        clock = FixedClock(ROUND1)
+        versions.act(first, clock, mine, "submit", actor="staff:jimu1", role="secretariat")
         first.commit()
         with pytest.raises(DomainError) as lost:
-            versions.act(
-                second, FixedClock(ROUND1), theirs, "submit", actor="staff:jimu2", permits=allow
-            )
+            versions.act(second, clock, theirs, "submit", actor="staff:jimu2", role="secretariat")
         assert lost.value.code == "BAD_TRANSITION"
         second.rollback()
     finally:
@@ -267,11 +264,11 @@ def test_the_city_never_decides_on_a_version_it_submitted(db):
     may not approve it or ask for changes (a city account here, if one ever wrote one)."""
     clock = FixedClock(ROUND1)
     ver = versions.create(db, clock, "terms", body="# 2", change_note="二", actor="staff:shi")
-    versions.act(db, clock, ver, "submit", actor="staff:other", permits=lambda p: True)
+    versions.act(db, clock, ver, "submit", actor="staff:other", role="secretariat")
     for actor in ("staff:shi", "staff:other"):
         for event in ("approve", "request_changes"):
             with pytest.raises(DomainError) as refused:
-                versions.act(db, clock, ver, event, actor=actor, permits=lambda p: True, note="x")
+                versions.act(db, clock, ver, event, actor=actor, role="city", note="x")
             assert refused.value.code == "SAME_PERSON"
     db.rollback()
 

@@ -167,7 +167,7 @@ def post_event(request):
         ver,
         _text(body, "event"),
         actor=request.identity.actor,
-        permits=request.has_permission,
+        role=request.identity.role,
         note=_text(body, "note"),
         settings=request.kariya_settings,
     )

@@ -71,7 +71,7 @@ def decide(request):
             ver,
             name,
             actor=request.identity.actor,
-            permits=request.has_permission,
+            role=request.identity.role,
             note=request.POST.get("note", ""),
         )
     except DomainError as exc:

@@ -194,7 +194,7 @@ def event(request):
             ver,
             name,
             actor=request.identity.actor,
-            permits=request.has_permission,
+            role=request.identity.role,
             note=request.POST.get("note", ""),
             settings=request.kariya_settings,
         )
