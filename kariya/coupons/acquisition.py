@@ -165,6 +165,10 @@ def _current_facts(db: Session, now):
     ).first()
 
 
+# Built once: the claim's consent check (the same clause for every person; SQL correlates it).
+_AGREED = consent.satisfied(Person.id)
+
+
 def _why_not_claimed(db: Session, round_id: int, person_id: int) -> DomainError:
     """The claim gave no row: no profile, acquired already, or the terms not agreed to."""
     already = (
@@ -206,7 +210,7 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
             select(literal(rnd.id), Person.id, literal(pack), literal(now, UTCDateTime)).where(
                 Person.id == person_id,
                 Person.profile_at.is_not(None),
-                consent.satisfied(Person.id),
+                _AGREED,
             ),
         )
         .on_conflict_do_nothing(index_elements=["round_id", "person_id"])
