@@ -97,7 +97,7 @@ NAMES: dict[str, tuple[str, _Value]] = {
     "rounds_table": ("表: 各回の利用期間(単独の行に書く)", _rounds_table),
     "excluded_items_table": ("表: 割引券で支払えないもの(単独の行に書く)", _excluded_table),
     "settlement_periods_table": ("表: 精算の対象期間(単独の行に書く)", _settlement_table),
-    "edition": ("版と公開日(第2版 2024年1月20日公開)", lambda f: None),
+    "edition": ("版と公開日(第2版 2024年1月20日公開)", lambda f: "(版ごとに入ります)"),
 }
 
 BLOCKS = frozenset({"rounds_table", "excluded_items_table", "settlement_periods_table"})
@@ -139,9 +139,8 @@ def substitute(body: str, filled: dict[str, str]) -> str:
 
 
 def catalogue(facts: Facts) -> list[dict[str, str]]:
-    """The list the editor shows: each name, what it is, and its value now."""
-    filled = values(facts)
+    """The list the editor shows: each name, what it is, and its value now (as written)."""
     return [
-        {"name": name, "what": what, "value": filled[name]}
-        for name, (what, _value) in NAMES.items()
+        {"name": name, "what": what, "value": value(facts) or ("" if name in BLOCKS else UNSET)}
+        for name, (what, value) in NAMES.items()
     ]
