@@ -1,17 +1,14 @@
-"""documents: versioned documents the city approves, residents' consents, person refs
+"""documents: versioned documents the city approves, residents' consents
 
 The store manual, the call-centre answer manual and the terms as documents with versions
-(workflows.document), the record of which terms version each resident agreed to and when, a
-random pseudonymous reference per resident (filled in for existing rows), and the store manual
-version a bulk material set carries. Version 1 of each document is written by `kariya initdb`
+(workflows.document), the record of which terms version each resident agreed to and when, and
+the store manual version a bulk material set carries. Version 1 of each document is written by `kariya initdb`
 (kariya.documents.seed), not here.
 
 Revision ID: 3cb6e2fb1de3
-Revises: a7c3e5f19d42
+Revises: 5e0c2b7d9a14
 Create Date: 2026-12-02 09:00:00.000000
 """
-
-import secrets
 
 from alembic import op
 import sqlalchemy as sa
@@ -19,14 +16,13 @@ import kariya.models.types
 
 
 revision = '3cb6e2fb1de3'
-down_revision = 'a7c3e5f19d42'
+down_revision = '5e0c2b7d9a14'
 branch_labels = None
 depends_on = None
 
 STATES = "'draft', 'submitted', 'approved', 'changes_requested', 'published', 'superseded'"
 UNPUBLISHED = "state IN ('draft', 'submitted', 'approved', 'changes_requested')"
 PUBLISHED = "state = 'published'"
-REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # kariya.residents.profiles at the time
 
 
 def upgrade():
@@ -75,28 +71,12 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_terms_consent')),
     sa.UniqueConstraint('person_id', 'version', name=op.f('uq_terms_consent_person_id_version'))
     )
-    # A nullable column and a unique index: no table rebuild on SQLite, no long lock here.
-    op.add_column('person', sa.Column('ref', sa.String(length=12), nullable=True))
-    person = sa.table('person', sa.column('id', sa.Integer), sa.column('ref', sa.String))
-    connection = op.get_bind()
-    ids = connection.execute(sa.select(person.c.id).where(person.c.ref.is_(None))).scalars().all()
-    refs = set()
-    for person_id in ids:
-        ref = ""
-        while not ref or ref in refs:
-            ref = "".join(secrets.choice(REF_ALPHABET) for _ in range(10))
-        refs.add(ref)
-        connection.execute(person.update().where(person.c.id == person_id).values(ref=ref))
-    op.create_index('uq_person_ref', 'person', ['ref'], unique=True)
     op.add_column('material_job', sa.Column('manual_version', sa.Integer(), nullable=True))
 
 
 def downgrade():
     with op.batch_alter_table('material_job') as batch:
         batch.drop_column('manual_version')
-    op.drop_index('uq_person_ref', table_name='person')
-    with op.batch_alter_table('person') as batch:
-        batch.drop_column('ref')
     op.drop_table('terms_consent')
     op.drop_index('uq_document_version_published', table_name='document_version', postgresql_where=sa.text(PUBLISHED), sqlite_where=sa.text(PUBLISHED))
     op.drop_index('uq_document_version_unpublished', table_name='document_version', postgresql_where=sa.text(UNPUBLISHED), sqlite_where=sa.text(UNPUBLISHED))

@@ -10,12 +10,12 @@ own (kariya.coupons.acquisition). Before any terms are published there is nothin
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, func, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya.documents import kinds
 from kariya.documents.models import Document, DocumentVersion, TermsConsent
 from kariya.errors import Invalid
+from kariya.orm import insert_or_skip
 from kariya.residents import profiles
 from kariya.residents.models import Person
 from workflows import document as document_wf
@@ -72,11 +72,10 @@ def parse_version(value) -> int | None:
 
 
 def _record(db: Session, clock, person_id: int, version: int) -> None:
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     db.execute(
-        dialect.insert(TermsConsent)
-        .values(person_id=person_id, version=version, agreed_at=clock.now())
-        .on_conflict_do_nothing(index_elements=["person_id", "version"])
+        insert_or_skip(db, TermsConsent, on=["person_id", "version"]).values(
+            person_id=person_id, version=version, agreed_at=clock.now()
+        )
     )
 
 

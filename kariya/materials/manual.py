@@ -18,14 +18,14 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 from reportlab.platypus import SimpleDocTemplate
 
-from kariya import pdf_fonts
 from kariya.documents import reading
 from kariya.documents.models import DocumentVersion
 from kariya.errors import Conflict
+from kariya.formats import pdf_fonts
+from kariya.formats.pdf_fonts import GOTHIC, MINCHO
 from kariya.materials import flowables
 from kariya.materials.context import PrintContext
 from kariya.materials.drawing import DARK_GREEN
-from kariya.pdf_fonts import GOTHIC, MINCHO
 
 MARGIN_X, MARGIN_Y = 25 * mm, 20 * mm
 FOOTER_GREY = colors.HexColor("#555555")

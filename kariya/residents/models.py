@@ -9,18 +9,14 @@ from kariya.orm import Base, UTCDateTime
 
 
 class Person(Base):
-    """A resident, known by their LINE user id (OpenID `sub`), with a one-time profile (I-1).
-
-    `ref` is their pseudonymous reference (DESIGN.md section 5.1: exports, the call centre, their
-    help page): random, never derived from the LINE user id; set when the row is made (nullable
-    only so that a migration could add it to existing rows)."""
+    """A resident, known by their LINE user id (OpenID `sub`), with a one-time profile (I-1)."""
 
     __tablename__ = "person"
-    __table_args__ = (Index("uq_person_ref", "ref", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     line_user_id: Mapped[str] = mapped_column(String(64), unique=True)
-    ref: Mapped[str | None] = mapped_column(String(12))
+    # The pseudonymous reference (kariya.residents.refs): random, read out on the phone.
+    ref: Mapped[str] = mapped_column(String(12), unique=True)
     display_name: Mapped[str] = mapped_column(String(100), default="")
     age_band: Mapped[str | None] = mapped_column(String(20))
     area: Mapped[str | None] = mapped_column(String(50))

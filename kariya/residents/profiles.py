@@ -1,47 +1,44 @@
-"""Residents: created at their first login, with a one-time profile (I-1) and a pseudonymous
-reference (`ref`, DESIGN.md section 5.1). The agreement to the terms that the first visit also
-asks for is kariya.documents.consent's (it knows the published terms)."""
+"""Residents: created at their first login, with a one-time profile (I-1) and a reference number
+(kariya.residents.refs). The agreement to the terms that the first visit also asks for is
+kariya.documents.consent's (it knows the published terms)."""
 
 from __future__ import annotations
 
-import secrets
-
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya.errors import Invalid
+from kariya.orm import insert_or_skip
+from kariya.residents import refs
 from kariya.residents.models import Person
 from kariya.residents.options import AGE_BANDS, AREAS
-
-# A person's ref is read out on the telephone: no 0/O, 1/I/L look-alikes.
-REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-REF_LENGTH = 10
-
-
-def new_ref() -> str:
-    """A random reference, unrelated to the LINE user id (about 10^15 possibilities)."""
-    return "".join(secrets.choice(REF_ALPHABET) for _ in range(REF_LENGTH))
 
 
 def get_or_create(db: Session, clock, line_user_id: str, display_name: str = "") -> Person:
     if len(line_user_id) > 64:
         raise Invalid("LINE のユーザーIDが正しくありません。")
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    db.execute(
-        dialect.insert(Person)
-        .values(
-            line_user_id=line_user_id,
-            ref=new_ref(),
-            display_name=display_name[:100],
-            created_at=clock.now(),
+    for _ in range(5):  # a new ref that another person holds already: draw again
+        db.execute(
+            insert_or_skip(db, Person).values(
+                line_user_id=line_user_id,
+                ref=refs.new_ref(),
+                display_name=display_name[:100],
+                created_at=clock.now(),
+            )
         )
-        .on_conflict_do_nothing(index_elements=["line_user_id"])
-    )
-    person = db.scalar(select(Person).where(Person.line_user_id == line_user_id))
+        person = db.scalar(select(Person).where(Person.line_user_id == line_user_id))
+        if person is not None:
+            break
+    else:
+        raise RuntimeError("could not draw a free resident reference")
     if display_name and person.display_name != display_name[:100]:
         person.display_name = display_name[:100]
     return person
+
+
+def ref_of(db: Session, person_id: int) -> str | None:
+    """The resident's reference number (kariya.residents.refs), for their help page."""
+    return db.scalar(select(Person.ref).where(Person.id == person_id))
 
 
 def problems(age_band: str, area: str) -> dict[str, str]:

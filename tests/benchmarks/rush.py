@@ -55,14 +55,14 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from kariya.audit import ledger_check
 from kariya.campaign import definition
 from kariya.clock import Clock, FixedClock
 from kariya.coupons import ticker
 from kariya.db import get_session_factory
-from kariya.ledger import postings
 from kariya.migrations import upgrade
 from kariya.models import Acquisition, Campaign, Coupon, Person, Round, TermsConsent
-from kariya.residents.profiles import new_ref
+from kariya.residents import refs
 from kariya.settings import ENV_OVERRIDES, PROJECT_ROOT
 from tests.helpers import campaign_toml, seed_documents
 
@@ -152,7 +152,7 @@ def insert_persons(engine: sa.Engine, count: int, now: dt.datetime) -> list[int]
     rows = [
         {
             "line_user_id": "U" + uuid.uuid4().hex,
-            "ref": new_ref(),
+            "ref": f"{n:011d}" + refs.check_digit(f"{n:011d}"),
             "display_name": f"市民{n}",
             "age_band": ("20s", "30s", "40s", "50s", "60s", "70s")[n % 6],
             "area": "kariya",
@@ -411,7 +411,7 @@ def count_outcome(engine: sa.Engine, campaign_id: int, round_id: int, packs: int
         )
         duplicates = db.scalar(sa.select(sa.func.count()).select_from(pairs))
         coupons = db.scalar(sa.select(sa.func.count()).where(Coupon.round_id == round_id))
-        report = postings.check(db, db.get(Campaign, campaign_id))
+        report = ledger_check.check(db, db.get(Campaign, campaign_id))
         return {
             "acquired": acquired,
             "oversold": max(0, rnd.issued - rnd.quota) + (1 if acquired > packs else 0),

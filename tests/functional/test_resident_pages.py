@@ -2,6 +2,7 @@
 
 import pytest
 
+from kariya.residents import refs
 from tests.helpers import ROUND1, csrf_from, load_campaign, login_resident, make_store
 
 
@@ -88,6 +89,23 @@ def test_excluded_items_and_help(testapp, week1):
     assert "換金性の高いもの" in testapp.get("/excluded").text
     help_page = testapp.get("/help")
     assert "コールセンター" in help_page.text and "0566-00-0000" in help_page.text
+    assert "お客さま番号" not in help_page.text  # nobody logged in: no number to read out
+
+
+def test_help_page_shows_the_residents_ref_to_read_out(testapp, week1, db):
+    """DESIGN 5.1: the `ref` of /api/v1/me is on the help page, for the call centre (Q-1); it is
+    random, so it says nothing of the LINE user id (D-1), and each resident has their own."""
+    login_resident(testapp, line_user_id="U" + "1" * 32)
+    first = testapp.get("/api/v1/me").json["ref"]
+    login_resident(testapp, line_user_id="U" + "2" * 32)
+    ref = testapp.get("/api/v1/me").json["ref"]
+    assert refs.parse(ref) == ref and refs.parse(first) == first and ref != first
+    page = testapp.get("/help")
+    assert "お客さま番号" in page.text and refs.display(ref) in page.text
+    assert refs.display(first) not in page.text
+    # A returning resident keeps their number.
+    login_resident(testapp, line_user_id="U" + "1" * 32)
+    assert testapp.get("/api/v1/me").json["ref"] == first
 
 
 def test_use_page_needs_a_logged_in_resident(testapp, week1):

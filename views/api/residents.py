@@ -43,9 +43,9 @@ def me(request):
     return {
         "line_user_id": person.line_user_id,
         "display_name": person.display_name,
+        "ref": person.ref,
         "profile": profile_json(person),
         "csrf_token": get_csrf_token(request),
-        "ref": person.ref,
         "needs_consent": consent.needs_consent(request.db, person.id),
     }
 

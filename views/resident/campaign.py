@@ -4,7 +4,7 @@ from pyramid.view import view_config
 
 from kariya import roles
 from kariya.campaign import excluded_items
-from kariya.models import Person
+from kariya.residents import profiles, refs
 
 
 def _callcenter(request) -> dict:
@@ -21,10 +21,8 @@ def excluded(request):
 
 @view_config(route_name="resident.help", renderer="resident/help.jinja2", request_method="GET")
 def help_page(request):
-    """How to use the coupons, whom to call, and the resident's own reference to read out on
-    the telephone (DESIGN.md section 5.1)."""
     identity = request.identity
-    person = None
+    ref = None
     if identity is not None and identity.role == roles.RESIDENT:
-        person = request.db.get(Person, identity.id)
-    return {"callcenter": _callcenter(request), "ref": person.ref if person else None}
+        ref = profiles.ref_of(request.db, identity.id)
+    return {"callcenter": _callcenter(request), "ref": refs.display(ref)}
