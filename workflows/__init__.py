@@ -8,6 +8,7 @@ from workflows import (
     adjustment,
     bank_change,
     coupon,
+    document,
     mail,
     material_job,
     payout,
@@ -27,6 +28,7 @@ ALL = (
     adjustment.MACHINE,
     mail.MACHINE,
     material_job.MACHINE,
+    document.MACHINE,
 )
 
 BY_NAME = {machine.kariya_name: machine for machine in ALL}

@@ -1,7 +1,7 @@
 """login limits: throttled attempts marked, the secretariat's unlocks recorded (issue 14)
 
 Revision ID: c41f7e2a9b6d
-Revises: 5e0c2b7d9a14
+Revises: 3cb6e2fb1de3
 Create Date: 2026-12-02 10:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import kariya.models.types
 
 
 revision = 'c41f7e2a9b6d'
-down_revision = '5e0c2b7d9a14'
+down_revision = '3cb6e2fb1de3'
 branch_labels = None
 depends_on = None
 

@@ -58,6 +58,9 @@ class P(enum.StrEnum):
     SECRETARIAT_ADJUSTMENTS_PROPOSE = "secretariat:adjustments:propose"
     SECRETARIAT_STAFF_UNLOCK = "secretariat:staff:unlock"
     CITY_ADJUSTMENTS_DECIDE = "city:adjustments:decide"
+    STAFF_DOCUMENTS_VIEW = "staff:documents:view"
+    SECRETARIAT_DOCUMENTS_EDIT = "secretariat:documents:edit"
+    CITY_DOCUMENTS_APPROVE = "city:documents:approve"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
@@ -77,9 +80,17 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.STORE_NOTICES_READ,
             P.STORE_BANK_REQUEST,
             P.STAFF_SELF_VIEW,
+            P.STAFF_DOCUMENTS_VIEW,
         }
     ),
-    roles.AGENT: frozenset({P.CALLCENTER_HOME_VIEW, P.CALLCENTER_PERSONS_VIEW, P.STAFF_SELF_VIEW}),
+    roles.AGENT: frozenset(
+        {
+            P.CALLCENTER_HOME_VIEW,
+            P.CALLCENTER_PERSONS_VIEW,
+            P.STAFF_SELF_VIEW,
+            P.STAFF_DOCUMENTS_VIEW,
+        }
+    ),
     roles.SECRETARIAT: frozenset(
         {
             P.SECRETARIAT_HOME_VIEW,
@@ -99,6 +110,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.SECRETARIAT_ADJUSTMENTS_PROPOSE,
             P.SECRETARIAT_STAFF_UNLOCK,
             P.STAFF_SELF_VIEW,
+            P.STAFF_DOCUMENTS_VIEW,
+            P.SECRETARIAT_DOCUMENTS_EDIT,
         }
     ),
     roles.CITY: frozenset(
@@ -109,6 +122,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.CITY_LEDGER_VIEW,
             P.CITY_ADJUSTMENTS_DECIDE,
             P.STAFF_SELF_VIEW,
+            P.STAFF_DOCUMENTS_VIEW,
+            P.CITY_DOCUMENTS_APPROVE,
         }
     ),
 }

@@ -11,3 +11,6 @@ def includeme(config):
     config.add_route("city.payout_xlsx", "/payouts/{id:\\d+}.xlsx")
     config.add_route("city.adjustments", "/adjustments")
     config.add_route("city.adjustment", "/adjustments/{id:\\d+}/{action:approve|reject}")
+    config.add_route("city.documents", "/documents")
+    config.add_route("city.document_version", "/documents/{kind}/versions/{number:\\d+}")
+    config.add_route("city.document_event", "/documents/{kind}/versions/{number:\\d+}/events")

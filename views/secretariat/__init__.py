@@ -41,3 +41,12 @@ def includeme(config):
     config.add_route("secretariat.adjustments", "/adjustments")
     config.add_route("secretariat.login_locks", "/login-locks")
     config.add_route("secretariat.login_unlock", "/login-locks/unlock")
+    config.add_route("secretariat.documents", "/documents")
+    config.add_route("secretariat.document_preview", "/documents/preview")
+    config.add_route("secretariat.document", "/documents/{kind}")
+    config.add_route("secretariat.document_new", "/documents/{kind}/new")
+    config.add_route("secretariat.document_version", "/documents/{kind}/versions/{number:\\d+}")
+    config.add_route("secretariat.document_edit", "/documents/{kind}/versions/{number:\\d+}/edit")
+    config.add_route(
+        "secretariat.document_event", "/documents/{kind}/versions/{number:\\d+}/events"
+    )
