@@ -49,6 +49,11 @@ class P(enum.StrEnum):
     SECRETARIAT_BANK_DECIDE = "secretariat:bank:decide"
     SECRETARIAT_ADJUSTMENTS_PROPOSE = "secretariat:adjustments:propose"
     CITY_ADJUSTMENTS_DECIDE = "city:adjustments:decide"
+    STAFF_DASHBOARD_VIEW = "staff:dashboard:view"
+    CITY_EXPORTS_RUN = "city:exports:run"
+    CITY_REPORTS_VIEW = "city:reports:view"
+    CITY_HANDOVER_DECIDE = "city:handover:decide"
+    SECRETARIAT_HANDOVER_RUN = "secretariat:handover:run"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
@@ -89,6 +94,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.SECRETARIAT_BANK_DECIDE,
             P.SECRETARIAT_ADJUSTMENTS_PROPOSE,
             P.STAFF_SELF_VIEW,
+            P.STAFF_DASHBOARD_VIEW,
+            P.SECRETARIAT_HANDOVER_RUN,
         }
     ),
     roles.CITY: frozenset(
@@ -99,6 +106,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.CITY_LEDGER_VIEW,
             P.CITY_ADJUSTMENTS_DECIDE,
             P.STAFF_SELF_VIEW,
+            P.STAFF_DASHBOARD_VIEW,
+            P.CITY_EXPORTS_RUN,
+            P.CITY_REPORTS_VIEW,
+            P.CITY_HANDOVER_DECIDE,
         }
     ),
 }

@@ -181,6 +181,18 @@ class MailSink:
 
 
 @dataclasses.dataclass(frozen=True)
+class Reports:
+    """The city's view (C-1, C-3): who at the city receives the status reports, and how often
+    the beat refreshes the dashboard's figures."""
+
+    PREFIX: ClassVar[str] = "kariya.reports."
+
+    # The city's contacts (e-mail addresses, separated by commas) told of each round's report.
+    city_contacts: tuple[str, ...] = ()
+    dashboard_refresh_seconds: float = 60.0
+
+
+@dataclasses.dataclass(frozen=True)
 class Celery:
     PREFIX: ClassVar[str] = "celery."
 
@@ -210,6 +222,7 @@ class Settings:
     acquisition: Acquisition = dataclasses.field(default_factory=Acquisition)
     smtp: Smtp = dataclasses.field(default_factory=Smtp)
     mail_sink: MailSink = dataclasses.field(default_factory=MailSink)
+    reports: Reports = dataclasses.field(default_factory=Reports)
     celery: Celery = dataclasses.field(default_factory=Celery)
     # The effective ini mapping, for code that takes one (the libraries' own keys, and modules
     # that have not moved to the typed attributes yet). Read settings through the fields.
@@ -244,6 +257,10 @@ def _to_int_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(",") if part.strip())
 
 
+def _to_text_tuple(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.replace("\n", ",").split(",") if part.strip())
+
+
 _READERS: dict[Any, tuple[typing.Callable[[str], Any], str]] = {
     str: (str, "text"),
     int: (int, "an integer"),
@@ -251,6 +268,7 @@ _READERS: dict[Any, tuple[typing.Callable[[str], Any], str]] = {
     bool: (_to_bool, "true or false"),
     Path: (Path, "a path"),
     tuple[int, ...]: (_to_int_tuple, "integers separated by commas"),
+    tuple[str, ...]: (_to_text_tuple, "values separated by commas"),
 }
 
 

@@ -8,6 +8,8 @@ from workflows import (
     adjustment,
     bank_change,
     coupon,
+    erasure,
+    export_job,
     mail,
     material_job,
     payout,
@@ -26,6 +28,8 @@ ALL = (
     adjustment.MACHINE,
     mail.MACHINE,
     material_job.MACHINE,
+    export_job.MACHINE,
+    erasure.MACHINE,
 )
 
 BY_NAME = {machine.kariya_name: machine for machine in ALL}

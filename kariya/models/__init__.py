@@ -19,6 +19,13 @@ from kariya.payouts.models import (
     PayoutLine,
 )
 from kariya.redemptions.models import Redemption, StoreUse
+from kariya.reports.models import (
+    DashboardSnapshot,
+    ErasureRequest,
+    ExportJob,
+    ExportJobChunk,
+    StatusReport,
+)
 from kariya.residents.models import IdempotencyRecord, Person
 from kariya.staff.models import LoginAttempt, StaffUser
 from kariya.stores.importer.models import UploadedFile
@@ -34,6 +41,10 @@ __all__ = [
     "Campaign",
     "ClockSetting",
     "Coupon",
+    "DashboardSnapshot",
+    "ErasureRequest",
+    "ExportJob",
+    "ExportJobChunk",
     "IdempotencyRecord",
     "LedgerEntry",
     "LedgerPosting",
@@ -49,6 +60,7 @@ __all__ = [
     "Redemption",
     "Round",
     "StaffUser",
+    "StatusReport",
     "Store",
     "StoreNotice",
     "StoreNoticeRead",

@@ -12,3 +12,4 @@ def includeme(config):
     config.add_route("api.stores", "/stores")
     config.add_route("api.qr", "/qr/{token}")
     config.add_route("api.redemptions", "/redemptions")
+    config.add_route("api.staff.dashboard", "/staff/dashboard")
