@@ -5,8 +5,9 @@ than building cells; every text cell an inline string, never a formula).
 
 What a spreadsheet would read as a formula is defused: a text cell starting with = + - @ (also
 their full-width forms, and after leading spaces), a tab, CR or LF gets a leading `'`. A
-character the file cannot hold (cp932 has no 髙 or 𠮷; XML has no control characters) is
-written as 〓 and reported with its row and column, never dropped silently.
+character the file cannot hold (cp932 has no 𠮷; XML has no control characters) is written as
+〓 and reported with its row and column, never dropped silently; cp932's machine-dependent
+characters (髙, 﨑: its NEC and IBM extensions) are written as they are and reported too.
 """
 
 from __future__ import annotations
@@ -37,17 +38,36 @@ def defuse(text: str) -> str:
     return "'" + text if first and first in FORMULA_START else text
 
 
+def _extended() -> re.Pattern:
+    """cp932's machine-dependent characters (NEC-selected and IBM extensions, lead bytes
+    0xED, 0xEE, 0xFA-0xFC: 髙, 﨑, ⅰ …): Excel on Windows shows them, other systems may not."""
+    found = set()
+    for lead in (0xED, 0xEE, 0xFA, 0xFB, 0xFC):
+        for trail in range(0x40, 0xFD):
+            try:
+                ch = bytes([lead, trail]).decode("cp932")
+            except UnicodeDecodeError:
+                continue
+            if ch.encode("cp932")[0] in (0xED, 0xEE, 0xFA, 0xFB, 0xFC):
+                found.add(ch)
+    return re.compile("[" + re.escape("".join(sorted(found))) + "]")
+
+
+CP932_EXTENDED = _extended()
+
+
 @dataclasses.dataclass(frozen=True)
 class Problem:
     row: int  # the row in the file, the header being row 1
     column: str
     char: str
+    replaced: bool = True  # False: written as it is, but machine-dependent (cp932)
 
     def text(self) -> str:
-        return (
-            f"{self.row}行目「{self.column}」: 「{self.char}」(U+{ord(self.char):04X}) は"
-            f"この文字コードで表せないため「{SUBSTITUTE}」にしました"
-        )
+        where = f"{self.row}行目「{self.column}」: 「{self.char}」(U+{ord(self.char):04X}) は"
+        if self.replaced:
+            return where + f"この文字コードで表せないため「{SUBSTITUTE}」にしました"
+        return where + "機種依存文字です(そのまま出力。Windows以外では表示されないことがあります)"
 
 
 class _Table:
@@ -91,7 +111,15 @@ class CsvStream(_Table):
             self._buffer.seek(0)
             self._buffer.truncate()
             self._writer.writerow(cells)
-            data = self._buffer.getvalue().encode(codec)
+            line = self._buffer.getvalue()
+            data = line.encode(codec)
+        if codec == "cp932" and CP932_EXTENDED.search(line):
+            for i, cell in enumerate(cells):
+                if isinstance(cell, str):
+                    self.problems += [
+                        Problem(self.rows + 1, self.columns[i], ch, replaced=False)
+                        for ch in CP932_EXTENDED.findall(cell)
+                    ]
         self._out.write(data)
 
     def _substitute(self, cell, index: int):
@@ -150,6 +178,7 @@ _STYLES = (
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
     '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
 
