@@ -71,20 +71,26 @@ class Text:
     fill: str = TEXT
 
 
-def _nice_max(value: int) -> int:
-    if value <= 0:
-        return 1
-    magnitude = 10 ** int(math.floor(math.log10(value)))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return int(step * magnitude)
-    return 10 * magnitude
+def _nice_top(value: int) -> int:
+    """The axis' top: four equal whole steps of 1, 1.5, 2, 2.5, 3 or 5 times a power of ten."""
+    raw = max(value, 1) / 4
+    magnitude = 10 ** int(math.floor(math.log10(raw))) if raw >= 1 else 1
+    for step in (1, 1.5, 2, 2.5, 3, 5, 10):
+        size = step * magnitude
+        if size >= raw and size == int(size):
+            return int(size) * 4
+    return 40 * magnitude
 
 
 def _amount(value: int, unit: str) -> str:
-    if unit == "円" and value >= 10_000 and value % 10_000 == 0:
-        return f"{value // 10_000:,}万円"
     return f"{value:,}{unit}"
+
+
+def _tick(value: int, unit: str, top: int) -> str:
+    """An axis label: yen in 万円 once the axis reaches 100,000 yen."""
+    if unit == "円" and top >= 100_000:
+        return f"{value / 10_000:,.4g}万円" if value else "0円"
+    return _amount(value, unit)
 
 
 def _legend(chart: Chart) -> list:
@@ -108,13 +114,13 @@ def layout(chart: Chart) -> list:
         totals = [sum(s.values[i] for s in chart.series) for i in range(n)]
     else:  # lines may stop early (today)
         totals = [v for s in chart.series for v in s.values]
-    top = _nice_max(max(totals, default=0))
+    top = _nice_top(max(totals, default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     base = TOP + plot_h
     for k in range(5):
         y = base - plot_h * k / 4
         shapes.append(Line(((LEFT, y), (WIDTH - RIGHT, y)), GRID))
-        shapes.append(Text(LEFT - 6, y + 4, _amount(top * k // 4, chart.unit), 10, "end", AXIS))
+        shapes.append(Text(LEFT - 6, y + 4, _tick(top * k // 4, chart.unit, top), 10, "end", AXIS))
     step = plot_w / max(n, 1)
     every = max(1, math.ceil(n / 14))
     for i, name in enumerate(chart.labels):
@@ -149,7 +155,7 @@ def layout(chart: Chart) -> list:
 
 def _hbars(chart: Chart) -> list:
     values = chart.series[0].values
-    top = _nice_max(max(values, default=0))
+    top = _nice_top(max(values, default=0))
     shapes: list = []
     left, plot_w = 120, WIDTH - 120 - RIGHT - 90
     row = (HEIGHT - TOP - 20) / max(len(values), 1)

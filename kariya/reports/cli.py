@@ -5,6 +5,7 @@ what `kariya tick` runs of this domain (the dashboard's figures, the rounds' rep
 from __future__ import annotations
 
 import getpass
+import hashlib
 import sys
 from pathlib import Path
 
@@ -100,8 +101,10 @@ def cmd_handover(registry, args) -> int:
         exports.record_export(
             db, actor=f"cli:{getpass.getuser()}", role="batch", kind="handover", now=clock.now()
         )
+    with Path(args.out).open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
     print(f"hand-over written to {args.out}: {len(result.files)} files, {result.rows:,} rows")
-    print(result.manifest, end="")
+    print(f"sha256 {digest}")
     return 0
 
 
@@ -112,7 +115,12 @@ def cmd_erasure(registry, args) -> int:
         clock = _clock(registry, db)
         step = args.erasure_command
         if step == "request":
-            row = handover.request_erasure(db, clock, actor=_staff(db, args.as_user, "secretariat"))
+            row = handover.request_erasure(
+                db,
+                clock,
+                actor=_staff(db, args.as_user, "secretariat"),
+                handover_sha256=args.handover,
+            )
         elif step == "list":
             for row in handover.erasures(db):
                 print(f"{row.id}\t{row.state}\t{row.requested_by}\t{row.decided_by or ''}")
@@ -162,6 +170,9 @@ def add_commands(sub) -> None:
     esub = p.add_subparsers(dest="erasure_command", required=True)
     q = esub.add_parser("request", help="ask for the erasure (a secretariat account)")
     q.add_argument("--as", dest="as_user", required=True, metavar="USER")
+    q.add_argument(
+        "--handover", metavar="SHA256", help="the ZIP handed over (default: the page's latest)"
+    )
     q.set_defaults(func=cmd_erasure)
     for name, role in (("approve", "city"), ("reject", "city"), ("execute", "secretariat")):
         q = esub.add_parser(name, help=f"{name} a request (a {role} account)")

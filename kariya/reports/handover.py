@@ -20,6 +20,7 @@ import datetime as dt
 import functools
 import hashlib
 import io
+import re
 import tomllib
 import zipfile
 from collections.abc import Callable
@@ -259,9 +260,12 @@ def get_erasure(db: Session, request_id: int | str) -> ErasureRequest:
     return found
 
 
-def request_erasure(db: Session, clock, *, actor: str) -> ErasureRequest:
-    """The secretariat asks for the erasure: only after the last round has settled and a
-    hand-over ZIP has been made (the request names it), one open request at a time."""
+def request_erasure(
+    db: Session, clock, *, actor: str, handover_sha256: str | None = None
+) -> ErasureRequest:
+    """The secretariat asks for the erasure: only after the last round has settled and the
+    hand-over was made, naming the ZIP by its SHA-256 (by default the latest one built on the
+    page; `kariya handover` prints its own), one open request at a time."""
     campaign = definition.latest(db)
     if campaign is None:
         raise Invalid("キャンペーンが登録されていません。")
@@ -274,14 +278,17 @@ def request_erasure(db: Session, clock, *, actor: str) -> ErasureRequest:
         raise Conflict(
             "すべての回の繰越精算が終わってから消去を依頼できます。", code="CAMPAIGN_RUNNING"
         )
-    handover = db.scalar(
-        select(ExportJob)
-        .where(ExportJob.kind == "handover", ExportJob.state == job_wf.S.done)
-        .order_by(ExportJob.id.desc())
-        .limit(1)
-    )
-    if handover is None or not handover.sha256:
-        raise Conflict("先に引き渡しデータを作成してください。", code="NO_HANDOVER")
+    if handover_sha256 is None:
+        handover_sha256 = db.scalar(
+            select(ExportJob.sha256)
+            .where(ExportJob.kind == "handover", ExportJob.state == job_wf.S.done)
+            .order_by(ExportJob.id.desc())
+            .limit(1)
+        )
+        if not handover_sha256:
+            raise Conflict("先に引き渡しデータを作成してください。", code="NO_HANDOVER")
+    elif not re.fullmatch(r"[0-9a-f]{64}", handover_sha256):
+        raise Invalid("引き渡しデータのSHA-256(16進数64桁)を指定してください。")
     pending = db.scalar(
         select(ErasureRequest).where(
             ErasureRequest.state.in_((erasure_wf.S.requested, erasure_wf.S.approved))
@@ -290,7 +297,7 @@ def request_erasure(db: Session, clock, *, actor: str) -> ErasureRequest:
     if pending is not None:
         raise Conflict(f"消去の依頼 No.{pending.id} が処理中です。", code="ERASURE_PENDING")
     row = ErasureRequest(
-        handover_sha256=handover.sha256,
+        handover_sha256=handover_sha256,
         state=erasure_wf.S.requested,
         requested_by=actor,
         requested_at=clock.now(),
