@@ -43,13 +43,19 @@ HOUR_FORMAT = "%Y-%m-%d %H"
 OPENING_HOURS = 24  # the hours after a round opens shown as its opening
 
 
-def local_hour(db: Session, column, zone: ZoneInfo, at: dt.datetime):
-    """`column` (a UTC time) as its hour in `zone`, "YYYY-MM-DD HH", computed by the database.
-    SQLite (the demo) has no time zones: it adds the zone's offset at `at`."""
+def local_text(db: Session, column, zone: ZoneInfo, at: dt.datetime, *, seconds: bool = False):
+    """`column` (a UTC time) as text in `zone`, "YYYY-MM-DD HH" (or to the second), computed
+    by the database. SQLite (the demo) has no time zones: it adds the zone's offset at `at`."""
     if db.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone(zone.key, column), "YYYY-MM-DD HH24")
+        pattern = "YYYY-MM-DD HH24:MI:SS" if seconds else "YYYY-MM-DD HH24"
+        return func.to_char(func.timezone(zone.key, column), pattern)
     minutes = int(zone.utcoffset(at.replace(tzinfo=None)).total_seconds() // 60)
-    return func.strftime("%Y-%m-%d %H", column, f"{minutes:+d} minutes")
+    pattern = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H"
+    return func.strftime(pattern, column, f"{minutes:+d} minutes")
+
+
+def local_hour(db: Session, column, zone: ZoneInfo, at: dt.datetime):
+    return local_text(db, column, zone, at)
 
 
 def _hour_key(moment: dt.datetime, zone: ZoneInfo) -> str:

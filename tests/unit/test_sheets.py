@@ -32,11 +32,30 @@ def test_formula_like_text_gets_a_leading_quote(text, defused):
     assert sheets.defuse(text) == defused
 
 
+def test_the_formula_characters_are_those_nfkc_reads_as_formula_starts():
+    import unicodedata
+
+    starts = ("=", "+", "-", "@")
+    found = {chr(c) for c in range(0x10000) if unicodedata.normalize("NFKC", chr(c))[:1] in starts}
+    assert found == sheets._FORMULA
+
+
+def test_rows_are_numbered_across_batches():
+    out = io.BytesIO()
+    table = sheets.CsvStream(out, ["名前"], "cp932")
+    for n in range(1, 1200):
+        table.row(["𠮷" if n in (1, 500, 501, 1199) else "x"])
+    table.close()
+    assert [p.row for p in table.problems] == [2, 501, 502, 1200]
+    assert out.getvalue().decode("cp932").count("\r\n") == 1200
+
+
 def test_csv_in_utf8_with_bom_keeps_every_character():
     out = io.BytesIO()
     table = sheets.CsvStream(out, ["名前", "金額"], "utf-8-sig")
     table.row(["𠮷野家", 1200])
     table.row(["=x", None])
+    table.close()
     assert out.getvalue() == "\ufeff名前,金額\r\n𠮷野家,1200\r\n'=x,\r\n".encode()
     assert table.problems == [] and table.rows == 2
 
@@ -46,6 +65,7 @@ def test_cp932_replaces_and_reports_what_it_cannot_hold():
     table = sheets.CsvStream(out, ["コード", "名前"], "cp932")
     table.row(["A", "高橋"])
     table.row(["B", "𠮷野家と髙島屋"])
+    table.close()
     text = out.getvalue().decode("cp932")
     assert text.splitlines() == ["コード,名前", "A,高橋", "B,〓野家と髙島屋"]
     replaced, kept = table.problems
