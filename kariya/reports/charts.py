@@ -148,6 +148,10 @@ def layout(chart: Chart) -> list:
             if points:
                 shapes.append(Line(points, s.color, 2.5, s.dashed))
     shapes.append(Line(((LEFT, TOP), (LEFT, base), (WIDTH - RIGHT, base)), AXIS))
+    if not any(totals):
+        shapes.append(
+            Text(LEFT + plot_w / 2, TOP + plot_h / 2, "まだデータがありません", 13, "middle", AXIS)
+        )
     if chart.note:
         shapes.append(Text(LEFT, HEIGHT - 8, chart.note, 10, "start", AXIS))
     return shapes

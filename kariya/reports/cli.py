@@ -77,7 +77,7 @@ def cmd_export(registry, args) -> int:
 
 
 def cmd_report(registry, args) -> int:
-    from kariya.reports import status
+    from kariya.reports import printing, status
 
     ext = Path(args.out).suffix.lower().lstrip(".")
     if ext not in ("xlsx", "pdf"):
@@ -85,7 +85,7 @@ def cmd_report(registry, args) -> int:
     with unit_of_work(registry) as db:
         round_number = args.round if args.report_command == "weekly" else None
         report = status.build(db, _clock(registry, db), round_number=round_number)
-        data = status.render(report, ext)
+        data = printing.render(report, ext)
     Path(args.out).write_bytes(data)
     print(f"{report.title}: written to {args.out} ({len(data):,} bytes)")
     return 0

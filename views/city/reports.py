@@ -14,7 +14,7 @@ from pyramid.view import view_config
 
 from kariya.errors import DomainError
 from kariya.redemptions import uses
-from kariya.reports import charts, dashboard, exports, handover, jobs, status
+from kariya.reports import charts, dashboard, exports, handover, jobs, printing, status
 from kariya.security import P
 from kariya.stores import admin
 from workflows import erasure as erasure_wf
@@ -206,14 +206,14 @@ def report_weekly(request):
         kept = status.get_stored(request.db, number)
         data = kept.xlsx if ext == "xlsx" else kept.pdf
     except DomainError:
-        data = status.render(status.build(request.db, request.clock, round_number=number), ext)
+        data = printing.render(status.build(request.db, request.clock, round_number=number), ext)
     return file_response(data, f"kariya_status_report_round{number}.{ext}", ext)
 
 
 @view_config(route_name="city.report_final", permission=P.CITY_REPORTS_VIEW, request_method="GET")
 def report_final(request):
     ext = request.matchdict["ext"]
-    data = status.render(status.build(request.db, request.clock), ext)
+    data = printing.render(status.build(request.db, request.clock), ext)
     return file_response(data, f"kariya_final_report.{ext}", ext)
 
 
