@@ -17,6 +17,8 @@ from kariya.clock import utcnow
 from kariya.models import Campaign, DashboardSnapshot
 from kariya.reports import figures
 
+MAX_AGE = 90.0  # seconds: the beat's minute and a margin (max_age_of reads the setting)
+
 # The store table's columns a person may sort by (the page's links), and their direction.
 SORTS = {
     "code": False,
@@ -58,21 +60,31 @@ def refresh(db: Session, clock, campaign: Campaign | None = None) -> dict | None
     return data
 
 
-def snapshot(db: Session, clock) -> dict | None:
-    """The latest campaign's figures as last refreshed (computed now if never)."""
+def snapshot(db: Session, clock, max_age: float = MAX_AGE) -> dict | None:
+    """The latest campaign's figures as last refreshed; computed now if there are none yet or
+    if they are older than `max_age` seconds by the clock (the beat has stopped, or a settable
+    clock has moved), so a reader never sees figures much older than a minute."""
     campaign = definition.latest(db)
     if campaign is None:
         return None
-    text = db.scalar(
-        select(DashboardSnapshot.figures).where(DashboardSnapshot.campaign_id == campaign.id)
-    )
-    if text is None:
+    row = db.execute(
+        select(DashboardSnapshot.as_of, DashboardSnapshot.figures).where(
+            DashboardSnapshot.campaign_id == campaign.id
+        )
+    ).first()
+    if row is None or abs((clock.now() - row.as_of).total_seconds()) > max_age:
         return refresh(db, clock, campaign)
-    return json.loads(text)
+    return json.loads(row.figures)
 
 
-def api(db: Session, clock) -> dict | None:
-    data = snapshot(db, clock)
+def max_age_of(settings) -> float:
+    """How old the snapshot may get before a reader refreshes it: the beat's interval and a
+    margin for the beat's own run."""
+    return settings.reports.dashboard_refresh_seconds + 30
+
+
+def api(db: Session, clock, max_age: float = MAX_AGE) -> dict | None:
+    data = snapshot(db, clock, max_age)
     return None if data is None else figures.api_json(data)
 
 

@@ -22,7 +22,6 @@ from workflows.binding import label
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TYPES = {"xlsx": XLSX, "pdf": "application/pdf", "csv": "text/csv", "zip": "application/zip"}
-STALE = dt.timedelta(minutes=3)  # the beat refreshes every minute: older figures are flagged
 
 
 def file_response(data: bytes, name: str, ext: str) -> Response:
@@ -46,7 +45,9 @@ def stream_response(job: jobs.JobStatus, chunks) -> Response:
 
 def dashboard_page(request, role: str) -> dict:
     """The dashboard's values for either role (templates/common/dashboard.jinja2)."""
-    data = dashboard.snapshot(request.db, request.clock)
+    data = dashboard.snapshot(
+        request.db, request.clock, dashboard.max_age_of(request.kariya_settings)
+    )
     if data is None:
         return {"data": None, "role": role}
     sort = request.params.get("sort", "code")
@@ -60,7 +61,6 @@ def dashboard_page(request, role: str) -> dict:
         "stores": dashboard.sorted_stores(data, sort, descending),
         "sort": sort if sort in dashboard.SORTS else "code",
         "descending": dashboard.SORTS.get(sort, False) if descending is None else descending,
-        "stale": request.clock.now() - as_of > STALE,
         "as_of": as_of,
     }
 
