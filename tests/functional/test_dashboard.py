@@ -438,3 +438,20 @@ def test_the_store_link_lists_its_uses_without_residents(db, testapp, campaign):
     assert all(code in page.text for code in codes) and "取消" in page.text
     assert "U0000" not in page.text
     assert db.scalar(select(PayoutBatch.id).limit(1)) is not None
+
+
+def test_the_secretariat_sees_the_same_dashboard(db, testapp, campaign, set_now):
+    run_campaign(db, campaign)
+    set_now(dt.datetime(2024, 1, 24, 12, tzinfo=JST))
+    make_user(db, "secretariat")
+    login_staff(testapp, "secretariat")
+    page = testapp.get("/secretariat/dashboard?sort=used_amount")
+    assert page.text.count('class="chart"') >= 5 and "3,500円" in page.text
+    assert 'href="http://localhost/secretariat/stores/S2"' in page.text  # its own store page
+    assert page.text.index(">S2<") < page.text.index(">S1<")  # 2,000 before 1,500
+    csrf = page.html.find("input", attrs={"name": "csrf_token"})["value"]
+    testapp.post("/secretariat/dashboard/refresh", {"csrf_token": csrf}, status=302)
+    make_user(db, "store", "shop", store_code="S1")
+    login_staff(testapp, "shop")
+    testapp.get("/secretariat/dashboard", status=403)
+    testapp.get("/city/dashboard", status=403)
