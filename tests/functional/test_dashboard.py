@@ -4,6 +4,7 @@ approved payout; the figures agree with `kariya ledger check`; the dashboard add
 to the acquisition or redemption paths; a page of 600 stores renders well under a second."""
 
 import datetime as dt
+import json
 import time
 
 import pytest
@@ -30,6 +31,8 @@ from tests.helpers import (
     make_person,
     make_store,
     make_user,
+    run_cli,
+    write_cli_ini,
 )
 
 
@@ -298,9 +301,11 @@ def test_the_json_gives_the_snapshot_to_the_city_and_the_secretariat(
     assert testapp.get("/api/v1/staff/dashboard").json["as_of"] == "2024-01-24T12:05:00+09:00"
 
 
-def test_the_beat_and_kariya_tick_refresh_the_snapshot(db, registry, campaign, set_now):
+def test_the_beat_and_kariya_tick_refresh_the_snapshot(db, registry, campaign, set_now, tmp_path):
+    from tasks import configure
     from tasks import reports as report_tasks
 
+    configure(registry)  # the Celery app on this suite's app (other tests make their own)
     set_now(ROUND1.replace(hour=12))
     report_tasks.refresh_dashboard.apply()
     snap = db.scalar(select(DashboardSnapshot))
@@ -308,6 +313,12 @@ def test_the_beat_and_kariya_tick_refresh_the_snapshot(db, registry, campaign, s
     schedule = registry["tasks.beat_schedule"]
     assert schedule["dashboard"]["task"] == "kariya.reports.refresh_dashboard"
     assert schedule["dashboard"]["schedule"] <= 60
+    set_now(ROUND1.replace(hour=13))
+    tick = run_cli(write_cli_ini(tmp_path), "tick")
+    assert tick.returncode == 0, tick.stderr
+    assert json.loads(tick.stdout)["dashboard"] == "2024-01-15T13:00:00+09:00"
+    db.expire_all()
+    assert db.scalar(select(DashboardSnapshot.as_of)) == ROUND1.replace(hour=13)
 
 
 def _recorded(engine):
