@@ -10,8 +10,8 @@ from pyramid.security import Allowed, Denied
 from pyramid.session import JSONSerializer, SignedCookieSessionFactory
 
 from kariya import roles
-from kariya.models import StaffUser
 from kariya.settings import settings_of
+from kariya.staff.models import StaffUser
 
 
 class P(enum.StrEnum):
@@ -54,6 +54,9 @@ class P(enum.StrEnum):
     CITY_REPORTS_VIEW = "city:reports:view"
     CITY_HANDOVER_DECIDE = "city:handover:decide"
     SECRETARIAT_HANDOVER_RUN = "secretariat:handover:run"
+    STAFF_DOCUMENTS_VIEW = "staff:documents:view"
+    SECRETARIAT_DOCUMENTS_EDIT = "secretariat:documents:edit"
+    CITY_DOCUMENTS_APPROVE = "city:documents:approve"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
@@ -73,9 +76,17 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.STORE_NOTICES_READ,
             P.STORE_BANK_REQUEST,
             P.STAFF_SELF_VIEW,
+            P.STAFF_DOCUMENTS_VIEW,
         }
     ),
-    roles.AGENT: frozenset({P.CALLCENTER_HOME_VIEW, P.CALLCENTER_PERSONS_VIEW, P.STAFF_SELF_VIEW}),
+    roles.AGENT: frozenset(
+        {
+            P.CALLCENTER_HOME_VIEW,
+            P.CALLCENTER_PERSONS_VIEW,
+            P.STAFF_SELF_VIEW,
+            P.STAFF_DOCUMENTS_VIEW,
+        }
+    ),
     roles.SECRETARIAT: frozenset(
         {
             P.SECRETARIAT_HOME_VIEW,
@@ -96,6 +107,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.STAFF_SELF_VIEW,
             P.STAFF_DASHBOARD_VIEW,
             P.SECRETARIAT_HANDOVER_RUN,
+            P.STAFF_DOCUMENTS_VIEW,
+            P.SECRETARIAT_DOCUMENTS_EDIT,
         }
     ),
     roles.CITY: frozenset(
@@ -110,6 +123,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.CITY_EXPORTS_RUN,
             P.CITY_REPORTS_VIEW,
             P.CITY_HANDOVER_DECIDE,
+            P.STAFF_DOCUMENTS_VIEW,
+            P.CITY_DOCUMENTS_APPROVE,
         }
     ),
 }

@@ -8,12 +8,12 @@ from workflows import (
     adjustment,
     bank_change,
     coupon,
-    erasure,
-    export_job,
+    document,
     mail,
     material_job,
     payout,
     redemption,
+    reports,
     round,
     store,
 )
@@ -25,11 +25,13 @@ ALL = (
     store.MACHINE,
     bank_change.MACHINE,
     payout.MACHINE,
+    payout.LINE,
     adjustment.MACHINE,
     mail.MACHINE,
     material_job.MACHINE,
-    export_job.MACHINE,
-    erasure.MACHINE,
+    reports.MACHINE,
+    reports.ERASURE,
+    document.MACHINE,
 )
 
 BY_NAME = {machine.kariya_name: machine for machine in ALL}

@@ -4,9 +4,12 @@ The hot path of the weekly rush, in one short transaction at READ COMMITTED:
   1. read the current round's facts as one plain row (no lock, no ORM objects); refuse at once
      if it is not open (sold out: no write; a process that has seen the sell-out refuses from
      memory for a second, SoldOutMemo);
-  2. INSERT the acquisition ... SELECT FROM person WHERE it has a profile ... ON CONFLICT (round,
-     person) DO NOTHING: nothing back means no profile (PROFILE_REQUIRED) or a second try by the
-     same person (ALREADY_ACQUIRED; the unique constraint is the guarantee);
+  2. INSERT the acquisition ... SELECT FROM person WHERE it has a profile and has agreed to the
+     published terms ... ON CONFLICT (round, person) DO NOTHING: nothing back means no profile
+     (PROFILE_REQUIRED), a second try by the same person (ALREADY_ACQUIRED; the unique
+     constraint is the guarantee) or terms not yet agreed to (CONSENT_REQUIRED); one more
+     query, on that refusal path only, says which. The consent check is two index lookups
+     inside the claim statement (kariya.documents.consent.satisfied), no round trip of its own;
   3. INSERT its coupons and the ledger entry;
   4. last, take the quota: UPDATE round SET issued = issued + pack WHERE state = 'open' AND
      issued + pack <= quota. PostgreSQL re-checks the WHERE after waiting for a concurrent
@@ -21,15 +24,17 @@ import threading
 import time
 
 from sqlalchemy import insert, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from kariya.campaign.models import Campaign, Round
 from kariya.clock import to_jst
 from kariya.coupons import rounds as round_service
+from kariya.coupons.models import Acquisition, Coupon
+from kariya.documents import consent
 from kariya.errors import Conflict, DomainError
 from kariya.ledger import postings
-from kariya.models import Acquisition, Campaign, Coupon, Person, Round
-from kariya.orm import UTCDateTime
+from kariya.orm import UTCDateTime, insert_or_skip
+from kariya.residents.models import Person
 from kariya.settings import Settings
 from workflows import coupon as coupon_wf
 from workflows import round as round_wf
@@ -39,6 +44,15 @@ class ProfileRequired(DomainError):
     code = "PROFILE_REQUIRED"
     status = 403
     message = "はじめに年代とお住まいの地区を登録してください。"
+
+
+class ConsentRequired(DomainError):
+    code = "CONSENT_REQUIRED"
+    status = 403
+    message = (
+        "利用規約・プライバシーポリシーが改定されました。"
+        "新しい内容をご確認のうえ同意してから、割引券を受け取ってください。"
+    )
 
 
 class AlreadyAcquired(Conflict):
@@ -152,6 +166,29 @@ def _current_facts(db: Session, now):
     ).first()
 
 
+# Built once: the claim's consent check (the same clause for every person; SQL correlates it).
+_AGREED = consent.satisfied(Person.id)
+
+
+def _why_not_claimed(db: Session, round_id: int, person_id: int) -> DomainError:
+    """The claim gave no row: no profile, acquired already, or the terms not agreed to."""
+    already = (
+        select(Acquisition.id)
+        .where(Acquisition.round_id == round_id, Acquisition.person_id == person_id)
+        .exists()
+    )
+    row = db.execute(
+        select(Person.profile_at.is_not(None), already, consent.satisfied(Person.id)).where(
+            Person.id == person_id
+        )
+    ).first()
+    if row is None or not row[0]:
+        return ProfileRequired()
+    if row[1] or row[2]:
+        return AlreadyAcquired()
+    return ConsentRequired()
+
+
 def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None) -> dict:
     now = clock.now()
     if memo is not None and memo.refuses(now):
@@ -163,24 +200,23 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
         raise refused
 
     pack = rnd.coupon_face * rnd.coupons_per_pack
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     acquisitions = Acquisition.__table__
-    # The profile check rides on the claim: only a person with a profile yields a row to insert.
+    # The profile and consent checks ride on the claim: only a person with a profile who has
+    # agreed to the published terms yields a row to insert.
     acquisition_id = db.scalar(
-        dialect.insert(acquisitions)
+        insert_or_skip(db, acquisitions, on=["round_id", "person_id"])
         .from_select(
             ["round_id", "person_id", "amount", "created_at"],
             select(literal(rnd.id), Person.id, literal(pack), literal(now, UTCDateTime)).where(
-                Person.id == person_id, Person.profile_at.is_not(None)
+                Person.id == person_id,
+                Person.profile_at.is_not(None),
+                _AGREED,
             ),
         )
-        .on_conflict_do_nothing(index_elements=["round_id", "person_id"])
         .returning(acquisitions.c.id)
     )
     if acquisition_id is None:
-        if not db.scalar(select(Person.profile_at.is_not(None)).where(Person.id == person_id)):
-            raise ProfileRequired()
-        raise AlreadyAcquired()
+        raise _why_not_claimed(db, rnd.id, person_id)
     coupons = Coupon.__table__
     coupon_ids = db.scalars(
         insert(coupons).returning(coupons.c.id, sort_by_parameter_order=True),
@@ -268,8 +304,12 @@ def round_status(db: Session, clock, person_id: int | None) -> dict:
     if reason is None and person_id is None:
         reason = "UNAUTHENTICATED"
     elif reason is None:
-        person = db.get(Person, person_id)
-        if person is None or not person.has_profile:
+        person = db.execute(
+            select(Person.profile_at.is_not(None), consent.satisfied(Person.id)).where(
+                Person.id == person_id
+            )
+        ).first()
+        if person is None or not person[0]:
             reason = ProfileRequired.code
         elif db.scalar(
             select(Acquisition.id).where(
@@ -277,6 +317,8 @@ def round_status(db: Session, clock, person_id: int | None) -> dict:
             )
         ):
             reason = AlreadyAcquired.code
+        elif not person[1]:
+            reason = ConsentRequired.code
     remaining = rnd.quota - rnd.issued
     return {
         "round": rnd.number,

@@ -7,6 +7,7 @@ from sqlalchemy.orm import configure_mappers
 from kariya.campaign.models import Campaign, Round
 from kariya.clock import ClockSetting
 from kariya.coupons.models import Acquisition, Coupon
+from kariya.documents.models import Document, DocumentVersion, TermsConsent
 from kariya.ledger.models import LedgerEntry, LedgerPosting
 from kariya.mail.models import OutboundMail
 from kariya.materials.models import MaterialJob, MaterialJobChunk
@@ -45,6 +46,8 @@ __all__ = [
     "ErasureRequest",
     "ExportJob",
     "ExportJobChunk",
+    "Document",
+    "DocumentVersion",
     "IdempotencyRecord",
     "LedgerEntry",
     "LedgerPosting",
@@ -65,6 +68,7 @@ __all__ = [
     "StoreNotice",
     "StoreNoticeRead",
     "StoreUse",
+    "TermsConsent",
     "TransitionRecord",
     "UploadedFile",
 ]

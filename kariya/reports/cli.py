@@ -24,7 +24,7 @@ def _staff(db, username: str, role: str):
     """The four-eyes steps are recorded under a named staff account of the right role."""
     from sqlalchemy import select
 
-    from kariya.models import StaffUser
+    from kariya.staff.models import StaffUser
 
     user = db.scalar(select(StaffUser).where(StaffUser.username == username, StaffUser.active))
     if user is None:

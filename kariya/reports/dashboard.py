@@ -13,9 +13,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya.campaign import definition
+from kariya.campaign.models import Campaign
 from kariya.clock import utcnow
-from kariya.models import Campaign, DashboardSnapshot
 from kariya.reports import figures
+from kariya.reports.models import DashboardSnapshot
 
 MAX_AGE = 90.0  # seconds: the beat's minute and a margin (max_age_of reads the setting)
 

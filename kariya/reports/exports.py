@@ -20,12 +20,17 @@ from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from kariya.campaign import definition
+from kariya.campaign.models import Round
 from kariya.clock import JST
+from kariya.coupons.models import Acquisition
 from kariya.errors import Invalid
-from kariya.models import Acquisition, PayoutLine, Person, Redemption, Round, Store
+from kariya.payouts.models import PayoutLine
+from kariya.redemptions.models import Redemption
 from kariya.reports import sheets
 from kariya.reports.figures import local_text
+from kariya.residents.models import Person
 from kariya.residents.options import AGE_BANDS, AREAS
+from kariya.stores.models import Store
 from workflows import redemption as redemption_wf
 from workflows import store as store_wf
 from workflows.binding import label

@@ -4,7 +4,7 @@ DESIGN §5.2, computed from the records and the ledger by set-based queries.
 Read only, and never inside a resident's transaction: the beat (and `kariya tick`, and a person
 asking for it) runs `compute` and keeps the result as the dashboard's snapshot, so the rush's
 acquisitions and uses never wait on a counter. Money comes from the ledger's balances through
-`kariya.ledger.postings.summary`, the very figures `kariya ledger check` prints; counts and
+`kariya.audit.ledger_check.summary`, the very figures `kariya ledger check` prints; counts and
 amounts per round, area, age band, category and store come from the rows. Voided uses never
 count. Times are bucketed by the hour in the campaign's time zone by the database.
 """
@@ -17,20 +17,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import distinct, func, literal_column, select
 from sqlalchemy.orm import Session
 
+from kariya.audit.ledger_check import summary
+from kariya.campaign.models import Campaign
+from kariya.coupons.models import Acquisition, Coupon
 from kariya.ledger import postings
-from kariya.models import (
-    Acquisition,
-    Campaign,
-    Coupon,
-    LedgerEntry,
-    LedgerPosting,
-    PayoutLine,
-    Person,
-    Redemption,
-    Store,
-)
+from kariya.ledger.models import LedgerEntry, LedgerPosting
+from kariya.payouts.models import PayoutLine
+from kariya.redemptions.models import Redemption
+from kariya.residents.models import Person
 from kariya.residents.options import AGE_BANDS, AREAS
 from kariya.stores.importer.columns import CATEGORIES
+from kariya.stores.models import Store
 from workflows import coupon as coupon_wf
 from workflows import redemption as redemption_wf
 from workflows import round as round_wf
@@ -79,7 +76,7 @@ def compute(db: Session, campaign: Campaign, now: dt.datetime) -> dict:
     ids = [r.id for r in rounds]
     face = campaign.coupon_face
     confirmed = (Redemption.state == redemption_wf.S.confirmed, Redemption.round_id.in_(ids))
-    money = postings.summary(db, campaign)
+    money = summary(db, campaign)
 
     # --- rounds -------------------------------------------------------------------------------
     acquisitions = dict(

@@ -7,7 +7,7 @@ file's SHA-256 in the format `sha256sum -c` reads. Left out: credentials (passwo
 secrets), the residents' LINE identifiers and display names (the data set knows residents by
 their `person_ref`), and file contents (binary).
 
-Afterwards, four eyes (workflows/erasure.py): the secretariat requests the erasure of the
+Afterwards, four eyes (workflows/reports.py, ERASURE): the secretariat requests the erasure of the
 residents' personal data, naming the hand-over it follows; a city approver who is not the
 requester approves it; `kariya erasure execute` erases it once and records the proof of what
 remains (row counts, the money figures, a check that no LINE identifier or name is left).
@@ -30,22 +30,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import LargeBinary, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from kariya.audit import ledger_check
 from kariya.campaign import definition
+from kariya.campaign.models import Round
 from kariya.clock import JST
 from kariya.errors import Conflict, Invalid, NotFound
-from kariya.ledger import postings
-from kariya.models import (
-    Base,
-    ErasureRequest,
-    ExportJob,
-    IdempotencyRecord,
-    LoginAttempt,
-    Person,
-    Round,
-)
+from kariya.orm import Base
 from kariya.reports import sheets
-from workflows import erasure as erasure_wf
-from workflows import export_job as job_wf
+from kariya.reports.models import ErasureRequest, ExportJob
+from kariya.residents.models import IdempotencyRecord, Person
+from kariya.staff.models import LoginAttempt
+from workflows import reports as reports_wf
 from workflows import round as round_wf
 from workflows.binding import fire
 
@@ -281,7 +276,7 @@ def request_erasure(
     if handover_sha256 is None:
         handover_sha256 = db.scalar(
             select(ExportJob.sha256)
-            .where(ExportJob.kind == "handover", ExportJob.state == job_wf.S.done)
+            .where(ExportJob.kind == "handover", ExportJob.state == reports_wf.S.done)
             .order_by(ExportJob.id.desc())
             .limit(1)
         )
@@ -291,14 +286,14 @@ def request_erasure(
         raise Invalid("引き渡しデータのSHA-256(16進数64桁)を指定してください。")
     pending = db.scalar(
         select(ErasureRequest).where(
-            ErasureRequest.state.in_((erasure_wf.S.requested, erasure_wf.S.approved))
+            ErasureRequest.state.in_((reports_wf.E.requested, reports_wf.E.approved))
         )
     )
     if pending is not None:
         raise Conflict(f"消去の依頼 No.{pending.id} が処理中です。", code="ERASURE_PENDING")
     row = ErasureRequest(
         handover_sha256=handover_sha256,
-        state=erasure_wf.S.requested,
+        state=reports_wf.E.requested,
         requested_by=actor,
         requested_at=clock.now(),
         decision_reason="",
@@ -319,7 +314,7 @@ def decide(db: Session, clock, row: ErasureRequest, *, approve: bool, actor: str
         raise Invalid("不承認の理由を入力してください。")
     now = clock.now()
     event = "approve" if approve else "reject"
-    fire(db, erasure_wf.MACHINE, row, event, actor=actor, now=now, reason=reason)
+    fire(db, reports_wf.ERASURE, row, event, actor=actor, now=now, reason=reason)
     row.decided_by, row.decided_at, row.decision_reason = actor, now, reason[:500]
     db.flush()
 
@@ -329,7 +324,7 @@ def execute(db: Session, clock, row: ErasureRequest, *, actor: str) -> str:
     display name empty), the staff logins' addresses and the replay records; then prove what
     remains. Once: the machine refuses a second run."""
     now = clock.now()
-    fire(db, erasure_wf.MACHINE, row, "execute", actor=actor, now=now, reason="個人情報の消去")
+    fire(db, reports_wf.ERASURE, row, "execute", actor=actor, now=now, reason="個人情報の消去")
     persons = db.execute(
         update(Person)
         .where(Person.line_user_id.not_like(f"{ERASED_PREFIX}%") | (Person.display_name != ""))
@@ -376,7 +371,7 @@ def proof(db: Session, row: ErasureRequest, *, erased: dict[str, int]) -> str:
         n = db.scalar(select(func.count()).select_from(table)) or 0
         lines.append(f"  {table.name}: {n:,}")
     if campaign is not None:
-        report = postings.check(db, campaign)
+        report = ledger_check.check(db, campaign)
         f = report.figures
         lines += [
             "",

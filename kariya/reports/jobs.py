@@ -1,6 +1,6 @@
 """Exports and the hand-over ZIP as jobs in the database (the same pattern as the materials'
 bulk build, kariya.materials.jobs): an export_job row moved by its machine
-(workflows/export_job.py: queued -> running -> done | failed), its progress for the page, and
+(workflows/reports.py, MACHINE: queued -> running -> done | failed), its progress for the page, and
 its file written in chunks of about a megabyte as the export goes, streamed back on download.
 
 The export commits its progress with the chunks written so far in short transactions of its own,
@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 from kariya.clock import utcnow
 from kariya.db import get_session_factory
 from kariya.errors import Conflict, NotFound
-from kariya.models import ExportJob, ExportJobChunk
 from kariya.reports import exports, handover
-from workflows import export_job as job_wf
+from kariya.reports.models import ExportJob, ExportJobChunk
+from workflows import reports as reports_wf
 from workflows.binding import fire, label
 
 log = logging.getLogger(__name__)
@@ -65,11 +65,11 @@ class JobStatus:
 
     @property
     def unfinished(self) -> bool:
-        return self.state in job_wf.UNFINISHED
+        return self.state in reports_wf.UNFINISHED
 
     @property
     def downloadable(self) -> bool:
-        return self.state == job_wf.S.done
+        return self.state == reports_wf.S.done
 
     @property
     def filename(self) -> str:
@@ -90,13 +90,13 @@ def title_of(kind: str) -> str:
 
 
 def is_stale(job: ExportJob, now: dt.datetime | None = None) -> bool:
-    return job.state in job_wf.UNFINISHED and (now or utcnow()) - job.updated_at >= STALE_AFTER
+    return job.state in reports_wf.UNFINISHED and (now or utcnow()) - job.updated_at >= STALE_AFTER
 
 
 def status(job: ExportJob, now: dt.datetime | None = None) -> JobStatus:
     stale = is_stale(job, now)
-    state = job_wf.S.failed if stale else job.state
-    done = state == job_wf.S.done
+    state = reports_wf.S.failed if stale else job.state
+    done = state == reports_wf.S.done
     return JobStatus(
         id=job.id,
         kind=job.kind,
@@ -104,7 +104,7 @@ def status(job: ExportJob, now: dt.datetime | None = None) -> JobStatus:
         format=job.format,
         encoding=job.encoding,
         state=state,
-        state_label=label(job_wf.MACHINE, state),
+        state_label=label(reports_wf.MACHINE, state),
         done=job.done,
         total=job.total,
         percent=100 if done else (min(99, job.done * 100 // job.total) if job.total else 0),
@@ -152,7 +152,7 @@ def start(
     now = utcnow()
     for job in db.scalars(
         select(ExportJob)
-        .where(ExportJob.kind == kind, ExportJob.state.in_(job_wf.UNFINISHED))
+        .where(ExportJob.kind == kind, ExportJob.state.in_(reports_wf.UNFINISHED))
         .with_for_update()
     ):
         if not is_stale(job, now):
@@ -160,7 +160,7 @@ def start(
                 f"「{title_of(kind)}」を出力中です。完了してから、もう一度お試しください。",
                 code="EXPORT_RUNNING",
             )
-        fire(db, job_wf.MACHINE, job, "give_up", actor=actor, now=now, reason=STOPPED)
+        fire(db, reports_wf.MACHINE, job, "give_up", actor=actor, now=now, reason=STOPPED)
         job.message, job.updated_at = STOPPED, now
     old = db.scalars(select(ExportJob.id).order_by(ExportJob.id.desc())).all()[KEEP_JOBS - 1 :]
     if old:
@@ -170,7 +170,7 @@ def start(
         kind=kind,
         format=fmt,
         encoding=encoding,
-        state=job_wf.S.queued,
+        state=reports_wf.S.queued,
         requested_by=actor,
         requested_at=now,
         updated_at=now,
@@ -229,7 +229,7 @@ class _Output:
         return (
             ExportJob.id == self._job_id,
             ExportJob.attempt == self._attempt,
-            ExportJob.state == job_wf.S.running,
+            ExportJob.state == reports_wf.S.running,
         )
 
     def progress(self, done: int, total: int) -> None:
@@ -258,7 +258,7 @@ class _Output:
             self.discard()
             raise Superseded()
         now = utcnow()
-        fire(db, job_wf.MACHINE, job, "finish", actor=ACTOR, now=now)
+        fire(db, reports_wf.MACHINE, job, "finish", actor=ACTOR, now=now)
         listed = problems[:MAX_PROBLEMS]
         if len(problems) > MAX_PROBLEMS:
             listed.append(f"ほか {len(problems) - MAX_PROBLEMS:,} か所")
@@ -287,11 +287,11 @@ def _claim(session_factory, job_id: int) -> ExportJob | None:
         job = db.get(ExportJob, job_id, with_for_update=True)
         if job is None:
             raise NotFound("指定された出力処理は見つかりません。", code="JOB_NOT_FOUND")
-        if job.state not in job_wf.UNFINISHED:
+        if job.state not in reports_wf.UNFINISHED:
             return None
         now = utcnow()
-        event = "start" if job.state == job_wf.S.queued else "restart"
-        fire(db, job_wf.MACHINE, job, event, actor=ACTOR, now=now)
+        event = "start" if job.state == reports_wf.S.queued else "restart"
+        fire(db, reports_wf.MACHINE, job, event, actor=ACTOR, now=now)
         db.execute(delete(ExportJobChunk).where(ExportJobChunk.job_id == job_id))
         job.attempt += 1
         job.started_at, job.updated_at, job.done, job.size, job.message = now, now, 0, None, None
@@ -303,10 +303,10 @@ def _claim(session_factory, job_id: int) -> ExportJob | None:
 def _fail(session_factory, job_id: int, attempt: int, message: str) -> None:
     with session_factory.begin() as db:
         job = db.get(ExportJob, job_id, with_for_update=True)
-        if job is None or job.state != job_wf.S.running or job.attempt != attempt:
+        if job is None or job.state != reports_wf.S.running or job.attempt != attempt:
             return
         db.execute(delete(ExportJobChunk).where(ExportJobChunk.job_id == job_id))
-        fire(db, job_wf.MACHINE, job, "fail", actor=ACTOR, now=utcnow(), reason=message)
+        fire(db, reports_wf.MACHINE, job, "fail", actor=ACTOR, now=utcnow(), reason=message)
         job.message, job.updated_at = message[:500], utcnow()
 
 
@@ -345,7 +345,7 @@ def chunks(
 ) -> tuple[JobStatus, Iterator[bytes]]:
     """A finished job and its file, read chunk by chunk over a connection of its own."""
     job = find(db, job_id)
-    if (job.kind == HANDOVER) != handover_only or job.state != job_wf.S.done:
+    if (job.kind == HANDOVER) != handover_only or job.state != reports_wf.S.done:
         raise NotFound("出力ファイルはまだできていません。", code="JOB_NOT_DONE")
     count = db.scalar(
         select(func.count()).select_from(ExportJobChunk).where(ExportJobChunk.job_id == job.id)
@@ -371,7 +371,7 @@ def chunks(
 def latest_handover(db: Session) -> JobStatus | None:
     job = db.scalar(
         select(ExportJob)
-        .where(ExportJob.kind == HANDOVER, ExportJob.state == job_wf.S.done)
+        .where(ExportJob.kind == HANDOVER, ExportJob.state == reports_wf.S.done)
         .order_by(ExportJob.id.desc())
         .limit(1)
     )

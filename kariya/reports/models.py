@@ -10,8 +10,7 @@ from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kariya.orm import Base, UTCDateTime
-from workflows import erasure as erasure_wf
-from workflows import export_job as export_wf
+from workflows import reports as reports_wf
 from workflows.binding import state_check
 
 
@@ -30,16 +29,16 @@ class DashboardSnapshot(Base):
 
 class ExportJob(Base):
     """One export (a kind of kariya.reports.exports) or hand-over ZIP: who asked, its state
-    (workflows.export_job), how far it got, and the cells it had to change (cp932)."""
+    (workflows.reports.MACHINE), how far it got, and the cells it had to change (cp932)."""
 
     __tablename__ = "export_job"
-    __table_args__ = (state_check(export_wf.MACHINE),)
+    __table_args__ = (state_check(reports_wf.MACHINE),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
     format: Mapped[str] = mapped_column(String(10))  # csv, xlsx, zip
     encoding: Mapped[str] = mapped_column(String(10))  # utf-8-sig, cp932
-    state: Mapped[str] = mapped_column(String(10), default=export_wf.S.queued)
+    state: Mapped[str] = mapped_column(String(10), default=reports_wf.S.queued)
     requested_by: Mapped[str] = mapped_column(String(100))
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -84,16 +83,16 @@ class StatusReport(Base):
 
 
 class ErasureRequest(Base):
-    """The erasure of the residents' personal data after a hand-over (workflows.erasure):
+    """The erasure of the residents' personal data after a hand-over (workflows.reports.ERASURE):
     requested by the secretariat, approved by a city approver who is not the requester,
     executed once; `proof` says what remains, `proof_sha256` fingerprints it."""
 
     __tablename__ = "erasure_request"
-    __table_args__ = (state_check(erasure_wf.MACHINE),)
+    __table_args__ = (state_check(reports_wf.ERASURE),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     handover_sha256: Mapped[str] = mapped_column(String(64))  # the ZIP the city received
-    state: Mapped[str] = mapped_column(String(10), default=erasure_wf.S.requested)
+    state: Mapped[str] = mapped_column(String(10), default=reports_wf.E.requested)
     requested_by: Mapped[str] = mapped_column(String(100))
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(100))

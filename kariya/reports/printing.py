@@ -1,7 +1,7 @@
 """The reports' files (C-3): a report (its tables, its figures for the charts, its words) as
 an .xlsx workbook (every table, typed text never a formula) and as a printable A4 PDF (the same
 tables, the stores with the most use, and the charts drawn by kariya.reports.charts in the
-PDFs' Japanese font, kariya.pdf_fonts)."""
+PDFs' Japanese font, kariya.formats.pdf_fonts)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from reportlab.platypus import (
 )
 from reportlab.platypus import Table as PdfTable
 
-from kariya import pdf_fonts
 from kariya.errors import Invalid
+from kariya.formats import pdf_fonts
 from kariya.reports import charts
 from kariya.reports.sheets import defuse
 

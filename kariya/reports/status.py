@@ -17,11 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kariya.campaign import definition
+from kariya.campaign.models import Campaign
 from kariya.errors import Invalid, NotFound
 from kariya.mail import outbox
 from kariya.materials.texts import toml as print_toml
-from kariya.models import Campaign, StatusReport
 from kariya.reports import figures
+from kariya.reports.models import StatusReport
 from kariya.reports.printing import Report, Table, pdf, xlsx
 from kariya.settings import Settings
 from workflows import round as round_wf

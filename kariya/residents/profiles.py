@@ -1,31 +1,30 @@
-"""Residents: created at their first login, with a one-time profile (I-1)."""
+"""Residents: created at their first login, with a one-time profile (I-1) and a reference number
+(kariya.residents.refs). The agreement to the terms that the first visit also asks for is
+kariya.documents.consent's (it knows the published terms)."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya.errors import Invalid
-from kariya.models import Person
+from kariya.orm import insert_or_skip
 from kariya.residents import refs
-from kariya.residents.options import AGE_BANDS, AREAS, TERMS_VERSION
+from kariya.residents.models import Person
+from kariya.residents.options import AGE_BANDS, AREAS
 
 
 def get_or_create(db: Session, clock, line_user_id: str, display_name: str = "") -> Person:
     if len(line_user_id) > 64:
         raise Invalid("LINE のユーザーIDが正しくありません。")
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     for _ in range(5):  # a new ref that another person holds already: draw again
         db.execute(
-            dialect.insert(Person)
-            .values(
+            insert_or_skip(db, Person).values(
                 line_user_id=line_user_id,
                 ref=refs.new_ref(),
                 display_name=display_name[:100],
                 created_at=clock.now(),
             )
-            .on_conflict_do_nothing()
         )
         person = db.scalar(select(Person).where(Person.line_user_id == line_user_id))
         if person is not None:
@@ -42,22 +41,22 @@ def ref_of(db: Session, person_id: int) -> str | None:
     return db.scalar(select(Person.ref).where(Person.id == person_id))
 
 
-def set_profile(
-    db: Session, clock, person: Person, age_band: str, area: str, agreed_terms: str | None = None
-) -> Person:
+def problems(age_band: str, area: str) -> dict[str, str]:
+    """What is wrong with the profile's answers, per field (empty: fine)."""
     errors = {}
     if age_band not in AGE_BANDS:
         errors["age_band"] = "年代を選んでください。"
     if area not in AREAS:
         errors["area"] = "お住まいの地区を選んでください。"
-    if person.terms_version is None and agreed_terms != TERMS_VERSION:
-        errors["agree"] = "利用規約とプライバシーポリシーへの同意が必要です。"
+    return errors
+
+
+def set_profile(db: Session, clock, person: Person, age_band: str, area: str) -> Person:
+    errors = problems(age_band, area)
     if errors:
         raise Invalid("入力内容を確認してください。", details=errors)
     person.age_band = age_band
     person.area = area
-    if agreed_terms == TERMS_VERSION:
-        person.terms_version = TERMS_VERSION
     if person.profile_at is None:
         person.profile_at = clock.now()
     db.flush()

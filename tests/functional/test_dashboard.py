@@ -11,15 +11,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
+from kariya.audit import ledger_check
 from kariya.clock import FixedClock
 from kariya.coupons import acquisition, ticker
-from kariya.ledger import postings
+from kariya.documents import consent
 from kariya.models import Campaign, DashboardSnapshot, PayoutBatch, Redemption, Store
-from kariya.payouts import batches
+from kariya.payouts import batches, transfers
 from kariya.redemptions import uses
 from kariya.reports import dashboard, figures
 from kariya.reports import models as report_models
-from kariya.residents import profiles
 from kariya.settings import settings_of
 from tests.conftest import BASE_SETTINGS
 from tests.helpers import (
@@ -60,9 +60,9 @@ def campaign(db):
     bank(s2, "キツサミナト")
     p1 = make_person(db, 1)
     p2 = make_person(db, 2)
-    profiles.set_profile(db, at(14, 9), p2, "20s", "ogakie", agreed_terms="2024-01")
+    consent.save_profile(db, at(14, 9), p2, "20s", "ogakie", agreed_terms=1)
     p3 = make_person(db, 3)
-    profiles.set_profile(db, at(14, 9), p3, "30s", "kariya", agreed_terms="2024-01")
+    consent.save_profile(db, at(14, 9), p3, "30s", "kariya", agreed_terms=1)
     make_person(db, 4, profile=False)
     db.commit()
     return db.scalar(select(Campaign)), (s1, s2), (p1.id, p2.id, p3.id)
@@ -99,12 +99,12 @@ def run_campaign(db, campaign):
     )
     batches.submit(db, at(22, 9), first, actor="staff:sec")
     batches.approve(db, at(22, 9), first, actor="staff:city")
-    batches.export(db, at(22, 9), first, settings, actor="staff:sec")
-    batches.record_results(
+    transfers.export(db, at(22, 9), first, settings, actor="staff:sec")
+    transfers.record_results(
         db,
         at(22, 9),
         first,
-        [batches.ResultLine("S1", 1000, True), batches.ResultLine("S2", 500, True)],
+        [transfers.ResultLine("S1", 1000, True), transfers.ResultLine("S2", 500, True)],
         actor="staff:sec",
     )
     second = batches.build(
@@ -226,7 +226,7 @@ def test_every_figure_computed_by_hand(db, campaign):
     assert series["through"] == 10  # Jan 15 .. Jan 24
 
     # The money agrees with `kariya ledger check`.
-    report = postings.check(db, c)
+    report = ledger_check.check(db, c)
     assert report.ok, report.text()
     f = report.figures
     assert (f["used"], f["outstanding"], f["unissued"], f["adjusted"], f["returned"]) == (

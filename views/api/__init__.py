@@ -13,3 +13,16 @@ def includeme(config):
     config.add_route("api.qr", "/qr/{token}")
     config.add_route("api.redemptions", "/redemptions")
     config.add_route("api.staff.dashboard", "/staff/dashboard")
+    config.add_route("api.documents", "/documents/{kind}")
+    config.add_route("api.staff.me", "/staff/me")
+    config.add_route("api.staff.documents", "/staff/documents")
+    # any store manual version as the PDF the stores' sets carry (DESIGN.md section 5.2)
+    config.add_route(
+        "api.staff.store_manual_pdf", "/staff/documents/store_manual/versions/{number:\\d+}.pdf"
+    )
+    config.add_route("api.staff.document_versions", "/staff/documents/{kind}/versions")
+    config.add_route("api.staff.document_version", "/staff/documents/{kind}/versions/{number:\\d+}")
+    config.add_route(
+        "api.staff.document_events", "/staff/documents/{kind}/versions/{number:\\d+}/events"
+    )
+    config.add_route("api.staff.document_sections", "/staff/documents/{kind}/sections")

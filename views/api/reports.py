@@ -14,9 +14,7 @@ from kariya.security import P
     request_method="GET",
 )
 def staff_dashboard(request):
-    body = dashboard.api(
-        request.db, request.clock, dashboard.max_age_of(request.kariya_settings)
-    )
+    body = dashboard.api(request.db, request.clock, dashboard.max_age_of(request.kariya_settings))
     if body is None:
         raise NotFound("キャンペーンが登録されていません。", code="NO_CAMPAIGN")
     request.response.cache_control = "no-store"

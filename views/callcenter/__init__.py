@@ -3,3 +3,4 @@
 
 def includeme(config):
     config.add_route("callcenter.home", "/")
+    config.add_route("callcenter.manual", "/manual")

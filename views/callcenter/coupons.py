@@ -1,9 +1,11 @@
-"""The call centre's home: the current round's status, as residents see it."""
+"""The call centre's home: the current round's status, as residents see it, beside the answer
+manual (views.callcenter.documents)."""
 
 from pyramid.view import view_config
 
 from kariya.coupons import acquisition
 from kariya.security import P
+from views.callcenter import documents
 
 
 @view_config(
@@ -13,4 +15,7 @@ from kariya.security import P
     request_method="GET",
 )
 def home(request):
-    return {"status": acquisition.round_status(request.db, request.clock, None)}
+    return {
+        "status": acquisition.round_status(request.db, request.clock, None),
+        **documents.panel(request),
+    }

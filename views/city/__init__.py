@@ -24,3 +24,6 @@ def includeme(config):
     config.add_route("city.handover", "/handover")
     config.add_route("city.handover_download", "/handover/jobs/{job}.zip")
     config.add_route("city.erasure_decide", "/handover/erasures/{id:\\d+}/{action:approve|reject}")
+    config.add_route("city.documents", "/documents")
+    config.add_route("city.document_version", "/documents/{kind}/versions/{number:\\d+}")
+    config.add_route("city.document_event", "/documents/{kind}/versions/{number:\\d+}/events")

@@ -1,8 +1,10 @@
-"""The city's home: the campaign and how its rounds stand."""
+"""The city's home: the campaign and how its rounds stand, and the documents awaiting its
+approval (C-4)."""
 
 from pyramid.view import view_config
 
 from kariya.campaign import definition
+from kariya.documents import reading
 from kariya.security import P
 from workflows import round as round_wf
 from workflows.binding import label
@@ -18,4 +20,5 @@ def home(request):
     return {
         "campaign": definition.latest(request.db),
         "round_label": lambda s: label(round_wf.MACHINE, s),
+        "awaiting": reading.awaiting_review(request.db, request.clock.now()),
     }

@@ -16,8 +16,8 @@ from kariya.errors import DomainError
 from kariya.redemptions import uses
 from kariya.reports import charts, dashboard, exports, handover, jobs, printing, status
 from kariya.security import P
-from kariya.stores import admin
-from workflows import erasure as erasure_wf
+from kariya.stores import admin, lookup
+from workflows import reports as reports_wf
 from workflows.binding import label
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -91,7 +91,7 @@ def refresh_dashboard(request):
     request_method="GET",
 )
 def store_uses(request):
-    store = admin.get(request.db, request.matchdict["code"])
+    store = lookup.get(request.db, request.matchdict["code"])
     return {
         "store": store,
         "uses": uses.of_store(request.db, request.clock, store.id),
@@ -224,7 +224,7 @@ def erasure_values(request) -> dict:
     return {
         "handover": jobs.latest_handover(request.db),
         "erasures": handover.erasures(request.db),
-        "erasure_label": lambda s: label(erasure_wf.MACHINE, s),
+        "erasure_label": lambda s: label(reports_wf.ERASURE, s),
     }
 
 

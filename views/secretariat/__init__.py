@@ -46,3 +46,12 @@ def includeme(config):
     config.add_route("secretariat.handover_job", "/handover/jobs/{job}.json")
     config.add_route("secretariat.handover_download", "/handover/jobs/{job}.zip")
     config.add_route("secretariat.erasure_request", "/handover/erasures")
+    config.add_route("secretariat.documents", "/documents")
+    config.add_route("secretariat.document_preview", "/documents/preview")
+    config.add_route("secretariat.document", "/documents/{kind}")
+    config.add_route("secretariat.document_new", "/documents/{kind}/new")
+    config.add_route("secretariat.document_version", "/documents/{kind}/versions/{number:\\d+}")
+    config.add_route("secretariat.document_edit", "/documents/{kind}/versions/{number:\\d+}/edit")
+    config.add_route(
+        "secretariat.document_event", "/documents/{kind}/versions/{number:\\d+}/events"
+    )
