@@ -134,7 +134,7 @@ def test_resident_walks_from_login_to_history(base_url, db):
 def test_the_city_sees_its_dashboard_with_charts(base_url, db):
     """C-1: the city's dashboard in a desktop browser: the figures as of the last refresh, the
     charts drawn by the server (no script, no CDN), the store table sorted by a click; printed
-    to tests/artifacts/8_city_dashboard.png."""
+    to tests/artifacts/11_city_dashboard.png."""
     import datetime as dt
 
     from kariya.clock import FixedClock
@@ -183,7 +183,7 @@ def test_the_city_sees_its_dashboard_with_charts(base_url, db):
         page.click("#stores th >> text=利用額")
         first = page.locator("#stores tbody tr").first
         expect(first).to_contain_text("かりや青果店")  # the most used store first
-        page.screenshot(path=str(ARTIFACTS / "8_city_dashboard.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / "11_city_dashboard.png"), full_page=True)
         page.emulate_media(media="print")
         expect(page.locator(".site-header")).to_be_hidden()  # printable: the charts, not the menus
 
