@@ -110,10 +110,13 @@ def cmd_create_user(registry, args) -> int:
 def cmd_tick(registry, args) -> int:
     from kariya.clock import make_clock
     from kariya.coupons import ticker
+    from kariya.reports import cli as reports_cli
 
     with _session(registry) as db:
         clock = make_clock(settings_of(registry), db)
         done = ticker.run_due(db, clock, actor="cli:tick")
+    with _session(registry) as db:  # after the rounds' transitions have committed
+        done.update(reports_cli.tick(db, clock, settings_of(registry)))
     print(json.dumps({"now": clock.now().isoformat(), **done}, ensure_ascii=False))
     return 0
 
@@ -286,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ledger", help="the coupon-funds ledger")
     lsub = p.add_subparsers(dest="ledger_command", required=True)
     lsub.add_parser("check", help="verify the money invariants").set_defaults(func=cmd_ledger_check)
+    from kariya.reports import cli as reports_cli
+
+    reports_cli.add_commands(sub)  # export, report, handover, erasure
     return parser
 
 

@@ -190,6 +190,18 @@ class MailSink:
 
 
 @dataclasses.dataclass(frozen=True)
+class Reports:
+    """The city's view (C-1, C-3): who at the city receives the status reports, and how often
+    the beat refreshes the dashboard's figures."""
+
+    PREFIX: ClassVar[str] = "kariya.reports."
+
+    # The city's contacts (e-mail addresses, separated by commas) told of each round's report.
+    city_contacts: tuple[str, ...] = ()
+    dashboard_refresh_seconds: float = 60.0
+
+
+@dataclasses.dataclass(frozen=True)
 class Celery:
     PREFIX: ClassVar[str] = "celery."
 
@@ -226,6 +238,7 @@ class Settings:
     acquisition: Acquisition = dataclasses.field(default_factory=Acquisition)
     smtp: Smtp = dataclasses.field(default_factory=Smtp)
     mail_sink: MailSink = dataclasses.field(default_factory=MailSink)
+    reports: Reports = dataclasses.field(default_factory=Reports)
     celery: Celery = dataclasses.field(default_factory=Celery)
     # The effective ini mapping, for code that takes one (the libraries' own keys, and modules
     # that have not moved to the typed attributes yet). Read settings through the fields.
@@ -261,6 +274,7 @@ def _to_int_tuple(text: str) -> tuple[int, ...]:
 
 
 def _to_str_tuple(text: str) -> tuple[str, ...]:
+    """Values separated by commas, spaces or new lines (addresses, e-mail addresses)."""
     return tuple(part for part in text.replace(",", " ").split() if part)
 
 

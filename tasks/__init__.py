@@ -27,7 +27,7 @@ _eager_registry: contextvars.ContextVar = contextvars.ContextVar(
 )
 
 # The task modules, one per kariya domain; each declares its own beat entries in its includeme.
-MODULES = ("tasks.coupons", "tasks.materials", "tasks.payouts", "tasks.mail")
+MODULES = ("tasks.coupons", "tasks.materials", "tasks.payouts", "tasks.mail", "tasks.reports")
 SCHEDULE_KEY = "tasks.beat_schedule"
 
 

@@ -13,6 +13,7 @@ from workflows import (
     material_job,
     payout,
     redemption,
+    reports,
     round,
     store,
 )
@@ -28,6 +29,8 @@ ALL = (
     adjustment.MACHINE,
     mail.MACHINE,
     material_job.MACHINE,
+    reports.MACHINE,
+    reports.ERASURE,
     document.MACHINE,
 )
 

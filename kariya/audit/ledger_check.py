@@ -53,6 +53,30 @@ class Report:
         return "\n".join(lines)
 
 
+def summary(db: Session, campaign: Campaign, bal: dict[str, int] | None = None) -> dict[str, int]:
+    """The campaign's money figures from the ledger's balances: what `check` reports and the
+    city's dashboard shows (T = used + adjusted + outstanding + unissued + returned)."""
+    bal = balances(db, campaign.id) if bal is None else bal
+    rounds = list(campaign.rounds)
+    pending, payable, paid = bal.get(USED, 0), bal.get(PAYABLE, 0), bal.get(PAID, 0)
+    adjusted = batches.approved_adjustments(db, campaign)
+    # What stores are owed (pending + payable + paid) is their uses plus the adjustments.
+    used = pending + bal.get(ADJUSTED, 0) + payable + paid - adjusted
+    return {
+        "T": campaign.total_funds,
+        "funded": -bal.get(FUNDS, 0),
+        "used": used,
+        "adjusted": adjusted,
+        "pending": pending,
+        "payable": payable,
+        "paid": paid,
+        "outstanding": sum(bal.get(outstanding(r.id), 0) for r in rounds),
+        "unissued": bal.get(unallocated(campaign.id), 0)
+        + sum(bal.get(quota(r.id), 0) + bal.get(rollover(r.id), 0) for r in rounds),
+        "returned": bal.get(RETURNED, 0),
+    }
+
+
 def check(db: Session, campaign: Campaign) -> Report:
     """Verify the money invariants of one campaign against the ledger and the records."""
     problems: list[str] = []
@@ -75,29 +99,10 @@ def check(db: Session, campaign: Campaign) -> Report:
     # F-5: what the ledger says is pending, payable and paid must match the uses and the batches.
     problems += reconciliation.ledger_problems(db, campaign, bal)
 
-    pending, payable, paid = bal.get(USED, 0), bal.get(PAYABLE, 0), bal.get(PAID, 0)
-    adjusted = batches.approved_adjustments(db, campaign)
-    # What stores are owed (pending + payable + paid) is their uses plus the adjustments.
-    used = pending + bal.get(ADJUSTED, 0) + payable + paid - adjusted
-    out = sum(bal.get(outstanding(r.id), 0) for r in rounds)
-    unissued = bal.get(unallocated(campaign.id), 0) + sum(
-        bal.get(quota(r.id), 0) + bal.get(rollover(r.id), 0) for r in rounds
-    )
-    returned = bal.get(RETURNED, 0)
-    funded = -bal.get(FUNDS, 0)
-    total = campaign.total_funds
-    figures = {
-        "T": total,
-        "funded": funded,
-        "used": used,
-        "adjusted": adjusted,
-        "pending": pending,
-        "payable": payable,
-        "paid": paid,
-        "outstanding": out,
-        "unissued": unissued,
-        "returned": returned,
-    }
+    figures = summary(db, campaign, bal)
+    total, funded, used = figures["T"], figures["funded"], figures["used"]
+    adjusted, out, unissued = figures["adjusted"], figures["outstanding"], figures["unissued"]
+    returned = figures["returned"]
     if funded != total:
         problems.append(f"city funds posted {funded:,} differ from T {total:,}")
     if used + adjusted + out + unissued + returned != total:

@@ -30,8 +30,7 @@ from kariya.settings import Settings
 from kariya.stores import notices
 from kariya.stores.models import StoreNotice
 from workflows import document as document_wf
-from workflows.binding import fire, label
-from workflows.records import TransitionRecord
+from workflows.binding import TransitionRecord, fire, label
 
 NOTE_MAX = 500
 REASON_MAX = 1000

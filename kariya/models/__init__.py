@@ -20,11 +20,18 @@ from kariya.payouts.models import (
     PayoutLine,
 )
 from kariya.redemptions.models import Redemption, StoreUse
+from kariya.reports.models import (
+    DashboardSnapshot,
+    ErasureRequest,
+    ExportJob,
+    ExportJobChunk,
+    StatusReport,
+)
 from kariya.residents.models import IdempotencyRecord, Person
 from kariya.staff.models import LoginAttempt, LoginUnlock, StaffUser
 from kariya.stores.importer.models import UploadedFile
 from kariya.stores.models import Store, StoreNotice, StoreNoticeRead
-from workflows.records import TransitionRecord
+from workflows.binding import TransitionRecord
 
 configure_mappers()
 
@@ -35,6 +42,10 @@ __all__ = [
     "Campaign",
     "ClockSetting",
     "Coupon",
+    "DashboardSnapshot",
+    "ErasureRequest",
+    "ExportJob",
+    "ExportJobChunk",
     "Document",
     "DocumentVersion",
     "IdempotencyRecord",
@@ -53,6 +64,7 @@ __all__ = [
     "Redemption",
     "Round",
     "StaffUser",
+    "StatusReport",
     "Store",
     "StoreNotice",
     "StoreNoticeRead",

@@ -58,6 +58,11 @@ class P(enum.StrEnum):
     SECRETARIAT_ADJUSTMENTS_PROPOSE = "secretariat:adjustments:propose"
     SECRETARIAT_STAFF_UNLOCK = "secretariat:staff:unlock"
     CITY_ADJUSTMENTS_DECIDE = "city:adjustments:decide"
+    STAFF_DASHBOARD_VIEW = "staff:dashboard:view"
+    CITY_EXPORTS_RUN = "city:exports:run"
+    CITY_REPORTS_VIEW = "city:reports:view"
+    CITY_HANDOVER_DECIDE = "city:handover:decide"
+    SECRETARIAT_HANDOVER_RUN = "secretariat:handover:run"
     STAFF_DOCUMENTS_VIEW = "staff:documents:view"
     SECRETARIAT_DOCUMENTS_EDIT = "secretariat:documents:edit"
     CITY_DOCUMENTS_APPROVE = "city:documents:approve"
@@ -110,6 +115,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.SECRETARIAT_ADJUSTMENTS_PROPOSE,
             P.SECRETARIAT_STAFF_UNLOCK,
             P.STAFF_SELF_VIEW,
+            P.STAFF_DASHBOARD_VIEW,
+            P.SECRETARIAT_HANDOVER_RUN,
             P.STAFF_DOCUMENTS_VIEW,
             P.SECRETARIAT_DOCUMENTS_EDIT,
         }
@@ -122,6 +129,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.CITY_LEDGER_VIEW,
             P.CITY_ADJUSTMENTS_DECIDE,
             P.STAFF_SELF_VIEW,
+            P.STAFF_DASHBOARD_VIEW,
+            P.CITY_EXPORTS_RUN,
+            P.CITY_REPORTS_VIEW,
+            P.CITY_HANDOVER_DECIDE,
             P.STAFF_DOCUMENTS_VIEW,
             P.CITY_DOCUMENTS_APPROVE,
         }

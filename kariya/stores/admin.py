@@ -14,8 +14,7 @@ from kariya.stores.finder import search_key
 from kariya.stores.importer.applying import HISTORY_LABELS
 from kariya.stores.models import Store
 from workflows import store as store_wf
-from workflows.binding import label, sources
-from workflows.records import TransitionRecord
+from workflows.binding import TransitionRecord, label, sources
 
 PER_PAGE = 50
 MAX_REASON = 500

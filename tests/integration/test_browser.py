@@ -141,6 +141,63 @@ def test_resident_walks_from_login_to_history(base_url, db):
     assert len(list(ARTIFACTS.glob("*.png"))) >= 7
 
 
+def test_the_city_sees_its_dashboard_with_charts(base_url, db):
+    """C-1: the city's dashboard in a desktop browser: the figures as of the last refresh, the
+    charts drawn by the server (no script, no CDN), the store table sorted by a click; printed
+    to tests/artifacts/11_city_dashboard.png."""
+    import datetime as dt
+
+    from kariya.clock import FixedClock
+    from kariya.coupons import acquisition, ticker
+    from kariya.redemptions import uses
+    from tests.helpers import PASSWORD, make_person, make_user
+
+    load_campaign(db, total=120_000, rounds=6)
+    shops = [
+        make_store(db, f"S{n:04d}", name)
+        for n, name in enumerate(
+            ("かりや青果店", "喫茶みなと", "刈谷書店", "はなまる理容"), start=1
+        )
+    ]
+    ticker.run_due(db, FixedClock(ROUND1.replace(minute=1)), actor="test")
+    for n in range(1, 7):
+        person = make_person(db, n)
+        acquisition.acquire(db, FixedClock(ROUND1.replace(hour=n + 8)), person.id)
+        for k, shop in enumerate(shops[: 1 + n % 4]):
+            when = FixedClock(ROUND1 + dt.timedelta(days=k, hours=10 + n))
+            uses.redeem(db, when, person.id, shop.qr_token, 1, 1000 + 500 * k)
+    db.commit()
+    make_user(db, "city", "city1")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+        page = desk.new_page()
+        page.request.put(
+            f"{base_url}/dev/clock",
+            data={"now": (ROUND1 + dt.timedelta(days=3, hours=18)).isoformat(), "frozen": True},
+        )
+        page.goto(f"{base_url}/login")
+        page.fill("#username", "city1")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.click("#to-dashboard")
+        expect(page).to_have_url(re.compile(r"/city/dashboard$"))
+        page.click("#refresh")
+        expect(page.locator("#as-of")).to_contain_text("2024年01月18日")
+        expect(page.locator("#funds")).to_contain_text("120,000円")
+        for chart in ("burn", "opening", "uses", "rollover", "area", "age_band"):
+            expect(page.locator(f"#chart-{chart}")).to_be_visible()
+        assert page.locator("svg.chart rect").count() > 10
+        assert page.locator("script[src]").count() == 0
+        page.click("#stores th >> text=利用額")
+        first = page.locator("#stores tbody tr").first
+        expect(first).to_contain_text("かりや青果店")  # the most used store first
+        page.screenshot(path=str(ARTIFACTS / "11_city_dashboard.png"), full_page=True)
+        page.emulate_media(media="print")
+        expect(page.locator(".site-header")).to_be_hidden()  # printable: the charts, not the menus
+
+
 def _staff_login(browser, base_url: str, username: str):
     desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
     page = desk.new_page()

@@ -12,6 +12,7 @@ def includeme(config):
     config.add_route("api.stores", "/stores")
     config.add_route("api.qr", "/qr/{token}")
     config.add_route("api.redemptions", "/redemptions")
+    config.add_route("api.staff.dashboard", "/staff/dashboard")
     config.add_route("api.documents", "/documents/{kind}")
     config.add_route("api.staff.me", "/staff/me")
     config.add_route("api.staff.documents", "/staff/documents")
