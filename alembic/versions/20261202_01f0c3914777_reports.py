@@ -1,7 +1,7 @@
 """reports: the dashboard snapshot, export jobs and their chunks, status reports, erasure requests
 
 Revision ID: 01f0c3914777
-Revises: 3cb6e2fb1de3
+Revises: c41f7e2a9b6d
 Create Date: 2026-12-01 22:13:49.642420
 """
 
@@ -11,7 +11,7 @@ import kariya.models.types
 
 
 revision = '01f0c3914777'
-down_revision = '3cb6e2fb1de3'
+down_revision = 'c41f7e2a9b6d'
 branch_labels = None
 depends_on = None
 
