@@ -8,7 +8,8 @@ nothing is written.
 
 A machine's STATES list is the only list of its states: services name them through
 `state_names` (`round_wf.S.open`), state sets come from `sources`, and the table's CHECK
-constraint from `state_check`.
+constraint from `state_check`. The record of every transition (`transition_record`) is
+defined here too.
 """
 
 from __future__ import annotations
@@ -17,13 +18,30 @@ import datetime as dt
 import types
 from collections.abc import Iterable
 
-from sqlalchemy import CheckConstraint, insert, update
-from sqlalchemy.orm import Session
+from sqlalchemy import BigInteger, CheckConstraint, Index, String, insert, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
 from transitions import Machine, MachineError
 
 from kariya.errors import IllegalTransition
-from workflows.records import TransitionRecord
+from kariya.orm import Base, UTCDateTime
+
+
+class TransitionRecord(Base):
+    """Who moved which row from which state to which, when and why (every machine)."""
+
+    __tablename__ = "transition_record"
+    __table_args__ = (Index("ix_transition_record_entity", "machine", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    machine: Mapped[str] = mapped_column(String(30))
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    event: Mapped[str] = mapped_column(String(30))
+    from_state: Mapped[str] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 def define(name: str, states, transitions, initial, labels: dict[str, str]) -> Machine:

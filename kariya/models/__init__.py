@@ -23,7 +23,7 @@ from kariya.residents.models import IdempotencyRecord, Person
 from kariya.staff.models import LoginAttempt, StaffUser
 from kariya.stores.importer.models import UploadedFile
 from kariya.stores.models import Store, StoreNotice, StoreNoticeRead
-from workflows.records import TransitionRecord
+from workflows.binding import TransitionRecord
 
 configure_mappers()
 
