@@ -8,12 +8,14 @@ from workflows import (
     adjustment,
     bank_change,
     coupon,
+    inquiry,
     mail,
     material_job,
     payout,
     redemption,
     round,
     store,
+    transfer,
 )
 
 ALL = (
@@ -26,6 +28,8 @@ ALL = (
     adjustment.MACHINE,
     mail.MACHINE,
     material_job.MACHINE,
+    inquiry.MACHINE,
+    transfer.MACHINE,
 )
 
 BY_NAME = {machine.kariya_name: machine for machine in ALL}
