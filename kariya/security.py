@@ -49,6 +49,15 @@ class P(enum.StrEnum):
     SECRETARIAT_BANK_DECIDE = "secretariat:bank:decide"
     SECRETARIAT_ADJUSTMENTS_PROPOSE = "secretariat:adjustments:propose"
     CITY_ADJUSTMENTS_DECIDE = "city:adjustments:decide"
+    # The call centre (Q-1..Q-3) and the access log (D-1).
+    CALLCENTER_INQUIRIES_VIEW = "callcenter:inquiries:view"
+    CALLCENTER_INQUIRIES_EDIT = "callcenter:inquiries:edit"
+    CALLCENTER_STORES_VIEW = "callcenter:stores:view"
+    CALLCENTER_TRANSFERS_REQUEST = "callcenter:transfers:request"
+    CALLCENTER_REPORTS_VIEW = "callcenter:reports:view"
+    CITY_INQUIRIES_ANSWER = "city:inquiries:answer"
+    CITY_TRANSFERS_APPROVE = "city:transfers:approve"
+    AUDIT_ACCESS_LOG_VIEW = "audit:access_log:view"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
@@ -70,7 +79,19 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.STAFF_SELF_VIEW,
         }
     ),
-    roles.AGENT: frozenset({P.CALLCENTER_HOME_VIEW, P.CALLCENTER_PERSONS_VIEW, P.STAFF_SELF_VIEW}),
+    # Agents look up and log; they never approve, never answer for the city, and nothing about
+    # money is theirs to change (no payout, adjustment, void or bank permission).
+    roles.AGENT: frozenset(
+        {
+            P.CALLCENTER_HOME_VIEW,
+            P.CALLCENTER_PERSONS_VIEW,
+            P.CALLCENTER_INQUIRIES_VIEW,
+            P.CALLCENTER_INQUIRIES_EDIT,
+            P.CALLCENTER_STORES_VIEW,
+            P.CALLCENTER_TRANSFERS_REQUEST,
+            P.STAFF_SELF_VIEW,
+        }
+    ),
     roles.SECRETARIAT: frozenset(
         {
             P.SECRETARIAT_HOME_VIEW,
@@ -88,6 +109,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.SECRETARIAT_NOTICES_EDIT,
             P.SECRETARIAT_BANK_DECIDE,
             P.SECRETARIAT_ADJUSTMENTS_PROPOSE,
+            P.CALLCENTER_PERSONS_VIEW,
+            P.CALLCENTER_INQUIRIES_VIEW,
+            P.CALLCENTER_INQUIRIES_EDIT,
+            P.CALLCENTER_REPORTS_VIEW,
+            P.AUDIT_ACCESS_LOG_VIEW,
             P.STAFF_SELF_VIEW,
         }
     ),
@@ -98,6 +124,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.CITY_ISSUANCE_HALT,
             P.CITY_LEDGER_VIEW,
             P.CITY_ADJUSTMENTS_DECIDE,
+            P.CALLCENTER_INQUIRIES_VIEW,
+            P.CALLCENTER_REPORTS_VIEW,
+            P.CITY_INQUIRIES_ANSWER,
+            P.CITY_TRANSFERS_APPROVE,
+            P.AUDIT_ACCESS_LOG_VIEW,
             P.STAFF_SELF_VIEW,
         }
     ),
