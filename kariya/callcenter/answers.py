@@ -77,9 +77,16 @@ def passage(manual: Manual | None, topic: str) -> Section | None:
 
 
 def insert_into(note: str, section: Section) -> str:
-    """The note with the section's text appended, as the agent reads it to the caller."""
-    quoted = f"【{section.title}】\n{section.body.strip()}"
+    """The note with the section's text appended, as the agent reads it to the caller (once:
+    the console's script may have inserted it already)."""
+    quoted = quote(section)
+    if quoted in note:
+        return note
     return f"{note.rstrip()}\n\n{quoted}" if note.strip() else quoted
+
+
+def quote(section: Section) -> str:
+    return f"【{section.title}】\n{section.body.strip()}"
 
 
 def outdated(quoted_version: int | None, manual: Manual | None) -> bool:

@@ -17,9 +17,12 @@ from sqlalchemy.orm import Session
 
 from kariya.audit import access
 from kariya.audit.access import Viewer
-from kariya.callcenter import inquiries
+from kariya.callcenter import answers, inquiries, reminders, timeline, transfers
+from kariya.callcenter.calendar import BusinessCalendar
+from kariya.callcenter.models import Inquiry
 from kariya.campaign.models import Round
 from kariya.clock import to_jst
+from kariya.coupons import acquisition
 from kariya.coupons.models import Acquisition, Coupon
 from kariya.errors import Invalid, NotFound
 from kariya.redemptions.models import Redemption
@@ -28,8 +31,9 @@ from kariya.residents.models import Person
 from kariya.stores.finder import search_key
 from kariya.stores.models import Store
 from workflows import coupon as coupon_wf
+from workflows import inquiry as inquiry_wf
 from workflows import store as store_wf
-from workflows.binding import label
+from workflows.binding import label, sources
 
 RESULTS_MAX = 20
 QUERY_MAX = 100
@@ -213,4 +217,84 @@ def store_card(store: Store) -> dict:
             if store.account_number
             else "未登録"
         ),
+    }
+
+
+# -- the console's screens ----------------------------------------------------------------------
+
+
+def desk(db: Session, clock, settings, viewer: Viewer, q: str = "") -> dict:
+    """The console's home: the round as residents see it, the call centre's hours, the form to
+    log a call, the queue, the caller's store (stores need no reason) and the warnings."""
+    now = clock.now()
+    active = list(
+        db.scalars(
+            select(Inquiry)
+            .where(Inquiry.state.in_(inquiries.ACTIVE_STATES))
+            .order_by(Inquiry.due_at)
+            .limit(200)
+        )
+    )
+    found_stores = stores(db, q) if q.strip() else []
+    return {
+        "status": acquisition.round_status(db, clock, None),
+        "hours": BusinessCalendar.of(settings).status(now),
+        "now": now,
+        "mine": [i for i in active if i.assignee == viewer.actor],
+        "queue": [i for i in active if i.state == inquiry_wf.S.new],
+        "answered": [i for i in active if i.state == inquiry_wf.S.answered],
+        "warnings": reminders.warnings(db, now),
+        "refs": inquiries.references(db, active),
+        "q": q,
+        "stores": [store_card(s) for s in found_stores],
+    }
+
+
+def case(db: Session, clock, settings, viewer: Viewer, inquiry, q: str = "") -> dict:
+    """One inquiry on the console: its journal and next steps, the linked resident's timeline
+    (a look-up, so an access record; only while the inquiry is a reason), look-ups for it, the
+    canned answers and its transfer requests."""
+    now = clock.now()
+    refs_of = inquiries.references(db, [inquiry])[inquiry.id]
+    is_reason = inquiry.state in inquiries.REASON_STATES
+    person = db.get(Person, inquiry.person_id) if inquiry.person_id else None
+    record = None
+    entries: list = []
+    if person is not None and is_reason:
+        view_resident(db, clock, viewer, person, inquiry.id)
+        record = resident_json(db, person)
+        entries = timeline.build(db, person, now)
+    found_people: list[Person] = []
+    found_stores: list[Store] = []
+    if q.strip():
+        found_stores = stores(db, q)
+        if is_reason:
+            found_people = search_residents(db, clock, viewer, q, inquiry.id)
+    manual = answers.published_manual(db)
+    events = inquiries.events(db, inquiry)
+    steps = [
+        e
+        for e in inquiries.EVENTS
+        if inquiry.state in sources(inquiry_wf.MACHINE, e) and e not in inquiries.CITY_EVENTS
+    ]
+    found_transfers = transfers.of_inquiry(db, inquiry.id)
+    return {
+        "inquiry": inquiry,
+        "refs": refs_of,
+        "events": events,
+        "outdated": {e.id for e in events if answers.outdated(e.manual_version, manual)},
+        "steps": steps,
+        "person": person,
+        "record": record,
+        "timeline": entries,
+        "is_reason": is_reason,
+        "store": db.get(Store, inquiry.store_id) if inquiry.store_id else None,
+        "q": q,
+        "people": found_people,
+        "stores": [store_card(s) for s in found_stores],
+        "sections": list(manual.sections) if manual else [],
+        "manual": manual,
+        "transfers": found_transfers,
+        "transfer_people": transfers.people_of(db, found_transfers),
+        "now": now,
     }

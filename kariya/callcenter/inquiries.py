@@ -578,3 +578,19 @@ def detail_json(db: Session, inquiry: Inquiry) -> dict:
 def counts_by_state(db: Session) -> dict[str, int]:
     found = dict(db.execute(select(Inquiry.state, func.count()).group_by(Inquiry.state)).all())
     return {state: int(found.get(state, 0)) for state in inquiry_wf.S}
+
+
+def waiting_for_city(db: Session) -> list[Inquiry]:
+    """Escalations the city has not answered yet, oldest first (the city's home page)."""
+    return list(
+        db.scalars(
+            select(Inquiry)
+            .where(Inquiry.state == inquiry_wf.S.escalated)
+            .order_by(Inquiry.escalated_at)
+        )
+    )
+
+
+def business_age(settings: Settings, since: dt.datetime, now: dt.datetime) -> float:
+    """Business hours since `since` (Q-2), one decimal."""
+    return round(calendar(settings).between(since, now).total_seconds() / 3600, 1)

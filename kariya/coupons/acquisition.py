@@ -30,6 +30,7 @@ from kariya.errors import Conflict, DomainError
 from kariya.ledger import postings
 from kariya.models import Acquisition, Campaign, Coupon, Person, Round
 from kariya.orm import UTCDateTime
+from kariya.residents import profiles
 from kariya.settings import Settings
 from workflows import coupon as coupon_wf
 from workflows import round as round_wf
@@ -171,14 +172,21 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
         .from_select(
             ["round_id", "person_id", "amount", "created_at"],
             select(literal(rnd.id), Person.id, literal(pack), literal(now, UTCDateTime)).where(
-                Person.id == person_id, Person.profile_at.is_not(None)
+                Person.id == person_id,
+                Person.profile_at.is_not(None),
+                Person.blocked_at.is_(None),
             ),
         )
         .on_conflict_do_nothing(index_elements=["round_id", "person_id"])
         .returning(acquisitions.c.id)
     )
     if acquisition_id is None:
-        if not db.scalar(select(Person.profile_at.is_not(None)).where(Person.id == person_id)):
+        found = db.execute(
+            select(Person.profile_at, Person.blocked_at).where(Person.id == person_id)
+        ).first()
+        if found is not None and found.blocked_at is not None:
+            raise profiles.AccountMoved()
+        if found is None or found.profile_at is None:
             raise ProfileRequired()
         raise AlreadyAcquired()
     coupons = Coupon.__table__

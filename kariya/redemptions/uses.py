@@ -26,6 +26,7 @@ from kariya.clock import JST, to_jst
 from kariya.coupons import acquisition, lifecycle
 from kariya.errors import Conflict, DomainError, Invalid, NotFound
 from kariya.models import Coupon, Person, Redemption, Round, Store, StoreUse
+from kariya.residents import profiles
 from kariya.stores.finder import store_json
 from workflows import coupon as coupon_wf
 from workflows import redemption as redemption_wf
@@ -159,6 +160,8 @@ def redeem(db: Session, clock, person_id: int, token: str, count, bill) -> dict:
         )
     amount_billed = parse_bill(bill)
     person = db.get(Person, person_id)
+    if person is not None and person.blocked:
+        raise profiles.AccountMoved()
     if person is None or not person.has_profile:
         raise acquisition.ProfileRequired()
     minimum = thresholds[count - 1]

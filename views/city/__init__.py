@@ -11,3 +11,12 @@ def includeme(config):
     config.add_route("city.payout_xlsx", "/payouts/{id:\\d+}.xlsx")
     config.add_route("city.adjustments", "/adjustments")
     config.add_route("city.adjustment", "/adjustments/{id:\\d+}/{action:approve|reject}")
+    config.add_route("city.callcenter", "/callcenter")
+    config.add_route("city.inquiry", "/callcenter/inquiries/{id:\\d+}")
+    config.add_route("city.inquiry_answer", "/callcenter/inquiries/{id:\\d+}/answer")
+    config.add_route("city.transfer", "/callcenter/transfers/{id:\\d+}")
+    config.add_route(
+        "city.transfer_decide", "/callcenter/transfers/{id:\\d+}/{action:approve|reject}"
+    )
+    config.add_route("city.access_log", "/access-log")
+    config.add_route("city.access_log_csv", "/access-log.csv")

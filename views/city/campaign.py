@@ -4,6 +4,7 @@ from pyramid.view import view_config
 
 from kariya.campaign import definition
 from kariya.security import P
+from views.city.callcenter import escalation_panel
 from workflows import round as round_wf
 from workflows.binding import label
 
@@ -18,4 +19,5 @@ def home(request):
     return {
         "campaign": definition.latest(request.db),
         "round_label": lambda s: label(round_wf.MACHINE, s),
+        **escalation_panel(request),
     }

@@ -39,3 +39,7 @@ def includeme(config):
     config.add_route("secretariat.bank_requests", "/bank-requests")
     config.add_route("secretariat.bank_request", "/bank-requests/{id:\\d+}")
     config.add_route("secretariat.adjustments", "/adjustments")
+    config.add_route("secretariat.callcenter", "/callcenter")
+    config.add_route("secretariat.inquiry", "/callcenter/inquiries/{id:\\d+}")
+    config.add_route("secretariat.access_log", "/access-log")
+    config.add_route("secretariat.access_log_csv", "/access-log.csv")
