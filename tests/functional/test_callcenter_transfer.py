@@ -4,10 +4,15 @@ round's unused coupons and the history move to the new record in the ledger's te
 ledger check` holds), the old record is blocked from logging in, acquiring and using; every step
 is in the access log (D-1)."""
 
+import datetime as dt
+
 import pytest
 import webtest
 from sqlalchemy import func, select
 
+from kariya.clock import FixedClock
+from kariya.coupons import acquisition, ticker
+from kariya.errors import DomainError
 from kariya.models import (
     AccessRecord,
     Acquisition,
@@ -18,7 +23,7 @@ from kariya.models import (
     PersonTransfer,
     Redemption,
 )
-from kariya.residents import refs
+from kariya.residents import profiles, refs
 from tests.functional.callcenter_support import MONDAY_10, new_inquiry, staff_app, world
 from tests.helpers import csrf_from, make_person, make_store, run_cli, write_cli_ini
 
@@ -173,11 +178,6 @@ def test_the_old_record_cannot_acquire_a_later_round(testapp, db, app, lost, set
     city.post(
         f"/city/callcenter/transfers/{transfer.id}/approve", {"csrf_token": csrf_from(review.text)}
     )
-    import datetime as dt
-
-    from kariya.clock import FixedClock
-    from kariya.coupons import acquisition, ticker
-    from kariya.errors import DomainError
 
     week2 = FixedClock(dt.datetime.fromisoformat("2024-01-22T10:00:00+09:00"))
     ticker.run_due(db, week2, actor="test")
@@ -191,9 +191,6 @@ def test_the_old_record_cannot_acquire_a_later_round(testapp, db, app, lost, set
 
 def test_no_transfer_to_an_account_that_acquired_the_same_round(testapp, db, lost):
     w, new, inquiry = lost
-    from kariya.clock import FixedClock
-    from kariya.coupons import acquisition
-    from kariya.residents import profiles
 
     profiles.set_profile(db, FixedClock(MONDAY_10), new, "70s", "kariya", agreed_terms="2024-01")
     acquisition.acquire(db, FixedClock(MONDAY_10), new.id)
