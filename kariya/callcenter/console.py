@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from kariya.audit import access
 from kariya.audit.access import Viewer
-from kariya.callcenter import answers, inquiries, reminders, timeline, transfers
+from kariya.callcenter import answers, inquiries, reading, reminders, timeline, transfers
 from kariya.callcenter.calendar import BusinessCalendar
 from kariya.callcenter.models import Inquiry
 from kariya.campaign.models import Round
@@ -244,7 +244,7 @@ def desk(db: Session, clock, settings, viewer: Viewer, q: str = "") -> dict:
         "queue": [i for i in active if i.state == inquiry_wf.S.new],
         "answered": [i for i in active if i.state == inquiry_wf.S.answered],
         "warnings": reminders.warnings(db, now),
-        "refs": inquiries.references(db, active),
+        "refs": reading.references(db, active),
         "q": q,
         "stores": [store_card(s) for s in found_stores],
     }
@@ -255,7 +255,7 @@ def case(db: Session, clock, settings, viewer: Viewer, inquiry, q: str = "") -> 
     (a look-up, so an access record; only while the inquiry is a reason), look-ups for it, the
     canned answers and its transfer requests."""
     now = clock.now()
-    refs_of = inquiries.references(db, [inquiry])[inquiry.id]
+    refs_of = reading.references(db, [inquiry])[inquiry.id]
     is_reason = inquiry.state in inquiries.REASON_STATES
     person = db.get(Person, inquiry.person_id) if inquiry.person_id else None
     record = None
@@ -271,7 +271,7 @@ def case(db: Session, clock, settings, viewer: Viewer, inquiry, q: str = "") -> 
         if is_reason:
             found_people = search_residents(db, clock, viewer, q, inquiry.id)
     manual = answers.published_manual(db)
-    events = inquiries.events(db, inquiry)
+    events = reading.events(db, inquiry)
     steps = [
         e
         for e in inquiries.EVENTS

@@ -14,7 +14,7 @@ from collections import Counter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kariya.callcenter import categories, inquiries
+from kariya.callcenter import categories, inquiries, reading
 from kariya.callcenter.models import Inquiry
 from kariya.clock import JST, to_jst
 from kariya.settings import Settings
@@ -100,7 +100,7 @@ def _when(value: dt.datetime | None) -> str:
 def rows(db: Session) -> tuple[list[str], list[list]]:
     """Every inquiry as one row (C-2: the call-centre records), residents by person_ref."""
     found = list(db.scalars(select(Inquiry).order_by(Inquiry.id)))
-    refs_of = inquiries.references(db, found)
+    refs_of = reading.references(db, found)
     table = []
     for i in found:
         r = refs_of[i.id]

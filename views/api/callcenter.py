@@ -9,7 +9,7 @@ import re
 
 from pyramid.view import view_config
 
-from kariya.callcenter import console, inquiries
+from kariya.callcenter import console, inquiries, reading
 from kariya.callcenter.calendar import BusinessCalendar
 from kariya.clock import JST, to_jst
 from kariya.errors import Invalid
@@ -74,7 +74,7 @@ def create_inquiry(request):
         payout_line_id=body.get("payout_line_id"),
     )
     request.response.status = 201
-    return inquiries.detail_json(request.db, inquiry)
+    return reading.detail_json(request.db, inquiry)
 
 
 @view_config(
@@ -85,14 +85,14 @@ def create_inquiry(request):
 )
 def list_inquiries(request):
     escalated = request.params.get("escalated", "").strip().lower()
-    found = inquiries.listing(
+    found = reading.listing(
         request.db,
         request.identity.role,
-        states=inquiries.parse_states(request.params.get("state")),
+        states=reading.parse_states(request.params.get("state")),
         escalated=True if escalated in ("true", "1", "yes") else None,
     )
-    refs_of = inquiries.references(request.db, found)
-    return {"inquiries": [inquiries.summary_json(i, refs_of[i.id]) for i in found]}
+    refs_of = reading.references(request.db, found)
+    return {"inquiries": [reading.summary_json(i, refs_of[i.id]) for i in found]}
 
 
 @view_config(
@@ -103,7 +103,7 @@ def list_inquiries(request):
 )
 def show_inquiry(request):
     inquiry = inquiries.get_for(request.db, request.matchdict["id"], request.identity.role)
-    return inquiries.detail_json(request.db, inquiry)
+    return reading.detail_json(request.db, inquiry)
 
 
 @view_config(

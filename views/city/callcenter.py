@@ -6,7 +6,7 @@ from __future__ import annotations
 from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
-from kariya.callcenter import categories, inquiries, reminders, reports, transfers
+from kariya.callcenter import categories, inquiries, reading, reminders, reports, transfers
 from kariya.errors import DomainError
 from kariya.security import P
 from views.common import viewer
@@ -17,12 +17,12 @@ def escalation_panel(request) -> dict:
     """What the city's home page shows of the call centre: escalations waiting for an answer,
     with their age, and the transfers waiting for approval."""
     now = request.clock.now()
-    waiting = inquiries.waiting_for_city(request.db)
+    waiting = reading.waiting_for_city(request.db)
     return {
         "escalations": waiting,
         "escalation_age": lambda i: (
             ago(i.escalated_at, now),
-            inquiries.business_age(request.kariya_settings, i.escalated_at, now),
+            reading.business_age(request.kariya_settings, i.escalated_at, now),
         ),
         "escalation_reminders": reminders.escalation_reminders(request.db, [i.id for i in waiting]),
         "transfers_waiting": transfers.waiting(request.db),
@@ -37,7 +37,7 @@ def escalation_panel(request) -> dict:
     request_method="GET",
 )
 def index(request):
-    found = inquiries.listing(request.db, request.identity.role, limit=200)
+    found = reading.listing(request.db, request.identity.role, limit=200)
     return {
         **escalation_panel(request),
         "inquiries": found,
@@ -59,13 +59,13 @@ def show(request):
     now = request.clock.now()
     return {
         "inquiry": inquiry,
-        "refs": inquiries.references(request.db, [inquiry])[inquiry.id],
-        "events": inquiries.events(request.db, inquiry),
+        "refs": reading.references(request.db, [inquiry])[inquiry.id],
+        "events": reading.events(request.db, inquiry),
         "state_label": inquiries.state_label,
         "event_label": inquiries.event_label,
         "category_label": categories.label,
         "age": ago(inquiry.escalated_at, now),
-        "business_hours": inquiries.business_age(
+        "business_hours": reading.business_age(
             request.kariya_settings, inquiry.escalated_at, inquiry.answered_at or now
         ),
     }

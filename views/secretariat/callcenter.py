@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pyramid.view import view_config
 
-from kariya.callcenter import categories, inquiries, reports
+from kariya.callcenter import categories, inquiries, reading, reports
 from kariya.security import P
 
 
@@ -16,11 +16,11 @@ from kariya.security import P
     request_method="GET",
 )
 def index(request):
-    states = inquiries.parse_states(request.params.get("state"))
-    found = inquiries.listing(request.db, request.identity.role, states=states, limit=300)
+    states = reading.parse_states(request.params.get("state"))
+    found = reading.listing(request.db, request.identity.role, states=states, limit=300)
     return {
         "inquiries": found,
-        "refs": inquiries.references(request.db, found),
+        "refs": reading.references(request.db, found),
         "state": request.params.get("state", ""),
         "states": [(s, inquiries.state_label(s)) for s in inquiries.inquiry_wf.S],
         "state_label": inquiries.state_label,
@@ -39,8 +39,8 @@ def show(request):
     inquiry = inquiries.get_for(request.db, request.matchdict["id"], request.identity.role)
     return {
         "inquiry": inquiry,
-        "refs": inquiries.references(request.db, [inquiry])[inquiry.id],
-        "events": inquiries.events(request.db, inquiry),
+        "refs": reading.references(request.db, [inquiry])[inquiry.id],
+        "events": reading.events(request.db, inquiry),
         "state_label": inquiries.state_label,
         "event_label": inquiries.event_label,
         "category_label": categories.label,
