@@ -28,8 +28,10 @@ system-packages:
 		apt-get update -q && apt-get install -y -q --no-install-recommends chromium fonts-ipafont-gothic; \
 	fi
 
+# lint-imports checks the import contracts in .importlinter (layers, no cycles between domains).
 test: install system-packages
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
 lint: install

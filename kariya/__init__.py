@@ -14,6 +14,8 @@ from kariya import settings as kariya_settings
 
 
 def make_config(settings: dict) -> Configurator:
+    import kariya.models  # noqa: F401  every domain's mappers, before the first session
+
     settings = kariya_settings.load(settings)
     config = Configurator(settings=settings)
     config.include("kariya.settings")

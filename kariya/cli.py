@@ -115,25 +115,24 @@ def cmd_tick(registry, args) -> int:
 
 
 def cmd_ledger_check(registry, args) -> int:
+    from kariya.audit import ledger_check
     from kariya.campaign import definition
-    from kariya.ledger import postings
 
     with _session(registry) as db:
         campaign = definition.latest(db)
         if campaign is None:
             print("no campaign loaded")
             return 1
-        report = postings.check(db, campaign)
+        report = ledger_check.check(db, campaign)
         print(report.text())
     return 0 if report.ok else 1
 
 
 def cmd_store_qr(registry, args) -> int:
-    from kariya.materials import sets
-    from kariya.stores import qr
+    from kariya.stores import lookup, qr
 
     with _session(registry) as db:
-        store = sets.find_store(db, args.code)
+        store = lookup.get(db, args.code)
         url = qr.store_url(settings_of(registry), store)
         print(url)
         if args.png:
@@ -224,7 +223,7 @@ def _staff_actor(db, username: str) -> str:
 def cmd_payouts(registry, args) -> int:
     from kariya import roles
     from kariya.clock import make_clock
-    from kariya.payouts import batches
+    from kariya.payouts import batches, transfers
 
     with _session(registry) as db:
         clock = make_clock(settings_of(registry), db)
@@ -243,7 +242,7 @@ def cmd_payouts(registry, args) -> int:
                 raise DomainError("承認は市の担当者のアカウントで行います。")
             batches.approve(db, clock, batch, actor=f"staff:{user.username}")
         elif args.payouts_command == "export":
-            data = batches.export(
+            data = transfers.export(
                 db, clock, batch, settings_of(registry), actor="cli:payouts-export"
             )
             Path(args.out).write_bytes(data)

@@ -1,12 +1,14 @@
 """The ORM kernel: the declarative base with a naming convention (so migrations get stable
-constraint names) and the reusable column types."""
+constraint names), the reusable column types, and the insert that skips an existing row on
+PostgreSQL and SQLite alike."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import DateTime, Insert, MetaData, TypeDecorator
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase, Session
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -43,3 +45,12 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+
+def insert_or_skip(db: Session, target, *, on: list[str] | None = None) -> Insert:
+    """`INSERT ... ON CONFLICT (on) DO NOTHING` in the session's database (PostgreSQL, or SQLite
+    for the demo): add `.values(...)` or `.from_select(...)`, and `.returning(...)`, which gives
+    no row where a row with the same `on` columns was already there (without `on`: where the
+    row conflicts with any unique constraint)."""
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(target).on_conflict_do_nothing(index_elements=on)

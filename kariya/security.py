@@ -10,8 +10,8 @@ from pyramid.security import Allowed, Denied
 from pyramid.session import JSONSerializer, SignedCookieSessionFactory
 
 from kariya import roles
-from kariya.models import StaffUser
 from kariya.settings import settings_of
+from kariya.staff.models import StaffUser
 
 
 class P(enum.StrEnum):

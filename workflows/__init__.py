@@ -25,6 +25,7 @@ ALL = (
     store.MACHINE,
     bank_change.MACHINE,
     payout.MACHINE,
+    payout.LINE,
     adjustment.MACHINE,
     mail.MACHINE,
     material_job.MACHINE,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import types
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from sqlalchemy import BigInteger, CheckConstraint, Index, String, insert, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -44,7 +45,42 @@ class TransitionRecord(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-def define(name: str, states, transitions, initial, labels: dict[str, str]) -> Machine:
+class Move(NamedTuple):
+    """One row's move for the transition record; from_state == to_state for an event that is
+    recorded in the row's history without changing its state (a QR reissue, an import)."""
+
+    entity_id: int
+    event: str
+    from_state: str
+    to_state: str
+    reason: str = ""
+
+
+def record(
+    db: Session, machine: Machine, moves: Iterable[Move], *, actor: str, now: dt.datetime
+) -> None:
+    """Write the transition record of `moves` (who, when, from, to, why), in one INSERT."""
+    rows = [
+        dict(
+            machine=machine.kariya_name,
+            entity_id=move.entity_id,
+            event=move.event,
+            from_state=move.from_state,
+            to_state=move.to_state,
+            actor=actor,
+            reason=(move.reason or "")[:500],
+            at=now,
+        )
+        for move in moves
+    ]
+    if rows:
+        db.execute(insert(TransitionRecord), rows)
+
+
+def define(
+    name: str, states, transitions, initial, labels: dict[str, str], *, attribute: str = "state"
+) -> Machine:
+    """A module-level machine over rows whose column `attribute` holds the state."""
     machine = Machine(
         model=None,
         states=list(states),
@@ -52,10 +88,11 @@ def define(name: str, states, transitions, initial, labels: dict[str, str]) -> M
         initial=initial,
         auto_transitions=False,
         send_event=True,
-        model_attribute="state",
+        model_attribute=attribute,
         name=name,
     )
     machine.kariya_name = name
+    machine.kariya_attribute = attribute
     machine.kariya_labels = labels
     return machine
 
@@ -132,34 +169,24 @@ def fire(
     """Fire `event` on `row`; returns the new state."""
     if event not in machine.events:
         raise ValueError(f"{machine.kariya_name} has no event {event!r}")
-    old = row.state
-    proxy = types.SimpleNamespace(state=old, row=row, context=context)
+    column = machine.kariya_attribute
+    old = getattr(row, column)
+    proxy = types.SimpleNamespace(**{column: old}, row=row, context=context)
     try:
         moved = machine.events[event].trigger(proxy)
     except MachineError:
         raise _refuse(machine, event, old) from None
     if not moved:
         raise _refuse(machine, event, old)
-    new = proxy.state
+    new = getattr(proxy, column)
     table = type(row).__table__
     result = db.execute(
-        update(table).where(table.c.id == row.id, table.c.state == old).values(state=new)
+        update(table).where(table.c.id == row.id, table.c[column] == old).values({column: new})
     )
     if result.rowcount != 1:
         raise _refuse(machine, event, "(他の処理で変更済み)")
-    set_committed_value(row, "state", new)
-    db.execute(
-        insert(TransitionRecord).values(
-            machine=machine.kariya_name,
-            entity_id=row.id,
-            event=event,
-            from_state=old,
-            to_state=new,
-            actor=actor,
-            reason=reason[:500],
-            at=now,
-        )
-    )
+    set_committed_value(row, column, new)
+    record(db, machine, [Move(row.id, event, old, new, reason)], actor=actor, now=now)
     return new
 
 
@@ -182,28 +209,14 @@ def fire_bulk(
         dest = candidates[0].dest
         result = db.execute(
             update(table)
-            .where(table.c.state == source, *where)
-            .values(state=dest)
+            .where(table.c[machine.kariya_attribute] == source, *where)
+            .values({machine.kariya_attribute: dest})
             .returning(table.c.id)
         )
         ids = list(result.scalars())
-        if ids:
-            db.execute(
-                insert(TransitionRecord),
-                [
-                    dict(
-                        machine=machine.kariya_name,
-                        entity_id=i,
-                        event=event,
-                        from_state=source,
-                        to_state=dest,
-                        actor=actor,
-                        reason=reason[:500],
-                        at=now,
-                    )
-                    for i in ids
-                ],
-            )
+        record(
+            db, machine, [Move(i, event, source, dest, reason) for i in ids], actor=actor, now=now
+        )
         moved_ids.extend(ids)
     return moved_ids
 

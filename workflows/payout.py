@@ -1,6 +1,10 @@
 """Payout batch (DESIGN.md section 3, F-1..F-5): draft -> submitted -> approved (by the city) ->
 exported -> transferred -> reconciled; a rejected batch goes back to draft. A batch is frozen once
-submitted: only a draft's lines can change."""
+submitted: only a draft's lines can change.
+
+A batch's line (one store's transfer) is `included` or `held` (a suspended store, a bank account
+that cannot be paid: carried to the next batch) when the batch is built, and the bank's result
+moves an included line to `transferred` or `failed` (its uses go to the next batch)."""
 
 from workflows.binding import define, state_names
 
@@ -35,3 +39,24 @@ LABELS = {
 
 MACHINE = define("payout", STATES, TRANSITIONS, "draft", LABELS)
 S = state_names(MACHINE)
+
+LINE_STATES = ["included", "held", "transferred", "failed"]
+
+LINE_TRANSITIONS = [
+    {"trigger": "transfer", "source": "included", "dest": "transferred"},
+    {"trigger": "fail", "source": "included", "dest": "failed"},
+]
+
+LINE_LABELS = {
+    "included": "振込対象",
+    "held": "保留(次回へ繰越)",
+    "transferred": "振込済み",
+    "failed": "振込不能(次回へ繰越)",
+    "event:transfer": "振込完了",
+    "event:fail": "振込不能",
+}
+
+LINE = define(
+    "payout_line", LINE_STATES, LINE_TRANSITIONS, "included", LINE_LABELS, attribute="status"
+)
+L = state_names(LINE)

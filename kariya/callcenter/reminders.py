@@ -18,11 +18,11 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import and_, exists, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya.callcenter import inquiries
 from kariya.callcenter.models import Inquiry, InquiryEvent, InquiryReminder
+from kariya.orm import insert_or_skip
 from kariya.settings import Settings
 from workflows import inquiry as inquiry_wf
 from workflows.binding import fire_bulk
@@ -35,11 +35,9 @@ DUE_SOON = "due_soon"
 def _claim(db: Session, inquiry_id: int, kind: str, due: dt.datetime, now: dt.datetime) -> bool:
     """Take the reminder's key; False if it was given already (or is being given right now by
     another transaction, which this one waits for)."""
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     taken = db.scalar(
-        dialect.insert(InquiryReminder)
+        insert_or_skip(db, InquiryReminder, on=["inquiry_id", "kind", "due_at"])
         .values(inquiry_id=inquiry_id, kind=kind, due_at=due, created_at=now)
-        .on_conflict_do_nothing(index_elements=["inquiry_id", "kind", "due_at"])
         .returning(InquiryReminder.id)
     )
     return taken is not None

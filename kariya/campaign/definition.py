@@ -14,10 +14,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from kariya.campaign.models import Campaign, Round
 from kariya.campaign.rules import latest_campaign
 from kariya.errors import Conflict, Invalid
 from kariya.ledger import postings
-from kariya.models import Campaign, LedgerEntry, Round
+from kariya.ledger.models import LedgerEntry
 from workflows import round as round_wf
 
 

@@ -21,16 +21,17 @@ import threading
 import time
 
 from sqlalchemy import insert, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from kariya.campaign.models import Campaign, Round
 from kariya.clock import to_jst
 from kariya.coupons import rounds as round_service
+from kariya.coupons.models import Acquisition, Coupon
 from kariya.errors import Conflict, DomainError
 from kariya.ledger import postings
-from kariya.models import Acquisition, Campaign, Coupon, Person, Round
-from kariya.orm import UTCDateTime
+from kariya.orm import UTCDateTime, insert_or_skip
 from kariya.residents import profiles
+from kariya.residents.models import Person
 from kariya.settings import Settings
 from workflows import coupon as coupon_wf
 from workflows import round as round_wf
@@ -164,11 +165,10 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
         raise refused
 
     pack = rnd.coupon_face * rnd.coupons_per_pack
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     acquisitions = Acquisition.__table__
     # The profile check rides on the claim: only a person with a profile yields a row to insert.
     acquisition_id = db.scalar(
-        dialect.insert(acquisitions)
+        insert_or_skip(db, acquisitions, on=["round_id", "person_id"])
         .from_select(
             ["round_id", "person_id", "amount", "created_at"],
             select(literal(rnd.id), Person.id, literal(pack), literal(now, UTCDateTime)).where(
@@ -177,7 +177,6 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
                 Person.blocked_at.is_(None),
             ),
         )
-        .on_conflict_do_nothing(index_elements=["round_id", "person_id"])
         .returning(acquisitions.c.id)
     )
     if acquisition_id is None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from kariya.campaign.models import Campaign, Round
+from kariya.coupons.models import Coupon
 from kariya.errors import Conflict, Invalid
 from kariya.ledger import postings
-from kariya.models import Campaign, Coupon, Round
 from workflows import coupon as coupon_wf
 from workflows import round as round_wf
 from workflows.binding import fire, fire_bulk, sources

@@ -13,8 +13,8 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kariya.campaign.models import Campaign, Round
 from kariya.coupons import rounds as round_service
-from kariya.models import Campaign, Round
 from workflows import round as round_wf
 from workflows.binding import sources
 

@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 
 from kariya import roles
 from kariya.campaign import definition
+from kariya.campaign.models import Campaign
 from kariya.clock import FixedClock, make_clock, set_clock
 from kariya.coupons import ticker
-from kariya.models import Campaign, StaffUser, Store
 from kariya.settings import Settings
 from kariya.staff import accounts
-from kariya.stores import registration
+from kariya.staff.models import StaffUser
+from kariya.stores import lookup, registration
 
 DEMO_PASSWORD = "kariya-demo-2024"
 DEMO_NOW = dt.datetime.fromisoformat("2024-01-15T10:00:00+09:00")
@@ -47,7 +48,7 @@ def load(db: Session, settings: Settings) -> list[tuple[str, str, str]]:
     for code, name, kana, category, area, address, phone in tomllib.loads(
         _data("demo_stores.toml")
     )["stores"]:
-        if db.scalar(select(Store.id).where(Store.code == code)) is None:
+        if lookup.by_code(db, code) is None:
             store = registration.create(
                 db,
                 clock,

@@ -230,14 +230,19 @@ class LineSimulator:
             return "invalid_request", "code_challenge_method must be S256"
         return None
 
-    def authorize_page(self, request, now) -> Response:
-        params = request.GET
+    def _authorize_refusal(self, params) -> Response | None:
+        """A bad client or redirect_uri is answered here; a protocol error goes back to it."""
         refused = self._check_authorize(params)
         if refused:
             return refused
         problem = self._protocol_problem(params)
-        if problem:
-            return self._redirect_error(params, *problem)
+        return self._redirect_error(params, *problem) if problem else None
+
+    def authorize_page(self, request, now) -> Response:
+        params = request.GET
+        refused = self._authorize_refusal(params)
+        if refused:
+            return refused
         hidden = [(k, v) for k, v in params.items() if k in AUTHORIZE_PARAMS]
         friendships = [
             (k, v) for k, v in FRIENDSHIP.items() if k != "added" or params.get("bot_prompt")
@@ -260,12 +265,9 @@ class LineSimulator:
 
     def authorize_submit(self, request, now) -> Response:
         params = request.POST
-        refused = self._check_authorize(params)
+        refused = self._authorize_refusal(params)
         if refused:
             return refused
-        problem = self._protocol_problem(params)
-        if problem:
-            return self._redirect_error(params, *problem)
         if params.get("action") != "allow":
             self._record("authorize", "ACCESS_DENIED")
             return self._redirect_error(

@@ -15,10 +15,10 @@ from email.message import EmailMessage
 
 import jinja2
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from kariya.models import OutboundMail
+from kariya.mail.models import OutboundMail
+from kariya.orm import insert_or_skip
 from kariya.settings import PROJECT_ROOT, Settings
 from workflows import mail as mail_wf
 from workflows.binding import fire
@@ -57,9 +57,8 @@ def queue(
     to_addr = (to_addr or "").strip()
     if not to_addr:
         return False
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     new_id = db.scalar(
-        dialect.insert(OutboundMail)
+        insert_or_skip(db, OutboundMail, on=["ref", "to_addr"])
         .values(
             ref=ref[:100],
             store_id=store_id,
@@ -71,7 +70,6 @@ def queue(
             last_error="",
             created_at=clock.now(),
         )
-        .on_conflict_do_nothing(index_elements=["ref", "to_addr"])
         .returning(OutboundMail.id)
     )
     return new_id is not None

@@ -1,6 +1,6 @@
 """Drawing helpers for the printed pieces: Japanese line breaking, fitting a name to a box,
 centred lines, the QR code as vector squares, and a canvas with the document's metadata. The
-PDFs embed the IPA fonts installed from Debian's packages (kariya/pdf_fonts.py; nothing
+PDFs embed the IPA fonts installed from Debian's packages (kariya/formats/pdf_fonts.py; nothing
 downloaded), so they print the same everywhere and the text is real, searchable text."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas
 
-from kariya import pdf_fonts
+from kariya.formats import pdf_fonts
 
 STICKER = (90 * mm, 90 * mm)
 GREEN = colors.HexColor("#06c755")

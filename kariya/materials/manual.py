@@ -18,12 +18,12 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 from reportlab.platypus import SimpleDocTemplate
 
-from kariya import pdf_fonts
 from kariya.campaign import excluded_items
+from kariya.formats import pdf_fonts
+from kariya.formats.pdf_fonts import GOTHIC, MINCHO
 from kariya.materials import flowables, texts
 from kariya.materials.context import PrintContext
 from kariya.materials.drawing import DARK_GREEN
-from kariya.pdf_fonts import GOTHIC, MINCHO
 
 TEMPLATE = "manual.md.jinja2"
 MARGIN_X, MARGIN_Y = 25 * mm, 20 * mm

@@ -12,6 +12,7 @@ from reportlab.lib.pagesizes import A3, A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
+from kariya.formats.pdf_fonts import GOTHIC
 from kariya.materials import texts
 from kariya.materials.context import PrintContext
 from kariya.materials.drawing import (
@@ -24,7 +25,6 @@ from kariya.materials.drawing import (
     new_canvas,
     wrap,
 )
-from kariya.pdf_fonts import GOTHIC
 from kariya.stores import qr
 from kariya.stores.models import Store
 

@@ -16,13 +16,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kariya.clock import utcnow
-from kariya.errors import Conflict, NotFound
+from kariya.errors import Conflict
 from kariya.materials import context
 from kariya.materials.context import PrintContext
 from kariya.materials.manual import manual_pdf
 from kariya.materials.pieces import flyer_pdf, poster_pdf, sticker_pdf
-from kariya.stores import qr
+from kariya.stores import lookup, qr
 from kariya.stores.models import Store
+from workflows import store as store_wf
 
 Progress = Callable[[int, int], None]
 
@@ -45,7 +46,7 @@ def store_files(
 
 
 def _check_printable(store: Store) -> None:
-    if store.state != "active":
+    if store.state != store_wf.S.active:
         raise Conflict(
             f"店舗「{store.name}」は利用可能な状態ではないため、掲示物を作成できません。",
             code="STORE_NOT_ACTIVE",
@@ -68,13 +69,6 @@ def _local_now(ctx: PrintContext, now: dt.datetime | None) -> dt.datetime:
     return ctx.rules.local(now or utcnow())
 
 
-def find_store(db: Session, code: str) -> Store:
-    store = db.scalar(select(Store).where(Store.code == code))
-    if store is None:
-        raise NotFound(f"店舗コード {code} の店舗は見つかりません。", code="STORE_NOT_FOUND")
-    return store
-
-
 def zip_name(store: Store) -> str:
     """A download name safe in any header and file system."""
     return "materials_" + re.sub(r"[^A-Za-z0-9_-]", "_", store.code) + ".zip"
@@ -95,17 +89,13 @@ def store_zip(db: Session, settings: dict, store: Store, now: dt.datetime | None
 def active_stores(db: Session) -> list[Store]:
     return list(
         db.scalars(
-            select(Store)
-            .where(Store.state == "active", Store.qr_token.is_not(None))
-            .order_by(Store.code)
+            select(Store).where(lookup.ACTIVE, Store.qr_token.is_not(None)).order_by(Store.code)
         )
     )
 
 
 def count_active(db: Session) -> int:
-    return db.scalar(
-        select(func.count()).where(Store.state == "active", Store.qr_token.is_not(None))
-    )
+    return db.scalar(select(func.count()).where(lookup.ACTIVE, Store.qr_token.is_not(None)))
 
 
 def build_all(

@@ -23,11 +23,14 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from kariya.campaign.models import Campaign, Round
 from kariya.coupons import rounds
 from kariya.errors import Conflict, Forbidden, Invalid, NotFound
 from kariya.ledger import postings
-from kariya.models import Campaign, PayoutAdjustment, Redemption, Round, Store
-from kariya.stores import normalize
+from kariya.payouts.models import PayoutAdjustment
+from kariya.redemptions.models import Redemption
+from kariya.stores import lookup, normalize
+from kariya.stores.models import Store
 from workflows import adjustment as adjustment_wf
 from workflows import round as round_wf
 from workflows.binding import fire, label
@@ -78,7 +81,7 @@ def propose(
         raise Invalid("調整の理由を入力してください(記録に残ります)。")
     amount = parse_amount(amount, max_amount)
     code = normalize.code(store_code or "", what="店舗コード")
-    store = db.scalar(select(Store).where(Store.code == code)) if code else None
+    store = lookup.by_code(db, code) if code else None
     if store is None:
         raise Invalid(f"店舗コード「{store_code}」の店舗はありません。")
     redemption_id = None

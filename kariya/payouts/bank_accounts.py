@@ -15,16 +15,16 @@ from sqlalchemy.orm import Session
 from kariya.clock import to_jst
 from kariya.errors import Conflict, Invalid, NotFound
 from kariya.mail import outbox
-from kariya.models import BankChangeRequest, PayoutBatch, PayoutLine, Store
-from kariya.payouts import zengin
+from kariya.payouts.models import BankChangeRequest, PayoutBatch, PayoutLine
 from kariya.settings import Settings
-from kariya.stores import normalize, registration
+from kariya.stores import bank_fields, normalize, registration
+from kariya.stores.models import Store
 from workflows import bank_change as bank_wf
 from workflows import payout as payout_wf
 from workflows import store as store_wf
 from workflows.binding import fire, label
 
-FIELDS = ("bank_code", "branch_code", "account_type", "account_number", "account_holder_kana")
+FIELDS = tuple(normalize.BANK_ACCOUNT)
 HEADERS = {
     "bank_code": "金融機関コード",
     "branch_code": "支店コード",
@@ -32,29 +32,13 @@ HEADERS = {
     "account_number": "口座番号",
     "account_holder_kana": "口座名義カナ",
 }
-_NORMALIZERS = {
-    "bank_code": lambda v: normalize.digits(v, 4, what="金融機関コード"),
-    "branch_code": lambda v: normalize.digits(v, 3, what="支店コード"),
-    "account_type": normalize.account_type,
-    "account_number": lambda v: normalize.digits(v, 7, what="口座番号"),
-    "account_holder_kana": normalize.account_holder,
-}
-
-
-def bank_names(bank_code: str, branch_code: str) -> tuple[str, str]:
-    """The bank's and the branch's names from the Zengin code list ("" where unknown)."""
-    bank = zengin._banks().get(bank_code or "")
-    if bank is None:
-        return "", ""
-    branch = bank.branches.get(branch_code or "")
-    return bank.name, branch.name if branch else ""
 
 
 def describe(account) -> str:
     """An account as people read it: "三菱UFJ銀行(0005) 刈谷支店(123) 普通 1234567 ｶ)ｶﾘﾔ"."""
     if not getattr(account, "bank_code", ""):
         return "未登録"
-    bank, branch = bank_names(account.bank_code, account.branch_code)
+    bank, branch = bank_fields.bank_names(account.bank_code, account.branch_code)
     return (
         f"{bank}({account.bank_code}) {branch}({account.branch_code}) "
         f"{account.account_type} {account.account_number} {account.account_holder_kana}"
@@ -66,7 +50,7 @@ def validate(form: dict) -> dict[str, str]:
     values, problems = {}, []
     for key in FIELDS:
         try:
-            values[key] = _NORMALIZERS[key](form.get(key, ""))
+            values[key] = normalize.BANK_ACCOUNT[key](form.get(key, ""))
         except normalize.NormalizeError as exc:
             problems.append(exc.message)
             continue
@@ -74,8 +58,8 @@ def validate(form: dict) -> dict[str, str]:
             problems.append(f"{HEADERS[key]}を入力してください。")
     if not problems:
         try:
-            zengin.check_bank(values["bank_code"], values["branch_code"], payee="振込先")
-        except zengin.ZenginError as exc:
+            bank_fields.check_bank(values["bank_code"], values["branch_code"], payee="振込先")
+        except bank_fields.ZenginError as exc:
             problems.append(exc.message)
     if problems:
         raise Invalid("振込先口座の入力に誤りがあります。", details=problems)
@@ -249,7 +233,7 @@ def approve(
         update(PayoutLine)
         .where(
             PayoutLine.store_id == store.id,
-            PayoutLine.status == "included",
+            PayoutLine.status == payout_wf.L.included,
             PayoutLine.batch_id.in_(
                 select(PayoutBatch.id).where(PayoutBatch.state == payout_wf.S.draft)
             ),
@@ -270,7 +254,7 @@ def approve(
         .join(PayoutLine, PayoutLine.batch_id == PayoutBatch.id)
         .where(
             PayoutLine.store_id == store.id,
-            PayoutLine.status == "included",
+            PayoutLine.status == payout_wf.L.included,
             PayoutBatch.state.in_(
                 (payout_wf.S.submitted, payout_wf.S.approved, payout_wf.S.exported)
             ),

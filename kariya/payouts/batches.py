@@ -1,5 +1,6 @@
-"""Paying the stores (F-1..F-6, C-1): payout batches per settlement period, the city's approval
-with four eyes, the Zengin file, the bank's results and reconciliation.
+"""Paying the stores (F-1..F-6, C-1): payout batches per settlement period and the city's
+approval with four eyes. The bank side (the Zengin file, the bank's results) is
+kariya.payouts.transfers; what is owed and paid per store, kariya.payouts.reconciliation.
 
 Every yen is traceable: a redemption is in at most one active payout item (a partial unique
 index), an item belongs to one store's line, a line to one batch, and the ledger moves
@@ -10,9 +11,7 @@ lines as items of their own, moving adjusted -> payable -> paid.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
 import re
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
@@ -20,20 +19,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from kariya.campaign.models import Campaign, Round
 from kariya.errors import Conflict, Forbidden, Invalid, NotFound
 from kariya.ledger import postings
-from kariya.models import (
-    Campaign,
-    PayoutAdjustment,
-    PayoutBatch,
-    PayoutItem,
-    PayoutLine,
-    Redemption,
-    Round,
-    Store,
-)
 from kariya.payouts import settlement, zengin
+from kariya.payouts.models import PayoutAdjustment, PayoutBatch, PayoutItem, PayoutLine
+from kariya.redemptions.models import Redemption
 from kariya.settings import Settings, settings_of
+from kariya.stores.models import Store
 from workflows import adjustment as adjustment_wf
 from workflows import payout as payout_wf
 from workflows import redemption as redemption_wf
@@ -153,7 +146,7 @@ def build(
     db.add(batch)
     db.flush()
     _fill(db, batch, campaign, now)
-    if not any(line.status == "included" for line in batch.lines):
+    if not any(line.status == payout_wf.L.included for line in batch.lines):
         held = "、".join(
             f"{db.get(Store, line.store_id).code}({line.reason})" for line in batch.lines
         )
@@ -189,7 +182,7 @@ def _fill(db: Session, batch: PayoutBatch, campaign: Campaign, now: dt.datetime)
             store_id=store_id,
             count=len(rows),
             amount=max(amount, 0),
-            status="held" if problem else "included",
+            status=payout_wf.L.held if problem else payout_wf.L.included,
             reason=problem or "",
             bank_code=store.bank_code,
             branch_code=store.branch_code,
@@ -213,12 +206,12 @@ def _fill(db: Session, batch: PayoutBatch, campaign: Campaign, now: dt.datetime)
 
 
 def totals(batch: PayoutBatch) -> dict:
-    included = [line for line in batch.lines if line.status != "held"]
+    included = [line for line in batch.lines if line.status != payout_wf.L.held]
     return {
         "stores": len(included),
         "count": sum(line.count for line in included),
         "amount": sum(line.amount for line in included),
-        "held_amount": sum(line.amount for line in batch.lines if line.status == "held"),
+        "held_amount": sum(line.amount for line in batch.lines if line.status == payout_wf.L.held),
         "fees": sum(line.fee for line in batch.lines),
     }
 
@@ -231,7 +224,7 @@ def get(db: Session, batch_id: int) -> PayoutBatch:
 
 
 def submit(db: Session, clock, batch: PayoutBatch, *, actor: str) -> None:
-    if not any(line.status == "included" for line in batch.lines):
+    if not any(line.status == payout_wf.L.included for line in batch.lines):
         raise Conflict("振込する明細がありません。", code="EMPTY_BATCH")
     fire(db, payout_wf.MACHINE, batch, "submit", actor=actor, now=clock.now())
     batch.submitted_by = actor
@@ -247,7 +240,9 @@ def approve(db: Session, clock, batch: PayoutBatch, *, actor: str) -> None:
     now = clock.now()
     fire(db, payout_wf.MACHINE, batch, "approve", actor=actor, now=now)
     batch.approved_by = actor
-    uses, adjusted = _split(db, [line.id for line in batch.lines if line.status == "included"])
+    uses, adjusted = split_amounts(
+        db, [line.id for line in batch.lines if line.status == payout_wf.L.included]
+    )
     postings.post(
         db,
         campaign_id=batch.campaign_id,
@@ -264,7 +259,7 @@ def approve(db: Session, clock, batch: PayoutBatch, *, actor: str) -> None:
     db.flush()
 
 
-def _split(db: Session, line_ids: list[int]) -> tuple[int, int]:
+def split_amounts(db: Session, line_ids: list[int]) -> tuple[int, int]:
     """How much of these lines is uses and how much adjustments (their active items)."""
     if not line_ids:
         return 0, 0
@@ -289,7 +284,7 @@ def reject(db: Session, clock, batch: PayoutBatch, *, actor: str, reason: str) -
         raise Forbidden("自分が申請した支払バッチは差し戻せません。", code="FOUR_EYES")
     fire(db, payout_wf.MACHINE, batch, "reject", actor=actor, now=clock.now(), reason=reason)
     batch.decision_reason = reason[:500]
-    _release(db, [line.id for line in batch.lines])
+    release_items(db, [line.id for line in batch.lines])
     db.flush()
 
 
@@ -306,293 +301,9 @@ def redraft(db: Session, clock, batch: PayoutBatch, *, actor: str) -> None:
     _fill(db, batch, db.get(Campaign, batch.campaign_id), now)
 
 
-def _release(db: Session, line_ids: list[int]) -> None:
+def release_items(db: Session, line_ids: list[int]) -> None:
     if line_ids:
         db.execute(update(PayoutItem).where(PayoutItem.line_id.in_(line_ids)).values(active=False))
-
-
-def remitter(settings: Settings) -> zengin.Remitter:
-    return zengin.Remitter.from_settings(settings)
-
-
-def export(
-    db: Session,
-    clock,
-    batch: PayoutBatch,
-    settings: Settings,
-    *,
-    actor: str,
-    transfer_date: dt.date | None = None,
-) -> bytes:
-    """The Zengin file of an approved batch. Exporting again returns the same file and pays
-    nobody twice: the file is built once and kept."""
-    if (
-        batch.state in (payout_wf.S.exported, payout_wf.S.transferred, payout_wf.S.reconciled)
-        and batch.zengin_file
-    ):
-        return batch.zengin_file
-    if batch.state != payout_wf.S.approved:
-        raise Conflict("承認済みの支払バッチだけ振込データを出力できます。", code="NOT_APPROVED")
-    now = clock.now()
-    day = transfer_date or zengin.next_business_day(
-        now.astimezone(ZoneInfo(db.get(Campaign, batch.campaign_id).timezone)).date(),
-        settings.zengin.lead_days,
-    )
-    payees = []
-    for line in batch.lines:
-        if line.status != "included":
-            continue
-        store = db.get(Store, line.store_id)
-        payees.append(
-            zengin.Payee(
-                label=f"店舗 {store.code} {store.name}",
-                bank_code=line.bank_code,
-                branch_code=line.branch_code,
-                account_type=line.account_type,
-                account_number=line.account_number,
-                holder_kana=line.account_holder_kana,
-                amount=line.amount,
-                reference1=re.sub(r"\D", "", store.code)[-10:] or "0",
-                reference2=str(batch.id),
-            )
-        )
-    separator = b"\r\n" if settings.zengin.separator == "crlf" else b""
-    data = zengin.build(
-        remitter(settings),
-        day,
-        payees,
-        separator=separator,
-        transfer_code=settings.zengin.transfer_code,
-    )
-    fire(db, payout_wf.MACHINE, batch, "export", actor=actor, now=now)
-    batch.zengin_file, batch.zengin_sha256, batch.transfer_date = (
-        data,
-        hashlib.sha256(data).hexdigest(),
-        day,
-    )
-    db.flush()
-    return data
-
-
-@dataclasses.dataclass
-class ResultLine:
-    store_code: str
-    amount: int
-    ok: bool
-    reason: str = ""
-    fee: int = 0
-
-
-def record_results(
-    db: Session, clock, batch: PayoutBatch, results: list[ResultLine], *, actor: str
-) -> list[str]:
-    """The bank's results, line by line. Refuses (with reasons, writing nothing) a result for an
-    unknown store, a different amount, or a line already settled. Transferred: payable -> paid;
-    failed: payable -> used, and its uses go back to the next batch."""
-    if batch.state != payout_wf.S.exported:
-        raise Conflict(
-            "振込データ出力済みの支払バッチだけ結果を登録できます。", code="NOT_EXPORTED"
-        )
-    now = clock.now()
-    lines = {
-        db.get(Store, line.store_id).code: line for line in batch.lines if line.status != "held"
-    }
-    problems = []
-    for n, r in enumerate(results, start=1):
-        line = lines.get(r.store_code)
-        if line is None:
-            problems.append(f"{n}行目: 店舗 {r.store_code} はこのバッチにありません。")
-        elif line.amount != r.amount:
-            problems.append(
-                f"{n}行目: 店舗 {r.store_code} の金額 {r.amount:,}円 がバッチの {line.amount:,}円 と一致しません。"
-            )
-        elif line.status != "included":
-            problems.append(f"{n}行目: 店舗 {r.store_code} の結果は登録済みです。")
-        elif r.fee < 0:
-            problems.append(f"{n}行目: 手数料が正しくありません。")
-    if problems:
-        raise Invalid("振込結果を登録できません。", details=problems)
-    for r in results:
-        line = lines[r.store_code]
-        line.status, line.reason, line.fee = (
-            ("transferred" if r.ok else "failed"),
-            r.reason[:500],
-            r.fee,
-        )
-        if r.ok:
-            moves = [(postings.PAYABLE, postings.PAID, line.amount)]
-        else:  # back to where it waited: the uses to used, the adjustments to adjusted
-            uses, adjusted = _split(db, [line.id])
-            moves = [
-                (postings.PAYABLE, postings.USED, uses),
-                (postings.PAYABLE, postings.ADJUSTED, adjusted),
-            ]
-        postings.post(
-            db,
-            campaign_id=batch.campaign_id,
-            kind="paid" if r.ok else "failed",
-            ref=f"{'paid' if r.ok else 'failed'}:line:{line.id}",
-            moves=moves,
-            now=now,
-            actor=actor,
-            memo=r.reason,
-        )
-        if not r.ok:
-            _release(db, [line.id])
-    if all(line.status in ("transferred", "failed") for line in lines.values()):
-        fire(db, payout_wf.MACHINE, batch, "mark_transferred", actor=actor, now=now)
-    db.flush()
-    return problems
-
-
-def parse_results_csv(text: str) -> list[ResultLine]:
-    """CSV lines: store code, amount, result (成功/ok or 失敗/failed), reason, fee."""
-    import csv
-    import io
-
-    rows, problems = [], []
-    for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if not row or row[0].strip() in ("", "店舗コード", "store_code"):
-            continue
-        try:
-            code, amount, result = (
-                row[0].strip(),
-                int(row[1].replace(",", "")),
-                row[2].strip().lower(),
-            )
-            fee = int(row[4]) if len(row) > 4 and row[4].strip() else 0
-        except (IndexError, ValueError):
-            problems.append(f"{n}行目: 「店舗コード,金額,結果,理由,手数料」の形式ではありません。")
-            continue
-        if result not in ("成功", "ok", "失敗", "failed"):
-            problems.append(f"{n}行目: 結果は「成功」か「失敗」です。")
-            continue
-        rows.append(
-            ResultLine(
-                code, amount, result in ("成功", "ok"), row[3].strip() if len(row) > 3 else "", fee
-            )
-        )
-    if problems:
-        raise Invalid("振込結果ファイルに誤りがあります。", details=problems)
-    return rows
-
-
-def reconcile(db: Session, clock, batch: PayoutBatch, *, actor: str) -> None:
-    fire(db, payout_wf.MACHINE, batch, "reconcile", actor=actor, now=clock.now())
-
-
-def reconciliation(db: Session, campaign: Campaign) -> dict:
-    """F-5: per store and in total, redeemed + adjusted = paid + in approved batches + pending."""
-    redeemed = dict(
-        db.execute(
-            select(Redemption.store_id, func.sum(Redemption.amount))
-            .join(Round, Round.id == Redemption.round_id)
-            .where(Round.campaign_id == campaign.id, Redemption.state == redemption_wf.S.confirmed)
-            .group_by(Redemption.store_id)
-        ).all()
-    )
-    by_status = db.execute(
-        select(
-            PayoutLine.store_id, PayoutLine.status, PayoutBatch.state, func.sum(PayoutLine.amount)
-        )
-        .join(PayoutBatch, PayoutBatch.id == PayoutLine.batch_id)
-        .where(PayoutBatch.campaign_id == campaign.id)
-        .group_by(PayoutLine.store_id, PayoutLine.status, PayoutBatch.state)
-    ).all()
-    adjusted = dict(
-        db.execute(
-            select(PayoutAdjustment.store_id, func.sum(PayoutAdjustment.amount))
-            .where(
-                PayoutAdjustment.campaign_id == campaign.id,
-                PayoutAdjustment.state == adjustment_wf.S.approved,
-            )
-            .group_by(PayoutAdjustment.store_id)
-        ).all()
-    )
-    paid: dict[int, int] = {}
-    approved: dict[int, int] = {}
-    for store_id, status, state, amount in by_status:
-        if status == "transferred":
-            paid[store_id] = paid.get(store_id, 0) + int(amount)
-        elif status == "included" and state in PAYABLE_BATCH_STATES:
-            approved[store_id] = approved.get(store_id, 0) + int(amount)
-    rows = []
-    for store_id in sorted(set(redeemed) | set(adjusted) | set(paid) | set(approved)):
-        r, j = int(redeemed.get(store_id, 0)), int(adjusted.get(store_id, 0))
-        p, a = paid.get(store_id, 0), approved.get(store_id, 0)
-        rows.append(
-            {
-                "store_id": store_id,
-                "redeemed": r,
-                "adjusted": j,
-                "paid": p,
-                "approved": a,
-                "pending": r + j - p - a,
-            }
-        )
-    keys = ("redeemed", "adjusted", "paid", "approved", "pending")
-    total = {k: sum(row[k] for row in rows) for k in keys}
-    return {"stores": rows, "total": total}
-
-
-def ledger_problems(db: Session, campaign: Campaign, bal: dict[str, int]) -> list[str]:
-    """Every yen traced use by use: a confirmed use is paid (its active item is on a transferred
-    line), payable (on an included line of an approved or exported batch) or pending (anything
-    else, so the next batch can take it); the ledger's paid, payable and used must equal those
-    sums, and no active item may sit on a failed or held line or a voided use."""
-    rows = db.execute(
-        select(Redemption.amount, Redemption.state, PayoutLine.status, PayoutBatch.state)
-        .join(Round, Round.id == Redemption.round_id)
-        .outerjoin(PayoutItem, and_(PayoutItem.redemption_id == Redemption.id, PayoutItem.active))
-        .outerjoin(PayoutLine, PayoutLine.id == PayoutItem.line_id)
-        .outerjoin(PayoutBatch, PayoutBatch.id == PayoutLine.batch_id)
-        .where(Round.campaign_id == campaign.id)
-    ).all()
-    traced = {"paid": 0, "payable": 0, "pending": 0, "adjusted": 0}
-    problems: list[str] = []
-    _trace(rows, "a use", redemption_wf.S.confirmed, "pending", traced, problems)
-    adjustments = db.execute(
-        select(
-            PayoutAdjustment.amount, PayoutAdjustment.state, PayoutLine.status, PayoutBatch.state
-        )
-        .outerjoin(
-            PayoutItem,
-            and_(PayoutItem.adjustment_id == PayoutAdjustment.id, PayoutItem.active),
-        )
-        .outerjoin(PayoutLine, PayoutLine.id == PayoutItem.line_id)
-        .outerjoin(PayoutBatch, PayoutBatch.id == PayoutLine.batch_id)
-        .where(PayoutAdjustment.campaign_id == campaign.id)
-    ).all()
-    _trace(adjustments, "an adjustment", adjustment_wf.S.approved, "adjusted", traced, problems)
-    for name, account in (
-        ("paid", postings.PAID),
-        ("payable", postings.PAYABLE),
-        ("pending", postings.USED),
-        ("adjusted", postings.ADJUSTED),
-    ):
-        if bal.get(account, 0) != traced[name]:
-            problems.append(
-                f"{name}: ledger {bal.get(account, 0):,} != uses and adjustments traced through payouts {traced[name]:,}"
-            )
-    return problems
-
-
-def _trace(rows, what: str, payable_state: str, waiting: str, traced: dict, problems: list):
-    """Add each (amount, state, line status, batch state) to paid, payable or `waiting`; an
-    active item on a failed or held line, or of a row not in `payable_state`, is a problem."""
-    for amount, state, line_status, batch_state in rows:
-        if line_status in ("failed", "held") or (line_status and state != payable_state):
-            problems.append(
-                f"{what} of {amount:,} is still in a {line_status} line ({state}): it would never be paid"
-            )
-        if state != payable_state:
-            continue
-        if line_status == "transferred":
-            traced["paid"] += amount
-        elif line_status == "included" and batch_state in PAYABLE_BATCH_STATES:
-            traced["payable"] += amount
-        else:
-            traced[waiting] += amount
 
 
 def batches(db: Session) -> list[PayoutBatch]:

@@ -52,7 +52,7 @@ class PayoutLine(Base):
     __tablename__ = "payout_line"
     __table_args__ = (
         UniqueConstraint("batch_id", "store_id"),
-        CheckConstraint("status IN ('included', 'held', 'transferred', 'failed')", name="status"),
+        state_check(payout_wf.LINE, column="status"),
         CheckConstraint("amount >= 0 AND count >= 0 AND fee >= 0", name="amounts"),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -10,17 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kariya.campaign import rules as campaign_rules
-from kariya.clock import to_jst
-from kariya.models import (
-    Campaign,
-    PayoutAdjustment,
-    PayoutBatch,
-    PayoutItem,
-    PayoutLine,
-    Redemption,
-    Store,
-)
+from kariya.campaign.models import Campaign, Round
+from kariya.clock import JST, to_jst
+from kariya.payouts import settlement
+from kariya.payouts.models import PayoutAdjustment, PayoutBatch, PayoutItem, PayoutLine
+from kariya.redemptions.models import Redemption
+from kariya.stores.models import Store
 from workflows import payout as payout_wf
+from workflows import redemption as redemption_wf
 from workflows.binding import label
 
 
@@ -29,12 +27,7 @@ def _zone(db: Session, batch: PayoutBatch):
     return campaign_rules.of(db.get(Campaign, batch.campaign_id)).zone
 
 
-LINE_STATUS = {
-    "included": "振込対象",
-    "held": "保留(次回へ繰越)",
-    "transferred": "振込済み",
-    "failed": "振込不能(次回へ繰越)",
-}
+LINE_STATUS = {state: label(payout_wf.LINE, state) for state in payout_wf.LINE_STATES}
 
 
 def _save(wb: Workbook) -> bytes:
@@ -151,7 +144,7 @@ def store_statement_pdf(db: Session, batch: PayoutBatch, line: PayoutLine) -> by
     from reportlab.lib.units import mm
     from reportlab.pdfgen import canvas
 
-    from kariya.pdf_fonts import GOTHIC, ensure
+    from kariya.formats.pdf_fonts import GOTHIC, ensure
 
     ensure()
     store = db.get(Store, line.store_id)
@@ -190,3 +183,31 @@ def store_statement_pdf(db: Session, batch: PayoutBatch, line: PayoutLine) -> by
     pdf.showPage()
     pdf.save()
     return out.getvalue()
+
+
+def store_totals(db: Session, store_id: int, cutoffs: tuple[int, ...], tz: ZoneInfo = JST) -> dict:
+    """The store's confirmed uses summed per round and per settlement period (its portal); the
+    periods' days are counted in the campaign's time zone `tz`."""
+    rows = db.execute(
+        select(Round.number, Redemption.used_at, Redemption.amount)
+        .join(Round, Round.id == Redemption.round_id)
+        .where(Redemption.store_id == store_id, Redemption.state == redemption_wf.S.confirmed)
+    ).all()
+    per_round: dict[int, list[int]] = {}
+    per_period: dict[str, list] = {}
+    for number, used_at, amount in rows:
+        per_round.setdefault(number, [0, 0])
+        per_round[number][0] += 1
+        per_round[number][1] += amount
+        period = settlement.period_of(used_at, cutoffs, tz)
+        per_period.setdefault(period.key, [period.label, 0, 0])
+        per_period[period.key][1] += 1
+        per_period[period.key][2] += amount
+    return {
+        "rounds": [
+            {"round": k, "count": v[0], "amount": v[1]} for k, v in sorted(per_round.items())
+        ],
+        "periods": [
+            {"label": v[0], "count": v[1], "amount": v[2]} for _, v in sorted(per_period.items())
+        ],
+    }

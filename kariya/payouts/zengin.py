@@ -1,53 +1,24 @@
-"""Zengin general transfer file (総合振込, 種別コード 21): writing, reading back, names, banks.
+"""Zengin general transfer file (総合振込, 種別コード 21): writing, reading back, business days.
 
 The record layout is ../shared/design/ZENGIN.md: fixed 120-byte records (header 1, one data record
 per payee 2, trailer 8, end 9), JIS X 0201 via cp932, N fields zero-filled right-aligned, C fields
 space-filled left-aligned. Nothing is ever truncated silently: a name that cannot be encoded, or
-is too long, stops the export with the payee and the field named.
+is too long, stops the export with the payee and the field named. The rules for names and bank
+codes are those of every bank field (kariya.stores.bank_fields), used here again at export.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
-import re
-import unicodedata
 
-import jaconv
 import jpholiday
 
-from kariya.errors import Invalid
 from kariya.settings import Settings
+from kariya.stores.bank_fields import ZenginError, check_bank, normalize_name
 
 RECORD = 120
-NAME_PATTERN = re.compile(r"^[0-9A-Z ｱ-ﾝﾞﾟ().\-]+$")
-SMALL_KANA = str.maketrans("ァィゥェォャュョッヮヵヶヰヱヲ", "アイウエオヤユヨツワカケイエオ")
-DASHES = re.compile(r"[ー－‐–—―−～〜…‑]")
 ACCOUNT_TYPES = {"普通": 1, "当座": 2, "貯蓄": 4, "その他": 9, "1": 1, "2": 2, "4": 4, "9": 9}
-
-
-class ZenginError(Invalid):
-    code = "ZENGIN"
-
-
-def normalize_name(text: str, max_bytes: int, *, what: str = "名義") -> str:
-    """A person's typing of a kana name, as the bank registers it (ZENGIN.md, 'Names')."""
-    s = unicodedata.normalize("NFKC", text or "")
-    s = jaconv.hira2kata(s).upper().translate(SMALL_KANA)
-    s = DASHES.sub("-", s).replace("・", ".")
-    s = " ".join(s.split())
-    s = jaconv.z2h(s, kana=True, ascii=True, digit=True)
-    if not s:
-        raise ZenginError(f"{what}が空です。")
-    if not NAME_PATTERN.match(s):
-        bad = "".join(sorted({c for c in s if not NAME_PATTERN.match(c)}))
-        raise ZenginError(
-            f"{what}「{text}」に振込で使えない文字があります: {bad}(カナ・英大文字・数字で登録してください)"
-        )
-    if len(s.encode("cp932")) > max_bytes:
-        raise ZenginError(f"{what}「{text}」が長すぎます(半角{max_bytes}文字まで)。")
-    return s
 
 
 def is_business_day(day: dt.date) -> bool:
@@ -62,21 +33,6 @@ def next_business_day(day: dt.date, after: int = 1) -> dt.date:
         day += dt.timedelta(days=1)
         after -= is_business_day(day)
     return day
-
-
-@functools.cache
-def _banks():
-    from zengin_code import Bank  # ~1,100 banks and their branches: loaded once
-
-    return Bank.all
-
-
-def check_bank(bank_code: str, branch_code: str, *, payee: str) -> None:
-    bank = _banks().get(bank_code)
-    if bank is None:
-        raise ZenginError(f"{payee}: 金融機関コード {bank_code} は存在しません。")
-    if branch_code not in bank.branches:
-        raise ZenginError(f"{payee}: {bank.name} に支店コード {branch_code} はありません。")
 
 
 def _n(value: int | str, length: int, what: str) -> bytes:

@@ -18,16 +18,21 @@ import unicodedata
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya.campaign import rules as campaign_rules
-from kariya.clock import JST, to_jst
+from kariya.campaign.models import Round
+from kariya.clock import to_jst
 from kariya.coupons import acquisition, lifecycle
+from kariya.coupons.models import Coupon
 from kariya.errors import Conflict, DomainError, Invalid, NotFound
-from kariya.models import Coupon, Person, Redemption, Round, Store, StoreUse
+from kariya.orm import insert_or_skip
+from kariya.redemptions.models import Redemption, StoreUse
 from kariya.residents import profiles
+from kariya.residents.models import Person
+from kariya.stores import qr
 from kariya.stores.finder import store_json
+from kariya.stores.models import Store
 from workflows import coupon as coupon_wf
 from workflows import redemption as redemption_wf
 from workflows import store as store_wf
@@ -83,9 +88,7 @@ def parse_bill(value) -> int:
 
 def store_for_token(db: Session, token: str) -> Store:
     """Only a store's current token is valid: a reissued (revoked) one is unknown."""
-    if not token or len(token) > 64:
-        raise BadQr()
-    store = db.scalar(select(Store).where(Store.qr_token == token))
+    store = qr.find_by_token(db, token)
     if store is None:
         raise BadQr()
     if store.state != store_wf.S.active:
@@ -171,11 +174,10 @@ def redeem(db: Session, clock, person_id: int, token: str, count, bill) -> dict:
         )
 
     limit = campaign.store_limit_per_round
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     db.execute(
-        dialect.insert(StoreUse)
-        .values(person_id=person_id, store_id=store.id, round_id=rnd.id, used=0)
-        .on_conflict_do_nothing(index_elements=["person_id", "store_id", "round_id"])
+        insert_or_skip(db, StoreUse, on=["person_id", "store_id", "round_id"]).values(
+            person_id=person_id, store_id=store.id, round_id=rnd.id, used=0
+        )
     )
     taken = db.execute(
         update(StoreUse)
@@ -302,33 +304,3 @@ def of_person(db: Session, person_id: int) -> list[dict]:
         }
         for r, s in rows
     ]
-
-
-def store_totals(db: Session, store_id: int, cutoffs: tuple[int, ...], tz: ZoneInfo = JST) -> dict:
-    """The store's confirmed uses summed per round and per settlement period (its portal); the
-    periods' days are counted in the campaign's time zone `tz`."""
-    from kariya.payouts import settlement
-
-    rows = db.execute(
-        select(Round.number, Redemption.used_at, Redemption.amount)
-        .join(Round, Round.id == Redemption.round_id)
-        .where(Redemption.store_id == store_id, Redemption.state == redemption_wf.S.confirmed)
-    ).all()
-    per_round: dict[int, list[int]] = {}
-    per_period: dict[str, list] = {}
-    for number, used_at, amount in rows:
-        per_round.setdefault(number, [0, 0])
-        per_round[number][0] += 1
-        per_round[number][1] += amount
-        period = settlement.period_of(used_at, cutoffs, tz)
-        per_period.setdefault(period.key, [period.label, 0, 0])
-        per_period[period.key][1] += 1
-        per_period[period.key][2] += amount
-    return {
-        "rounds": [
-            {"round": k, "count": v[0], "amount": v[1]} for k, v in sorted(per_round.items())
-        ],
-        "periods": [
-            {"label": v[0], "count": v[1], "amount": v[2]} for _, v in sorted(per_period.items())
-        ],
-    }

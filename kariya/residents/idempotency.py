@@ -7,11 +7,11 @@ import hashlib
 import json
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya.errors import Conflict, Invalid
-from kariya.models import IdempotencyRecord
+from kariya.orm import insert_or_skip
+from kariya.residents.models import IdempotencyRecord
 
 MAX_KEY = 100
 
@@ -60,9 +60,8 @@ def run(
     stored = replay(db, person_id, key, digest)
     if stored is not None:
         return stored
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     claimed = db.scalar(
-        dialect.insert(IdempotencyRecord)
+        insert_or_skip(db, IdempotencyRecord, on=["person_id", "key"])
         .values(
             person_id=person_id,
             key=key,
@@ -71,7 +70,6 @@ def run(
             body="",
             created_at=clock.now(),
         )
-        .on_conflict_do_nothing(index_elements=["person_id", "key"])
         .returning(IdempotencyRecord.id)
     )
     if claimed is None:

@@ -30,8 +30,8 @@ import jwt
 from sqlalchemy.orm import Session
 
 from kariya.errors import DomainError
-from kariya.models import Person
 from kariya.residents import profiles
+from kariya.residents.models import Person
 from kariya.settings import Settings, settings_of
 
 log = logging.getLogger(__name__)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya.errors import DomainError, Invalid
-from kariya.models import Person
+from kariya.orm import insert_or_skip
 from kariya.residents import refs
+from kariya.residents.models import Person
 from kariya.residents.options import AGE_BANDS, AREAS, TERMS_VERSION
 
 
@@ -27,17 +27,14 @@ class AccountMoved(DomainError):
 def get_or_create(db: Session, clock, line_user_id: str, display_name: str = "") -> Person:
     if len(line_user_id) > 64:
         raise Invalid("LINE のユーザーIDが正しくありません。")
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     for _ in range(5):  # a new ref that another person holds already: draw again
         db.execute(
-            dialect.insert(Person)
-            .values(
+            insert_or_skip(db, Person).values(
                 line_user_id=line_user_id,
                 ref=refs.new_ref(),
                 display_name=display_name[:100],
                 created_at=clock.now(),
             )
-            .on_conflict_do_nothing()
         )
         person = db.scalar(select(Person).where(Person.line_user_id == line_user_id))
         if person is not None:

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from kariya import roles
 from kariya.errors import DomainError, Invalid
-from kariya.models import LoginAttempt, StaffUser, Store
 from kariya.settings import Settings
+from kariya.staff.models import LoginAttempt, StaffUser
+from kariya.stores import lookup
 
 log = logging.getLogger(__name__)
 _hasher = PasswordHasher()
@@ -63,7 +64,7 @@ def create_user(
     if role == roles.STORE:
         if not store_code:
             raise Invalid("登録店スタッフには店舗コードが必要です。")
-        store = db.scalar(select(Store).where(Store.code == store_code))
+        store = lookup.by_code(db, store_code)
         if store is None:
             raise Invalid(f"店舗コード {store_code} の店舗はありません。")
         store_id = store.id

@@ -8,13 +8,13 @@ import math
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from kariya.errors import DomainError, Invalid, NotFound
-from kariya.models import Store, TransitionRecord
-from kariya.stores import registration
+from kariya.errors import DomainError, Invalid
+from kariya.stores import lookup, registration
 from kariya.stores.finder import search_key
 from kariya.stores.importer.applying import HISTORY_LABELS
+from kariya.stores.models import Store
 from workflows import store as store_wf
-from workflows.binding import label, sources
+from workflows.binding import TransitionRecord, label, sources
 
 PER_PAGE = 50
 MAX_REASON = 500
@@ -73,13 +73,6 @@ def search(db: Session, q: str = "", state: str = "", page: int = 1) -> dict:
     }
 
 
-def get(db: Session, code: str) -> Store:
-    store = db.scalar(select(Store).where(Store.code == code))
-    if store is None:
-        raise NotFound(f"店舗コード {code} の店舗は見つかりません。", code="STORE_NOT_FOUND")
-    return store
-
-
 def history(db: Session, store: Store) -> list[TransitionRecord]:
     """The store's registration history, oldest first (transitions, imports, QR reissues)."""
     return list(
@@ -114,7 +107,7 @@ def transition(db: Session, clock, store: Store, event: str, *, actor: str, reas
 def take_step(db: Session, clock, code: str, event: str, *, actor: str, reason: str) -> str:
     """The registration step `event` taken on the store `code` by the secretariat (see
     `transition`); returns what the secretariat is told."""
-    store = get(db, code)
+    store = lookup.get(db, code)
     state = transition(db, clock, store, event, actor=actor, reason=reason)
     message = f"店舗「{store.name}」を「{state_label(state)}」にしました。"
     if event == "activate":
@@ -124,5 +117,5 @@ def take_step(db: Session, clock, code: str, event: str, *, actor: str, reason: 
 
 def detail(db: Session, code: str) -> dict:
     """A store's page: the store, its history, the steps its state allows."""
-    store = get(db, code)
+    store = lookup.get(db, code)
     return {"store": store, "history": history(db, store), "events": events_from(store.state)}

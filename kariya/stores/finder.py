@@ -4,23 +4,19 @@ kana alike, by category and area; active stores only."""
 from __future__ import annotations
 
 import math
-import unicodedata
 
-import jaconv
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kariya.models import Store
-from workflows import store as store_wf
+from kariya.stores import lookup, normalize
+from kariya.stores.models import Store
 
 PER_PAGE = 20
 
 
 def search_key(text: str) -> str:
-    """Fold the ways people type Japanese into one: NFKC (half-width kana to full-width,
-    full-width ASCII to half-width), hiragana to katakana, lower case, no spaces."""
-    folded = jaconv.hira2kata(unicodedata.normalize("NFKC", text or ""))
-    return "".join(folded.lower().split())
+    """What a search compares: the text folded (kariya.stores.normalize.fold), in lower case."""
+    return normalize.fold(text).lower()
 
 
 def store_search_text(store: Store) -> str:
@@ -43,7 +39,7 @@ def store_json(store: Store) -> dict:
 
 
 def search(db: Session, q: str = "", category: str = "", area: str = "", page: int = 1) -> dict:
-    conditions = [Store.state == store_wf.S.active]
+    conditions = [lookup.ACTIVE]
     key = search_key(q)[:100]
     if key:
         escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -67,10 +63,5 @@ def search(db: Session, q: str = "", category: str = "", area: str = "", page: i
 
 def categories(db: Session) -> list[str]:
     return list(
-        db.scalars(
-            select(Store.category)
-            .where(Store.state == store_wf.S.active)
-            .distinct()
-            .order_by(Store.category)
-        )
+        db.scalars(select(Store.category).where(lookup.ACTIVE).distinct().order_by(Store.category))
     )

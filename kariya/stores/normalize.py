@@ -14,6 +14,7 @@ import unicodedata
 import jaconv
 
 from kariya.errors import DomainError
+from kariya.stores import bank_fields
 
 # Hyphens, dashes and minus signs people use in numbers (after NFKC, which already maps the
 # full-width hyphen-minus U+FF0D to "-"). The long-vowel marks are included: "０５６６ー２３"
@@ -66,6 +67,13 @@ def nfkc(value) -> str:
     """NFKC (full-width ASCII and digits to half-width, half-width kana to full-width), with
     runs of white space (full-width spaces and line breaks too) made one space, ends trimmed."""
     return _SPACES_RE.sub(" ", unicodedata.normalize("NFKC", cell_text(value))).strip()
+
+
+def fold(value) -> str:
+    """The ways people type Japanese folded into one, for matching rather than showing: NFKC
+    (half-width kana to full-width, full-width ASCII to half-width), hiragana to katakana, no
+    white space. The case is the caller's (search keys are lower case, column headings upper)."""
+    return "".join(jaconv.hira2kata(unicodedata.normalize("NFKC", cell_text(value))).split())
 
 
 def text(value, *, max_length: int | None = None, what: str = "値") -> str:
@@ -180,14 +188,22 @@ def account_type(value) -> str:
 def account_holder(value, *, max_bytes: int = 30) -> str:
     """An account holder's name as banks register it: half-width katakana, upper-case letters,
     digits and the few signs allowed in a Zengin transfer ("ｶ)ｶﾘﾔｼﾖｳﾃﾝ")."""
-    from kariya.payouts import zengin
-
     if not nfkc(value):
         return ""
     try:
-        return zengin.normalize_name(cell_text(value), max_bytes, what="口座名義カナ")
-    except zengin.ZenginError as exc:
+        return bank_fields.normalize_name(cell_text(value), max_bytes, what="口座名義カナ")
+    except bank_fields.ZenginError as exc:
         raise NormalizeError(exc.message) from None
+
+
+# A store's transfer account field by field (the store import and the change requests).
+BANK_ACCOUNT = {
+    "bank_code": lambda v: digits(v, 4, what="金融機関コード"),
+    "branch_code": lambda v: digits(v, 3, what="支店コード"),
+    "account_type": account_type,
+    "account_number": lambda v: digits(v, 7, what="口座番号"),
+    "account_holder_kana": account_holder,
+}
 
 
 def email(value, *, max_length: int = 254) -> str:
@@ -203,6 +219,6 @@ def email(value, *, max_length: int = 254) -> str:
 def header(value) -> str:
     """A column heading folded for matching: "店舗名（カナ）※必須" and "店舗名 カナ" both give
     "店舗名カナ"; "TEL" and "tel" both give "TEL"."""
-    s = jaconv.hira2kata(unicodedata.normalize("NFKC", cell_text(value))).upper()
+    s = fold(value).upper()
     s = re.sub(r"[((\[【<]?必須[))\]】>]?", "", s)
     return re.sub(r"[\s※*()\[\]【】「」<>::]", "", s)

@@ -8,13 +8,15 @@ written in the same transaction as the notice: a refused notice writes nothing a
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya.errors import Invalid, NotFound
 from kariya.mail import outbox
-from kariya.models import OutboundMail, Store, StoreNotice, StoreNoticeRead
+from kariya.mail.models import OutboundMail
+from kariya.orm import insert_or_skip
 from kariya.settings import Settings
+from kariya.stores import lookup
+from kariya.stores.models import Store, StoreNotice, StoreNoticeRead
 from workflows import mail as mail_wf
 from workflows import store as store_wf
 
@@ -27,15 +29,9 @@ def ref_of(notice_id: int) -> str:
     return f"notice:{notice_id}"
 
 
-def _active_stores(db: Session) -> list[Store]:
-    return list(
-        db.scalars(select(Store).where(Store.state == store_wf.S.active).order_by(Store.code))
-    )
-
-
 def audience(db: Session) -> dict[str, int]:
     """Who a notice published now reaches: active stores, and those of them with an address."""
-    stores = _active_stores(db)
+    stores = lookup.active(db)
     return {"active": len(stores), "mail": sum(1 for s in stores if (s.email or "").strip())}
 
 
@@ -72,7 +68,7 @@ def publish(
     notice = StoreNotice(title=title, body=body, created_by=actor[:100], created_at=clock.now())
     db.add(notice)
     db.flush()
-    for store in _active_stores(db):
+    for store in lookup.active(db):
         if not (store.email or "").strip():
             continue
         subject, text = outbox.render(
@@ -138,11 +134,9 @@ def unread(db: Session, store_id: int) -> list[StoreNotice]:
 def mark_read(db: Session, clock, store_id: int, notice_id: int, actor: str) -> bool:
     """This store has read the notice; True the first time, False when it already had."""
     get(db, notice_id)
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     new_id = db.scalar(
-        dialect.insert(StoreNoticeRead)
+        insert_or_skip(db, StoreNoticeRead, on=["notice_id", "store_id"])
         .values(notice_id=notice_id, store_id=store_id, read_by=actor[:100], read_at=clock.now())
-        .on_conflict_do_nothing(index_elements=["notice_id", "store_id"])
         .returning(StoreNoticeRead.id)
     )
     return new_id is not None
@@ -153,14 +147,12 @@ def mark_read(db: Session, clock, store_id: int, notice_id: int, actor: str) -> 
 
 def listing(db: Session) -> list[dict]:
     """Every notice, newest first, with how many active stores have read it and its mails."""
-    active = db.scalar(
-        select(func.count()).select_from(Store).where(Store.state == store_wf.S.active)
-    )
+    active = db.scalar(select(func.count()).select_from(Store).where(lookup.ACTIVE))
     reads = dict(
         db.execute(
             select(StoreNoticeRead.notice_id, func.count())
             .join(Store, Store.id == StoreNoticeRead.store_id)
-            .where(Store.state == store_wf.S.active)
+            .where(lookup.ACTIVE)
             .group_by(StoreNoticeRead.notice_id)
         ).all()
     )
@@ -196,9 +188,7 @@ def detail(db: Session, notice_id: int) -> dict:
     }
     stores = db.scalars(
         select(Store)
-        .where(
-            (Store.state == store_wf.S.active) | Store.id.in_([k for k in mails if k is not None])
-        )
+        .where(lookup.ACTIVE | Store.id.in_([k for k in mails if k is not None]))
         .order_by(Store.code)
     )
     rows = [{"store": s, "read": reads.get(s.id), "mail": mails.get(s.id)} for s in stores]

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kariya.errors import Conflict
-from kariya.models import Store
 from kariya.settings import Settings, settings_of
+from kariya.stores.models import Store
 
 QUIET_ZONE = 4  # modules of white around the code (ISO/IEC 18004 minimum)
 MAX_TOKEN_LENGTH = 64  # the column's size: longer is never a token of ours

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from kariya.errors import Conflict, Invalid
-from kariya.models import Store, TransitionRecord
 from kariya.stores.finder import store_search_text
+from kariya.stores.models import Store
+from workflows import binding
 from workflows import store as store_wf
 from workflows.binding import fire, sources
 
@@ -97,15 +98,10 @@ def reissue(db: Session, clock, store: Store, actor: str, reason: str) -> str:
 def record(db: Session, store: Store, event: str, *, actor: str, reason: str, now) -> None:
     """Write an event to the store's history that does not change its state (a QR reissue, a
     bank account change)."""
-    db.execute(
-        insert(TransitionRecord).values(
-            machine=store_wf.MACHINE.kariya_name,
-            entity_id=store.id,
-            event=event,
-            from_state=store.state,
-            to_state=store.state,
-            actor=actor,
-            reason=reason[:500],
-            at=now,
-        )
+    binding.record(
+        db,
+        store_wf.MACHINE,
+        [binding.Move(store.id, event, store.state, store.state, reason)],
+        actor=actor,
+        now=now,
     )

@@ -55,11 +55,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from kariya.audit import ledger_check
 from kariya.campaign import definition
 from kariya.clock import Clock, FixedClock
 from kariya.coupons import ticker
 from kariya.db import get_session_factory
-from kariya.ledger import postings
 from kariya.migrations import upgrade
 from kariya.models import Acquisition, Campaign, Coupon, Person, Round
 from kariya.residents import refs
@@ -406,7 +406,7 @@ def count_outcome(engine: sa.Engine, campaign_id: int, round_id: int, packs: int
         )
         duplicates = db.scalar(sa.select(sa.func.count()).select_from(pairs))
         coupons = db.scalar(sa.select(sa.func.count()).where(Coupon.round_id == round_id))
-        report = postings.check(db, db.get(Campaign, campaign_id))
+        report = ledger_check.check(db, db.get(Campaign, campaign_id))
         return {
             "acquired": acquired,
             "oversold": max(0, rnd.issued - rnd.quota) + (1 if acquired > packs else 0),

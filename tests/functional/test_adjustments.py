@@ -8,11 +8,12 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
+from kariya.audit import ledger_check
 from kariya.clock import FixedClock
 from kariya.errors import Conflict, Forbidden, Invalid
 from kariya.ledger import postings
 from kariya.models import Campaign, LedgerEntry, PayoutAdjustment, PayoutBatch, Redemption, Round
-from kariya.payouts import adjustments, batches, zengin
+from kariya.payouts import adjustments, batches, reconciliation, zengin
 from kariya.settings import Settings
 from tests.functional.test_payouts import post, spent, staff_app  # noqa: F401  (fixture)
 from tests.helpers import ROUND1
@@ -23,7 +24,7 @@ MAX = Settings().adjustments.max_amount
 
 def _check(db):
     db.expire_all()
-    report = postings.check(db, db.scalar(select(Campaign)))
+    report = ledger_check.check(db, db.scalar(select(Campaign)))
     assert report.ok, report.text()
     return report
 
@@ -101,7 +102,7 @@ def test_an_adjustment_is_proposed_approved_by_the_city_and_paid_in_the_next_bat
     )
     assert postings.balance(db, postings.PAID) == 1_500
     _check(db)
-    totals = batches.reconciliation(db, db.scalar(select(Campaign)))["total"]
+    totals = reconciliation.report(db, db.scalar(select(Campaign)))["total"]
     assert (
         totals["redeemed"] + totals["adjusted"]
         == totals["paid"] + totals["approved"] + totals["pending"]

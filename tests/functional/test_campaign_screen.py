@@ -32,9 +32,9 @@ def test_secretariat_creates_and_then_edits_the_campaign_before_it_starts(testap
     campaign = db.scalar(select(Campaign))
     assert campaign.total_funds == 24_000_000
     assert [r.planned for r in campaign.rounds] == [6_000_000] * 4
-    from kariya.ledger import postings
+    from kariya.audit import ledger_check
 
-    report = postings.check(db, campaign)
+    report = ledger_check.check(db, campaign)
     assert report.ok, report.text()
     assert report.figures["unissued"] == 24_000_000
 

@@ -11,6 +11,7 @@ import pypdfium2 as pdfium
 import pytest
 from sqlalchemy import select
 
+from kariya.audit import ledger_check
 from kariya.ledger import postings
 from kariya.models import Campaign, PayoutBatch, Store
 from kariya.payouts import zengin
@@ -111,7 +112,7 @@ def test_the_whole_path_from_a_scanned_qr_to_a_bank_transfer(testapp, db, spent)
     assert (
         postings.balance(db, postings.PAID) == 1_000
     )  # the fee (165) is the operator's cost, not deducted
-    report = postings.check(db, db.scalar(select(Campaign)))
+    report = ledger_check.check(db, db.scalar(select(Campaign)))
     assert report.ok, report.text()
     assert report.figures["pending"] == 500  # the held store's use waits for the next batch
     post(
@@ -227,7 +228,7 @@ def test_bank_results_are_checked_line_by_line_and_a_failure_goes_to_the_next_ba
         {"csv": "S0001,1000,失敗,口座解約"},
     )
     db.expire_all()
-    report = postings.check(db, db.scalar(select(Campaign)))
+    report = ledger_check.check(db, db.scalar(select(Campaign)))
     assert report.ok, report.text()
     assert (report.figures["paid"], report.figures["pending"]) == (0, 1_500)
     # The store's account is fixed; the next batch pays the use again, once.

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from kariya.audit import ledger_check
 from kariya.clock import FixedClock
-from kariya.ledger import postings
 from kariya.models import Campaign, Coupon, Redemption, Store
 from kariya.stores import registration
 from tests.helpers import (
@@ -57,7 +57,7 @@ def used_count(db):
 
 def assert_ledger_ok(db):
     db.expire_all()
-    report = postings.check(db, db.scalar(select(Campaign)))
+    report = ledger_check.check(db, db.scalar(select(Campaign)))
     assert report.ok, report.text()
 
 

@@ -10,9 +10,9 @@ import urllib.request
 import pytest
 from sqlalchemy import func, select
 
+from kariya.audit import ledger_check
 from kariya.clock import FixedClock
 from kariya.coupons import ticker
-from kariya.ledger import postings
 from kariya.models import Acquisition, Coupon, Round
 from tests.helpers import ROUND1, LiveServer, load_campaign, make_person
 
@@ -135,5 +135,5 @@ def test_many_people_racing_for_a_small_quota_never_oversell(server, db, set_now
         .having(func.count() > 1)
     ).all()
     assert duplicates == []
-    report = postings.check(db, campaign)
+    report = ledger_check.check(db, campaign)
     assert report.ok, report.text()

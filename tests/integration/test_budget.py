@@ -22,6 +22,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from kariya.audit import ledger_check
 from kariya.clock import FixedClock
 from kariya.coupons import acquisition, rounds, ticker
 from kariya.ledger import postings
@@ -85,7 +86,7 @@ class World:
 
     def check(self):
         self.db.expire_all()
-        report = postings.check(self.db, self.db.get(Campaign, self.campaign.id))
+        report = ledger_check.check(self.db, self.db.get(Campaign, self.campaign.id))
         assert report.ok, report.text()
         return report.figures
 
@@ -260,7 +261,7 @@ def test_unplanned_funds_and_whole_packs(db):
     clock = FixedClock(ROUND1 + dt.timedelta(weeks=2, hours=1))
     ticker.run_due(db, clock, actor="test")
     db.commit()
-    report = postings.check(db, db.get(Campaign, campaign.id))
+    report = ledger_check.check(db, db.get(Campaign, campaign.id))
     assert report.ok, report.text()
     assert report.figures["returned"] == 25_000
 

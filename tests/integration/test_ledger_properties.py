@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from sqlalchemy import func, select
 
+from kariya.audit import ledger_check
 from kariya.clock import FixedClock
 from kariya.coupons import acquisition, rounds, ticker
 from kariya.db import get_session_factory
@@ -28,7 +29,7 @@ from kariya.models import (
     Round,
     Store,
 )
-from kariya.payouts import adjustments, batches
+from kariya.payouts import adjustments, batches, transfers
 from kariya.redemptions import uses
 from kariya.settings import Settings, settings_of
 from tests.conftest import BASE_SETTINGS
@@ -171,7 +172,7 @@ class LedgerMachine(RuleBasedStateMachine):
         elif batch.state == "rejected":
             action = lambda: batches.redraft(self.db, clock, batch, actor=secretariat)  # noqa: E731
         elif batch.state == "approved":
-            action = lambda: batches.export(  # noqa: E731
+            action = lambda: transfers.export(  # noqa: E731
                 self.db,
                 clock,
                 batch,
@@ -181,7 +182,7 @@ class LedgerMachine(RuleBasedStateMachine):
             )
         elif batch.state == "exported":
             results = [
-                batches.ResultLine(
+                transfers.ResultLine(
                     self.db.get(Store, line.store_id).code,
                     line.amount,
                     ok=not failures[i % 2],
@@ -192,7 +193,7 @@ class LedgerMachine(RuleBasedStateMachine):
             ]
 
             def action():
-                batches.record_results(self.db, clock, batch, results, actor=secretariat)
+                transfers.record_results(self.db, clock, batch, results, actor=secretariat)
                 return True
         else:
             return
@@ -290,7 +291,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 )
                 == 0
             )
-            report = postings.check(self.db, self.campaign)
+            report = ledger_check.check(self.db, self.campaign)
             assert report.ok, report.text()
             self._owed_is_paid_payable_or_pending(report.figures)
             for rnd in self.campaign.rounds:
@@ -323,7 +324,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self.db.expire_all()
             campaign = self.campaign
             assert {r.state for r in campaign.rounds} == {"settled"}
-            report = postings.check(self.db, campaign)
+            report = ledger_check.check(self.db, campaign)
             assert report.ok, report.text()
             figures = report.figures
             assert figures["outstanding"] == figures["unissued"] == 0

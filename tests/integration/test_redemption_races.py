@@ -6,7 +6,7 @@ import collections
 import pytest
 from sqlalchemy import func, select
 
-from kariya.ledger import postings
+from kariya.audit import ledger_check
 from kariya.models import Campaign, Coupon, Redemption
 from tests.helpers import make_person, make_store
 from tests.integration.test_acquisition_races import Client, open_round_1, server, storm  # noqa: F401
@@ -59,7 +59,7 @@ def test_twenty_simultaneous_uses_hold_every_limit(server, db, set_now):  # noqa
         == 0
     )
     assert outcome[201] == db.scalar(select(func.count()).select_from(Redemption))
-    report = postings.check(db, db.scalar(select(Campaign)))
+    report = ledger_check.check(db, db.scalar(select(Campaign)))
     assert report.ok, report.text()
 
 

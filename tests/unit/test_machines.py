@@ -12,6 +12,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from transitions import Machine
 
 import workflows
 from kariya.migrations import upgrade
@@ -29,19 +30,41 @@ def _machine_modules():
             yield module
 
 
+def _machines_of(module) -> list[Machine]:
+    """Every machine a workflows module defines (payout has the batch's and its lines')."""
+    return [v for v in vars(module).values() if isinstance(v, Machine)]
+
+
+def _derived_checks(table: sa.Table) -> list[sa.CheckConstraint]:
+    return [
+        c
+        for c in table.constraints
+        if isinstance(c, sa.CheckConstraint) and c.info.get("machine") is not None
+    ]
+
+
 def _state_tables() -> dict[str, sa.Table]:
-    """Every table with a `state` column: each must be moved by one machine."""
-    return {t.name: t for t in Base.metadata.tables.values() if "state" in t.columns}
+    """Every table with a `state` column, or with a state constraint derived from a machine
+    (payout_line.status): each must be moved by one machine."""
+    return {
+        t.name: t
+        for t in Base.metadata.tables.values()
+        if "state" in t.columns or _derived_checks(t)
+    }
 
 
 def _state_check(table: sa.Table) -> sa.CheckConstraint:
-    found = [
+    found = _derived_checks(table) or [
         c
         for c in table.constraints
         if isinstance(c, sa.CheckConstraint) and c.name == f"ck_{table.name}_state"
     ]
     assert len(found) == 1, f"{table.name} has no CHECK constraint on its state"
     return found[0]
+
+
+def _column_of(table: sa.Table) -> str:
+    return _machine_of(table).kariya_attribute
 
 
 def _machine_of(table: sa.Table):
@@ -55,15 +78,15 @@ def _machine_of(table: sa.Table):
 def _expected() -> dict[str, list[str]]:
     """Constraint name -> the states of the machine behind its table, in the machine's order."""
     return {
-        f"ck_{name}_state": list(_machine_of(table).states)
+        f"ck_{name}_{_column_of(table)}": list(_machine_of(table).states)
         for name, table in _state_tables().items()
     }
 
 
 def test_every_machine_module_is_in_the_registry():
-    modules = list(_machine_modules())
-    assert {m.MACHINE.kariya_name for m in modules} == set(workflows.BY_NAME)
-    assert len(workflows.ALL) == len(workflows.BY_NAME) == len(modules)
+    machines = [m for module in _machine_modules() for m in _machines_of(module)]
+    assert {m.kariya_name for m in machines} == set(workflows.BY_NAME)
+    assert len(workflows.ALL) == len(workflows.BY_NAME) == len(machines)
 
 
 def test_each_machine_names_its_states_from_its_states_list():
@@ -72,6 +95,9 @@ def test_each_machine_names_its_states_from_its_states_list():
         assert isinstance(module.S, StateNames)
         assert list(module.S) == list(module.STATES)
         assert all(getattr(module.S, s) == s for s in module.STATES)
+    from workflows import payout
+
+    assert list(payout.LINE.states) == list(payout.LINE_STATES) == list(payout.L)
 
 
 def test_a_misspelt_state_is_an_error_not_a_silent_mismatch():
@@ -99,10 +125,12 @@ def test_every_machine_backs_a_table_and_every_state_table_has_a_machine():
 def test_model_constraints_and_defaults_equal_the_machines():
     for name, table in _state_tables().items():
         machine = _machine_of(table)
+        column = machine.kariya_attribute
         text = str(_state_check(table).sqltext)
-        assert re.fullmatch(r"state IN \(.*\)", text), text
+        assert re.fullmatch(rf"{column} IN \(.*\)", text), text
         assert QUOTED.findall(text) == list(machine.states), name
-        assert table.c.state.default.arg == machine.initial, name
+        if table.c[column].default is not None:  # a line is built included or held, no default
+            assert table.c[column].default.arg == machine.initial, name
 
 
 def test_postgresql_constraints_equal_the_machines(engine):
@@ -112,11 +140,15 @@ def test_postgresql_constraints_equal_the_machines(engine):
                 "SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c"
                 " JOIN pg_namespace n ON n.oid = c.connamespace"
                 " WHERE c.contype = 'c' AND n.nspname = current_schema()"
-                " AND c.conname LIKE 'ck\\_%\\_state'"
             )
         ).all()
-    found = {name: QUOTED.findall(definition) for name, definition in rows}
-    assert found == _expected()
+    expected = _expected()
+    found = {
+        name: QUOTED.findall(definition)
+        for name, definition in rows
+        if name in expected or name.endswith("_state")
+    }
+    assert found == expected
 
 
 def test_sqlite_constraints_equal_the_machines(tmp_path):
@@ -128,7 +160,7 @@ def test_sqlite_constraints_equal_the_machines(tmp_path):
             c["name"]: QUOTED.findall(c["sqltext"])
             for table in inspector.get_table_names()
             for c in inspector.get_check_constraints(table)
-            if c["name"] == f"ck_{table}_state"
+            if c["name"] == f"ck_{table}_state" or c["name"] in _expected()
         }
     engine.dispose()
     assert found == _expected()

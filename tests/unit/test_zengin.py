@@ -1,5 +1,5 @@
 """Zengin general transfer file (F-1; ../shared/design/ZENGIN.md): golden file, field-by-field
-read-back, name normalisation, bank codes and business days."""
+read-back, names and bank codes at export, business days."""
 
 import datetime as dt
 from pathlib import Path
@@ -130,20 +130,6 @@ def test_reader_rejects_a_trailer_that_does_not_match():
         zengin.parse(bytes(raw))
     with pytest.raises(ZenginError, match="120バイト"):
         zengin.parse(build().replace(b"\r\n", b"\r\n ", 1))
-
-
-@pytest.mark.parametrize(
-    "typed,expected",
-    [
-        ("キャノン", "ｷﾔﾉﾝ"),
-        ("ヤマダ　タロー", "ﾔﾏﾀﾞ ﾀﾛ-"),
-        ("ＡＢＣショウジ", "ABCｼﾖｳｼﾞ"),
-        ("やまだ　じろう", "ﾔﾏﾀﾞ ｼﾞﾛｳ"),
-        ("ｶ)ﾔﾏﾀﾞ", "ｶ)ﾔﾏﾀﾞ"),
-    ],
-)
-def test_names_are_normalised_as_banks_register_them(typed, expected):
-    assert zengin.normalize_name(typed, 30) == expected
 
 
 def test_unencodable_or_long_names_stop_the_export_naming_store_and_field():

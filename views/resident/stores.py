@@ -4,9 +4,8 @@ from pyramid.httpexceptions import HTTPNotFound
 from pyramid.view import view_config
 
 from kariya.errors import Invalid
-from kariya.models import Store
 from kariya.residents import options
-from kariya.stores import finder
+from kariya.stores import finder, lookup
 
 
 @view_config(route_name="resident.stores", renderer="resident/stores.jinja2", request_method="GET")
@@ -28,11 +27,7 @@ def stores(request):
 
 @view_config(route_name="resident.store", renderer="resident/store.jinja2", request_method="GET")
 def store(request):
-    from sqlalchemy import select
-
-    found = request.db.scalar(
-        select(Store).where(Store.code == request.matchdict["code"], Store.state == "active")
-    )
+    found = lookup.by_code(request.db, request.matchdict["code"], active=True)
     if found is None:
         raise HTTPNotFound()
     return {"store": finder.store_json(found), "areas": options.AREAS}

@@ -2,8 +2,8 @@
 
 from pyramid.view import view_config
 
+from kariya.audit.ledger_check import check as check_ledger
 from kariya.campaign import definition
-from kariya.ledger import postings
 from kariya.security import P
 
 
@@ -15,4 +15,4 @@ from kariya.security import P
 )
 def ledger_check(request):
     campaign = definition.latest(request.db)
-    return {"report": postings.check(request.db, campaign) if campaign else None}
+    return {"report": check_ledger(request.db, campaign) if campaign else None}

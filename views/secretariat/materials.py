@@ -12,7 +12,7 @@ from kariya.errors import DomainError, Invalid
 from kariya.materials import jobs as material_jobs
 from kariya.materials import sets
 from kariya.security import P
-from kariya.stores import registration
+from kariya.stores import lookup, registration
 
 
 def zip_response(data: bytes, name: str) -> Response:
@@ -135,7 +135,7 @@ def store_lookup(request):
     request_method="GET",
 )
 def store_set(request):
-    store = sets.find_store(request.db, request.matchdict["code"])
+    store = lookup.get(request.db, request.matchdict["code"])
     data = sets.store_zip(request.db, request.kariya_settings, store, now=request.clock.now())
     return zip_response(data, sets.zip_name(store))
 
@@ -151,7 +151,7 @@ def reissue_qr(request):
     try:
         if not code:
             raise Invalid("店舗コードを入力してください。")
-        store = sets.find_store(request.db, code)
+        store = lookup.get(request.db, code)
         registration.reissue(
             request.db,
             request.clock,

@@ -5,12 +5,19 @@ adjustments (a disputed use, a correction). Approvals are the city's (views/city
 from pyramid.httpexceptions import HTTPFound
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
-from pyramid.view import view_config
+from pyramid.view import view_config, view_defaults
 
 from kariya.campaign import definition
 from kariya.errors import DomainError
 from kariya.models import Store
-from kariya.payouts import adjustments, bank_accounts, batches, statements
+from kariya.payouts import (
+    adjustments,
+    bank_accounts,
+    batches,
+    reconciliation,
+    statements,
+    transfers,
+)
 from kariya.security import P
 from workflows import bank_change as bank_wf
 from workflows import payout as payout_wf
@@ -46,7 +53,7 @@ def index(request):
     campaign = definition.latest(request.db)
     return {
         "batches": batches.batches(request.db),
-        "reconciliation": batches.reconciliation(request.db, campaign) if campaign else None,
+        "reconciliation": reconciliation.report(request.db, campaign) if campaign else None,
         "label": lambda s: label(payout_wf.MACHINE, s),
     }
 
@@ -74,46 +81,64 @@ def show(request):
     return batch_page(request, batches.get(request.db, int(request.matchdict["id"])), "secretariat")
 
 
-@view_config(
+@view_defaults(
     route_name="secretariat.payout_action",
     permission=P.SECRETARIAT_PAYOUTS_EDIT,
     request_method="POST",
 )
-def act(request):
-    db, clock, actor = request.db, request.clock, request.identity.actor
-    batch = batches.get(db, int(request.matchdict["id"]))
-    action = request.matchdict["action"]
-    if action == "submit":
-        batches.submit(db, clock, batch, actor=actor)
-        message = "市に承認を申請しました。"
-    elif action == "redraft":
-        batches.redraft(db, clock, batch, actor=actor)
-        message = "差戻されたバッチを作り直しました。"
-    elif action == "export":
-        batches.export(db, clock, batch, request.kariya_settings, actor=actor)
-        message = f"振込データを作成しました(振込指定日 {batch.transfer_date:%Y-%m-%d})。"
-    elif action == "results":
-        upload = request.POST.get("file")
+class BatchSteps:
+    """The secretariat's steps on one batch (the route names the step): each calls one service,
+    then shows the batch again with what was done."""
+
+    def __init__(self, request):
+        self.request = request
+        self.batch = batches.get(request.db, int(request.matchdict["id"]))
+        self.args = (request.db, request.clock, self.batch)
+        self.actor = request.identity.actor
+
+    def _done(self, message: str):
+        self.request.session.flash(message)
+        return HTTPFound(self.request.route_url("secretariat.payout", id=self.batch.id))
+
+    @view_config(match_param="action=submit")
+    def submit(self):
+        batches.submit(*self.args, actor=self.actor)
+        return self._done("市に承認を申請しました。")
+
+    @view_config(match_param="action=redraft")
+    def redraft(self):
+        batches.redraft(*self.args, actor=self.actor)
+        return self._done("差戻されたバッチを作り直しました。")
+
+    @view_config(match_param="action=export")
+    def export(self):
+        transfers.export(*self.args, self.request.kariya_settings, actor=self.actor)
+        day = self.batch.transfer_date
+        return self._done(f"振込データを作成しました(振込指定日 {day:%Y-%m-%d})。")
+
+    @view_config(match_param="action=results")
+    def results(self):
+        upload = self.request.POST.get("file")
         text = (
             upload.file.read(1024 * 1024).decode("utf-8-sig")
             if getattr(upload, "file", None)
-            else request.POST.get("csv", "")
+            else self.request.POST.get("csv", "")
         )
         try:
-            batches.record_results(db, clock, batch, batches.parse_results_csv(text), actor=actor)
+            lines = transfers.parse_results_csv(text)
+            transfers.record_results(*self.args, lines, actor=self.actor)
         except DomainError as exc:
-            request.response.status = exc.status
-            page = batch_page(request, batch, "secretariat")
+            page = batch_page(self.request, self.batch, "secretariat")
             page.update(errors=exc.details or [], error=exc.message)
-            response = render_to_response("common/payout_batch.jinja2", page, request=request)
+            response = render_to_response("common/payout_batch.jinja2", page, request=self.request)
             response.status = exc.status  # 4xx: nothing written
             return response
-        message = "振込結果を登録しました。"
-    else:
-        batches.reconcile(db, clock, batch, actor=actor)
-        message = "照合を完了しました。"
-    request.session.flash(message)
-    return HTTPFound(request.route_url("secretariat.payout", id=batch.id))
+        return self._done("振込結果を登録しました。")
+
+    @view_config(match_param="action=reconcile")
+    def reconcile(self):
+        transfers.reconcile(*self.args, actor=self.actor)
+        return self._done("照合を完了しました。")
 
 
 @view_config(

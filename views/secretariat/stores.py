@@ -1,6 +1,6 @@
 """The secretariat's store screens (S-1, P-7): import the city's Excel list (upload, preview,
 confirm), the template and the error workbook, the store list, a store's page with its history
-and its registration steps.
+and its registration steps, and the notices to the stores (S-4).
 
 The uploaded file waits in the database (kariya.stores.importer.uploads) under a random token
 kept in the signed session between the preview and the confirmation; the browser never sends the
@@ -16,8 +16,10 @@ from pyramid.view import view_config
 
 from kariya.errors import DomainError, NotFound
 from kariya.security import P
-from kariya.stores import admin
+from kariya.stores import admin, notices
 from kariya.stores.importer import columns, reading, upload_flow, workbooks
+from workflows import mail as mail_wf
+from workflows.binding import label
 
 SESSION_KEY = "store_import"
 
@@ -268,3 +270,99 @@ def error_workbook(request):
         request.db, request.clock, _token(request), staff=request.identity.actor
     )
     return xlsx_response(data, "store_import_errors.xlsx")
+
+
+# Notices to stores (S-4): written with a confirmation step, shown in every store portal until
+# read, mailed through the outbox.
+
+
+def _notices_page(request, form=None, error=None, problems=(), preview=False) -> dict:
+    return {
+        "notices": notices.listing(request.db),
+        "audience": notices.audience(request.db),
+        "form": form or {"title": "", "body": ""},
+        "error": error,
+        "problems": problems,
+        "preview": preview,
+        "title_max": notices.TITLE_MAX,
+        "body_max": notices.BODY_MAX,
+    }
+
+
+@view_config(
+    route_name="secretariat.notices",
+    renderer="secretariat/notices.jinja2",
+    permission=P.SECRETARIAT_NOTICES_EDIT,
+    request_method="GET",
+)
+def notice_index(request):
+    return _notices_page(request)
+
+
+@view_config(
+    route_name="secretariat.notices",
+    renderer="secretariat/notices.jinja2",
+    permission=P.SECRETARIAT_NOTICES_EDIT,
+    request_method="POST",
+)
+def notice_publish(request):
+    """action=preview (the form's button): check and show the confirmation; action=back: edit
+    again; action=publish (the confirmation's button): publish and mail."""
+    form = {"title": request.POST.get("title", ""), "body": request.POST.get("body", "")}
+    action = request.POST.get("action", "preview")
+    try:
+        if action != "publish":
+            if action != "back":
+                form["title"], form["body"] = notices.validate(form["title"], form["body"])
+            return _notices_page(request, form, preview=action != "back")
+        notice = notices.publish(
+            request.db,
+            request.clock,
+            title=form["title"],
+            body=form["body"],
+            actor=request.identity.actor,
+            settings=request.kariya_settings,
+        )
+    except DomainError as exc:
+        problems = exc.details if isinstance(exc.details, list) else ()
+        response = render_to_response(
+            "secretariat/notices.jinja2",
+            _notices_page(request, form, exc.message, problems),
+            request=request,
+        )
+        response.status = exc.status  # the transaction aborts: no notice, no mail
+        return response
+    request.enqueue("kariya.mail.send")
+    request.session.flash(
+        f"お知らせ「{notice.title}」を全登録店に通知しました。メールを順に送信します。"
+    )
+    return HTTPFound(request.route_url("secretariat.notice", id=notice.id))
+
+
+@view_config(
+    route_name="secretariat.notice",
+    renderer="secretariat/notice.jinja2",
+    permission=P.SECRETARIAT_NOTICES_EDIT,
+    request_method="GET",
+)
+def notice(request):
+    return {
+        **notices.detail(request.db, int(request.matchdict["id"])),
+        "mail_label": lambda state: label(mail_wf.MACHINE, state),
+    }
+
+
+@view_config(
+    route_name="secretariat.notice_retry",
+    permission=P.SECRETARIAT_NOTICES_EDIT,
+    request_method="POST",
+)
+def notice_retry(request):
+    notice_id = int(request.matchdict["id"])
+    count = notices.retry_failed(request.db, request.clock, notice_id, request.identity.actor)
+    if count:
+        request.enqueue("kariya.mail.send")
+        request.session.flash(f"送信に失敗したメール {count} 通を再送します。")
+    else:
+        request.session.flash("送信に失敗したメールはありません。")
+    return HTTPFound(request.route_url("secretariat.notice", id=notice_id))

@@ -7,7 +7,7 @@ from pyramid.view import view_config
 
 from kariya.campaign import rules
 from kariya.models import Store
-from kariya.payouts import batches
+from kariya.payouts import batches, statements
 from kariya.redemptions import uses
 from kariya.security import P
 from kariya.stores import notices
@@ -31,7 +31,7 @@ def home(request):
         "store": request.db.get(Store, store_id),
         "unread_notices": notices.unread(request.db, store_id),
         "uses": uses.of_store(request.db, request.clock, store_id, since=_today_start(request)),
-        "totals": uses.store_totals(
+        "totals": statements.store_totals(
             request.db,
             store_id,
             batches.cutoffs_of(request.kariya_settings),

@@ -3,15 +3,15 @@ record it in each store's history, and with `activate` take the stores through t
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kariya.models import TransitionRecord
 from kariya.stores import registration
 from kariya.stores.finder import store_search_text
 from kariya.stores.importer.planning import preview
 from kariya.stores.importer.report import Report, errors_refusal
 from workflows import store as store_wf
+from workflows.binding import Move, record
 from workflows.binding import label as state_label
 
 LOCK_KEY = 0x4B53_5449  # pg_advisory_xact_lock: one import at a time
@@ -59,23 +59,16 @@ def apply(
             changed = "、".join(c.label for c in row.changes)
             history.append((store, "import_update", f"{source}: {changed}"))
     db.flush()
-    if history:
-        db.execute(
-            insert(TransitionRecord),
-            [
-                dict(
-                    machine=store_wf.MACHINE.kariya_name,
-                    entity_id=store.id,
-                    event=event,
-                    from_state=store.state,
-                    to_state=store.state,
-                    actor=actor,
-                    reason=reason[:500],
-                    at=now,
-                )
-                for store, event, reason in history
-            ],
-        )
+    record(
+        db,
+        store_wf.MACHINE,
+        [
+            Move(store.id, event, store.state, store.state, reason)
+            for store, event, reason in history
+        ],
+        actor=actor,
+        now=now,
+    )
     if activate:
         for row in report.rows:
             if row.store.state == store_wf.S.active:

@@ -138,11 +138,7 @@ NORMALIZERS: dict[str, Callable[[object], str]] = {
     "postal_code": normalize.postal_code,
     "phone": normalize.phone,
     "hours": normalize.hours,
-    "bank_code": lambda v: normalize.digits(v, 4, what="金融機関コード"),
-    "branch_code": lambda v: normalize.digits(v, 3, what="支店コード"),
-    "account_type": normalize.account_type,
-    "account_number": lambda v: normalize.digits(v, 7, what="口座番号"),
-    "account_holder_kana": normalize.account_holder,
+    **normalize.BANK_ACCOUNT,
     "email": normalize.email,
 }
 

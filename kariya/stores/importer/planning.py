@@ -5,8 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kariya.models import Store
-from kariya.payouts import zengin
+from kariya.stores import bank_fields
 from kariya.stores.importer.columns import (
     BANK_FIELDS,
     BY_KEY,
@@ -18,6 +17,7 @@ from kariya.stores.importer.columns import (
 )
 from kariya.stores.importer.reading import Sheet, read
 from kariya.stores.importer.report import CellError, Change, Report, RowPlan
+from kariya.stores.models import Store
 from kariya.stores.normalize import NormalizeError
 
 
@@ -72,8 +72,8 @@ def _check_final(number: int, final: dict[str, str], sheet: Sheet) -> list[CellE
                 )
     elif filled:
         try:
-            zengin.check_bank(final["bank_code"], final["branch_code"], payee="振込先")
-        except zengin.ZenginError as exc:
+            bank_fields.check_bank(final["bank_code"], final["branch_code"], payee="振込先")
+        except bank_fields.ZenginError as exc:
             error("bank_code" if "金融機関コード" in exc.message else "branch_code", exc.message)
     return errors
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from kariya.errors import Invalid
-from kariya.models import Store
+from kariya.stores.models import Store
 
 
 @dataclasses.dataclass(frozen=True)
