@@ -353,6 +353,24 @@ def recent(db: Session, limit: int = 50) -> list[PersonTransfer]:
     return list(db.scalars(select(PersonTransfer).order_by(PersonTransfer.id.desc()).limit(limit)))
 
 
+def review(db: Session, clock, viewer: Viewer, transfer: PersonTransfer) -> dict[int, Person]:
+    """The two records of a transfer for its approver, who reads the identity check (the old
+    record's profile answers): a look-up of both, so two access records."""
+    people = people_of(db, [transfer])
+    now = clock.now()
+    for person_id in (transfer.from_person_id, transfer.to_person_id):
+        access.record(
+            db,
+            now,
+            viewer,
+            access.VIEW,
+            subject=people[person_id].ref,
+            inquiry_id=transfer.inquiry_id,
+            detail=f"transfer {transfer.id}",
+        )
+    return people
+
+
 def people_of(db: Session, transfers: list[PersonTransfer]) -> dict[int, Person]:
     ids = {t.from_person_id for t in transfers} | {t.to_person_id for t in transfers}
     if not ids:

@@ -98,6 +98,13 @@ def test_the_transfer_moves_coupons_and_history_after_the_citys_approval(
     staff_app(city, db, "city")
     review = city.get(f"/city/callcenter/transfers/{transfer.id}")
     assert "結果: 本人確認できました" in review.text
+    db.expire_all()
+    reviewed = db.execute(
+        select(AccessRecord.subject, AccessRecord.inquiry_id).where(
+            AccessRecord.action == "resident.view", AccessRecord.actor == "staff:city"
+        )
+    ).all()
+    assert sorted(reviewed) == sorted([(w.person.ref, inquiry), (new.ref, inquiry)])
     assert "回答待ち" in city.get("/city/").text and f"No.{transfer.id}" in city.get("/city/").text
     city.post(
         f"/city/callcenter/transfers/{transfer.id}/approve",

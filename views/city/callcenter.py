@@ -106,7 +106,7 @@ def transfer(request):
     found = transfers.get(request.db, request.matchdict["id"])
     return {
         "transfer": found,
-        "people": transfers.people_of(request.db, [found]),
+        "people": transfers.review(request.db, request.clock, viewer(request), found),
         "inquiry": inquiries.get(request.db, found.inquiry_id),
         "transfer_label": transfers.state_label,
         "category_label": categories.label,
