@@ -228,6 +228,8 @@ def test_the_city_sees_only_escalated_inquiries_and_only_answers(testapp, db, ap
     assert listed[0]["escalated_at"] == "2024-01-15T10:00:00+09:00"
     assert city.get("/api/v1/staff/inquiries?escalated=true").json["inquiries"][0]["id"] == loud
     city.get(f"/api/v1/staff/inquiries/{quiet}", status=404)
+    not_escalated = event(city, headers, quiet, "answer", "回答", status=409)
+    assert not_escalated["error"] == "BAD_TRANSITION"
     assert event(city, headers, loud, "resolve", "市が解決", status=403)["error"] == "FORBIDDEN"
     everything = testapp.get("/api/v1/staff/inquiries").json["inquiries"]
     assert {x["id"] for x in everything} == {quiet, loud}
