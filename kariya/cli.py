@@ -30,10 +30,16 @@ def _session(registry):
 
 
 def cmd_initdb(registry, args) -> int:
+    from kariya.clock import make_clock
+    from kariya.documents import seed
     from kariya.migrations import upgrade
 
     upgrade(registry["db.engine"])
     print("database migrated to head")
+    with _session(registry) as db:
+        created = seed.ensure(db, make_clock(settings_of(registry), db))
+    for kind in created:
+        print(f"document {kind}: version 1 published (the text the project ships)")
     return 0
 
 
@@ -263,7 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
         "-c", "--config", default="development.ini", help="ini file (default: development.ini)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("initdb", help="apply the migrations").set_defaults(func=cmd_initdb)
+    sub.add_parser(
+        "initdb", help="apply the migrations and publish version 1 of every document"
+    ).set_defaults(func=cmd_initdb)
     sub.add_parser("demo", help="load the demo campaign, stores and accounts").set_defaults(
         func=cmd_demo
     )

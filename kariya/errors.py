@@ -48,4 +48,4 @@ class Forbidden(DomainError):
 
 
 class IllegalTransition(Conflict):
-    code = "ILLEGAL_TRANSITION"
+    code = "BAD_TRANSITION"  # DESIGN 5.2: a transition its machine refuses

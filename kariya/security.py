@@ -58,6 +58,10 @@ class P(enum.StrEnum):
     CITY_INQUIRIES_ANSWER = "city:inquiries:answer"
     CITY_TRANSFERS_APPROVE = "city:transfers:approve"
     AUDIT_ACCESS_LOG_VIEW = "audit:access_log:view"
+    # Documents the city approves (C-4, S-3, Q-3, I-1).
+    STAFF_DOCUMENTS_VIEW = "staff:documents:view"
+    SECRETARIAT_DOCUMENTS_EDIT = "secretariat:documents:edit"
+    CITY_DOCUMENTS_APPROVE = "city:documents:approve"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
@@ -77,6 +81,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.STORE_NOTICES_READ,
             P.STORE_BANK_REQUEST,
             P.STAFF_SELF_VIEW,
+            P.STAFF_DOCUMENTS_VIEW,
         }
     ),
     # Agents look up and log; they never approve, never answer for the city, and nothing about
@@ -90,6 +95,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.CALLCENTER_STORES_VIEW,
             P.CALLCENTER_TRANSFERS_REQUEST,
             P.STAFF_SELF_VIEW,
+            P.STAFF_DOCUMENTS_VIEW,
         }
     ),
     roles.SECRETARIAT: frozenset(
@@ -115,6 +121,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.CALLCENTER_REPORTS_VIEW,
             P.AUDIT_ACCESS_LOG_VIEW,
             P.STAFF_SELF_VIEW,
+            P.STAFF_DOCUMENTS_VIEW,
+            P.SECRETARIAT_DOCUMENTS_EDIT,
         }
     ),
     roles.CITY: frozenset(
@@ -130,6 +138,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.CITY_TRANSFERS_APPROVE,
             P.AUDIT_ACCESS_LOG_VIEW,
             P.STAFF_SELF_VIEW,
+            P.STAFF_DOCUMENTS_VIEW,
+            P.CITY_DOCUMENTS_APPROVE,
         }
     ),
 }

@@ -21,7 +21,7 @@ from kariya import make_config
 from kariya.clock import set_clock
 from kariya.db import get_session_factory
 from kariya.migrations import upgrade
-from tests.helpers import truncate_all
+from tests.helpers import seed_documents, truncate_all
 
 DATABASE_URL = os.environ.get(
     "KARIYA_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/kariya_test"
@@ -96,8 +96,10 @@ def redis_client():
 
 @pytest.fixture(autouse=True)
 def clean_db(engine, redis_client):
-    """Every test starts from empty tables (the schema stays)."""
+    """Every test starts from empty tables (the schema stays), but for version 1 of each
+    document, which `kariya initdb` publishes."""
     truncate_all(engine)
+    seed_documents(engine)
     yield
 
 

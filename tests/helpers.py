@@ -100,19 +100,21 @@ def login_resident(testapp, line_user_id: str = "U" + "0" * 32, profile: bool = 
     if profile:
         testapp.put_json(
             "/api/v1/me/profile",
-            {"age_band": "70s", "area": "kariya", "agreed_terms": "2024-01"},
+            {"age_band": "70s", "area": "kariya", "agreed_terms": 1},
             headers={"X-CSRF-Token": token},
         )
     return token
 
 
 def make_person(db, n: int = 0, profile: bool = True):
+    """A resident; with a profile, also agreed to the published terms (version 1)."""
+    from kariya.documents import consent
     from kariya.residents import profiles
 
     clock = FixedClock(ROUND1)
     person = profiles.get_or_create(db, clock, f"U{n:032x}", f"市民{n}")
     if profile:
-        profiles.set_profile(db, clock, person, "70s", "kariya", agreed_terms="2024-01")
+        consent.save_profile(db, clock, person, "70s", "kariya", agreed_terms=1)
     db.commit()
     return person
 
@@ -146,6 +148,19 @@ def truncate_all(engine) -> None:
             )
         ):
             conn.execute(sa.text(f"ALTER SEQUENCE {sequence} RESTART"))
+
+
+SEEDED_AT = dt.datetime(2024, 1, 1, tzinfo=JST)
+
+
+def seed_documents(engine) -> None:
+    """Version 1 of every document published, as `kariya initdb` leaves a database."""
+    from sqlalchemy.orm import Session
+
+    from kariya.documents import seed
+
+    with Session(engine) as db, db.begin():
+        seed.ensure(db, FixedClock(SEEDED_AT))
 
 
 def write_cli_ini(tmp_path, **extra: str) -> str:

@@ -2,6 +2,7 @@
 
 from kariya import settings as kariya_settings
 from kariya.campaign import rules
+from kariya.materials import context
 
 
 def includeme(config):
@@ -10,6 +11,12 @@ def includeme(config):
     config.add_request_method(
         lambda request: rules.current(request.db, request.kariya_settings),
         "campaign_rules",
+        reify=True,
+    )
+    # What the documents' placeholders are filled in with (kariya.documents.placeholders).
+    config.add_request_method(
+        lambda request: context.for_documents(request.db, request.kariya_settings),
+        "document_facts",
         reify=True,
     )
     config.add_route("home", "/")

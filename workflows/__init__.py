@@ -8,6 +8,7 @@ from workflows import (
     adjustment,
     bank_change,
     coupon,
+    document,
     inquiry,
     mail,
     material_job,
@@ -31,6 +32,7 @@ ALL = (
     material_job.MACHINE,
     inquiry.MACHINE,
     transfer.MACHINE,
+    document.MACHINE,
 )
 
 BY_NAME = {machine.kariya_name: machine for machine in ALL}

@@ -1,7 +1,7 @@
 """call centre: inquiries, their journal and reminders, lost-phone transfers, the access log
 
 Revision ID: c4e1a9d27b35
-Revises: 5e0c2b7d9a14
+Revises: 3cb6e2fb1de3
 Create Date: 2026-12-01 22:15:56.499737
 """
 
@@ -11,7 +11,7 @@ import kariya.models.types
 
 
 revision = 'c4e1a9d27b35'
-down_revision = '5e0c2b7d9a14'
+down_revision = '3cb6e2fb1de3'
 branch_labels = None
 depends_on = None
 

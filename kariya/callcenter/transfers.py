@@ -9,7 +9,8 @@ account, with four eyes:
    with the new account, so the record exists, and reads out its number);
 3. a city approver approves (never the requester), and the move happens in that transaction:
    the acquisitions, the coupons (the current round's unused ones too), the uses and the
-   per-store counters pass to the new record; the old one is blocked from logging in, acquiring
+   per-store counters pass to the new record, which also holds the old one's agreements to the
+   terms (kariya.documents.consent); the old one is blocked from logging in, acquiring
    and using. Money does not move: each round's unused value stays outstanding, now held by
    the new record, which a ledger entry per round records (kind `transfer`, the same account
    on both sides), so `kariya ledger check` holds. Both records' access is logged.
@@ -29,6 +30,7 @@ from kariya.callcenter import inquiries
 from kariya.callcenter.models import Inquiry, PersonTransfer
 from kariya.campaign.models import Campaign, Round
 from kariya.coupons.models import Acquisition, Coupon
+from kariya.documents import consent
 from kariya.errors import Conflict, Forbidden, Invalid, NotFound
 from kariya.ledger import postings
 from kariya.redemptions.models import Redemption, StoreUse
@@ -270,8 +272,8 @@ def _move(db: Session, clock, transfer: PersonTransfer, viewer: Viewer) -> str:
     _refuse_overlap(db, old, new)
     if not new.has_profile and old.has_profile:
         new.age_band, new.area = old.age_band, old.area
-        new.terms_version = new.terms_version or old.terms_version
         new.profile_at = now
+    consent.carry_over(db, old.id, new.id)  # the terms the resident agreed to, with their times
     unused = db.execute(
         select(Round, Campaign, func.count())
         .join(Coupon, Coupon.round_id == Round.id)

@@ -4,9 +4,14 @@ The hot path of the weekly rush, in one short transaction at READ COMMITTED:
   1. read the current round's facts as one plain row (no lock, no ORM objects); refuse at once
      if it is not open (sold out: no write; a process that has seen the sell-out refuses from
      memory for a second, SoldOutMemo);
-  2. INSERT the acquisition ... SELECT FROM person WHERE it has a profile ... ON CONFLICT (round,
-     person) DO NOTHING: nothing back means no profile (PROFILE_REQUIRED) or a second try by the
-     same person (ALREADY_ACQUIRED; the unique constraint is the guarantee);
+  2. INSERT the acquisition ... SELECT FROM person WHERE it has a profile, is not blocked and
+     has agreed to the published terms ... ON CONFLICT (round, person) DO NOTHING: nothing back
+     means a record whose account moved to a new one (ACCOUNT_MOVED, a lost-phone transfer), no
+     profile (PROFILE_REQUIRED), a second try by the same person (ALREADY_ACQUIRED; the unique
+     constraint is the guarantee) or terms not yet agreed to (CONSENT_REQUIRED); one more
+     query, on that refusal path only, says which. The blocked check is a column of the person
+     row the claim reads anyway, and the consent check is two index lookups inside the claim
+     statement (kariya.documents.consent.satisfied): neither costs a round trip of its own;
   3. INSERT its coupons and the ledger entry;
   4. last, take the quota: UPDATE round SET issued = issued + pack WHERE state = 'open' AND
      issued + pack <= quota. PostgreSQL re-checks the WHERE after waiting for a concurrent
@@ -27,6 +32,7 @@ from kariya.campaign.models import Campaign, Round
 from kariya.clock import to_jst
 from kariya.coupons import rounds as round_service
 from kariya.coupons.models import Acquisition, Coupon
+from kariya.documents import consent
 from kariya.errors import Conflict, DomainError
 from kariya.ledger import postings
 from kariya.orm import UTCDateTime, insert_or_skip
@@ -41,6 +47,15 @@ class ProfileRequired(DomainError):
     code = "PROFILE_REQUIRED"
     status = 403
     message = "はじめに年代とお住まいの地区を登録してください。"
+
+
+class ConsentRequired(DomainError):
+    code = "CONSENT_REQUIRED"
+    status = 403
+    message = (
+        "利用規約・プライバシーポリシーが改定されました。"
+        "新しい内容をご確認のうえ同意してから、割引券を受け取ってください。"
+    )
 
 
 class AlreadyAcquired(Conflict):
@@ -154,6 +169,35 @@ def _current_facts(db: Session, now):
     ).first()
 
 
+# Built once: the claim's consent check (the same clause for every person; SQL correlates it).
+_AGREED = consent.satisfied(Person.id)
+
+
+def _why_not_claimed(db: Session, round_id: int, person_id: int) -> DomainError:
+    """The claim gave no row: the account moved to another record (a lost-phone transfer), no
+    profile, acquired already, or the terms not agreed to."""
+    already = (
+        select(Acquisition.id)
+        .where(Acquisition.round_id == round_id, Acquisition.person_id == person_id)
+        .exists()
+    )
+    row = db.execute(
+        select(
+            Person.blocked_at.is_not(None),
+            Person.profile_at.is_not(None),
+            already,
+            consent.satisfied(Person.id),
+        ).where(Person.id == person_id)
+    ).first()
+    if row is not None and row[0]:
+        return profiles.AccountMoved()
+    if row is None or not row[1]:
+        return ProfileRequired()
+    if row[2] or row[3]:
+        return AlreadyAcquired()
+    return ConsentRequired()
+
+
 def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None) -> dict:
     now = clock.now()
     if memo is not None and memo.refuses(now):
@@ -166,7 +210,8 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
 
     pack = rnd.coupon_face * rnd.coupons_per_pack
     acquisitions = Acquisition.__table__
-    # The profile check rides on the claim: only a person with a profile yields a row to insert.
+    # The profile, blocked and consent checks ride on the claim: only a person with a profile,
+    # not moved to a new record, who has agreed to the published terms yields a row to insert.
     acquisition_id = db.scalar(
         insert_or_skip(db, acquisitions, on=["round_id", "person_id"])
         .from_select(
@@ -175,19 +220,13 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
                 Person.id == person_id,
                 Person.profile_at.is_not(None),
                 Person.blocked_at.is_(None),
+                _AGREED,
             ),
         )
         .returning(acquisitions.c.id)
     )
     if acquisition_id is None:
-        found = db.execute(
-            select(Person.profile_at, Person.blocked_at).where(Person.id == person_id)
-        ).first()
-        if found is not None and found.blocked_at is not None:
-            raise profiles.AccountMoved()
-        if found is None or found.profile_at is None:
-            raise ProfileRequired()
-        raise AlreadyAcquired()
+        raise _why_not_claimed(db, rnd.id, person_id)
     coupons = Coupon.__table__
     coupon_ids = db.scalars(
         insert(coupons).returning(coupons.c.id, sort_by_parameter_order=True),
@@ -275,8 +314,12 @@ def round_status(db: Session, clock, person_id: int | None) -> dict:
     if reason is None and person_id is None:
         reason = "UNAUTHENTICATED"
     elif reason is None:
-        person = db.get(Person, person_id)
-        if person is None or not person.has_profile:
+        person = db.execute(
+            select(Person.profile_at.is_not(None), consent.satisfied(Person.id)).where(
+                Person.id == person_id
+            )
+        ).first()
+        if person is None or not person[0]:
             reason = ProfileRequired.code
         elif db.scalar(
             select(Acquisition.id).where(
@@ -284,6 +327,8 @@ def round_status(db: Session, clock, person_id: int | None) -> dict:
             )
         ):
             reason = AlreadyAcquired.code
+        elif not person[1]:
+            reason = ConsentRequired.code
     remaining = rnd.quota - rnd.issued
     return {
         "round": rnd.number,

@@ -1,5 +1,6 @@
 """What the printed materials say, besides the store: the campaign's rules (kariya.campaign.rules),
-the call centre from the settings, and the settlement periods the payouts follow."""
+the call centre from the settings, and the settlement periods the payouts follow. The same facts
+fill in the documents' placeholders (kariya.documents.placeholders): `for_documents`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from kariya.campaign import definition
 from kariya.campaign import rules as campaign_rules
 from kariya.campaign.models import Campaign
 from kariya.campaign.rules import Rules
+from kariya.documents import kinds, versions
+from kariya.documents.models import DocumentVersion
+from kariya.documents.placeholders import Facts
 from kariya.errors import Conflict
 from kariya.payouts import settlement
 from kariya.settings import settings_of
@@ -24,6 +28,8 @@ class PrintContext:
     rules: Rules
     callcenter_phone: str
     callcenter_hours: str
+    # The published store manual (kariya.documents), which every store's set carries.
+    manual: DocumentVersion | None = None
 
     @functools.cached_property
     def settlement_periods(self) -> list[str]:
@@ -64,9 +70,22 @@ def of(campaign: Campaign, settings: Mapping) -> PrintContext:
 
 
 def current(db: Session, settings: Mapping) -> PrintContext:
+    """The latest campaign's facts, with the published store manual."""
     campaign = definition.latest(db)
     if campaign is None:
         raise Conflict(
             "キャンペーンが登録されていないため、掲示物を作成できません。", code="NO_CAMPAIGN"
         )
-    return of(campaign, settings)
+    return dataclasses.replace(
+        of(campaign, settings), manual=versions.published(db, kinds.STORE_MANUAL)
+    )
+
+
+def for_documents(db: Session, settings: Mapping) -> PrintContext | Facts:
+    """The facts a document's placeholders are filled in with: the current campaign's, or,
+    before a campaign with rounds exists, only the call centre's (the numbers read "(未定)")."""
+    campaign = definition.latest(db)
+    if campaign is not None and campaign.rounds:
+        return of(campaign, settings)
+    callcenter = settings_of(settings).callcenter
+    return Facts(rules=None, callcenter_phone=callcenter.phone, callcenter_hours=callcenter.hours)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from kariya.campaign.models import Campaign
 from kariya.clock import utcnow
 from kariya.db import get_session_factory
+from kariya.documents import kinds, versions
 from kariya.errors import Conflict, NotFound
 from kariya.materials import context, sets
 from kariya.materials.models import MaterialJob, MaterialJobChunk
@@ -58,6 +59,8 @@ class JobStatus:
     requested_by: str
     requested_at: dt.datetime
     finished_at: dt.datetime | None
+    manual_version: int | None = None  # the store manual version its sets carry
+    out_of_date: bool = False  # a newer store manual was published since: build again
 
     @property
     def unfinished(self) -> bool:
@@ -76,7 +79,11 @@ def is_stale(job: MaterialJob, now: dt.datetime | None = None) -> bool:
     return job.state in job_wf.UNFINISHED and (now or utcnow()) - job.updated_at >= STALE_AFTER
 
 
-def status(job: MaterialJob, now: dt.datetime | None = None) -> JobStatus:
+def status(
+    job: MaterialJob, now: dt.datetime | None = None, manual_version: int | None = None
+) -> JobStatus:
+    """`manual_version`: the store manual published now (a done job carrying an older one is
+    out of date)."""
     stale = is_stale(job, now)
     state = job_wf.S.failed if stale else job.state
     return JobStatus(
@@ -95,6 +102,10 @@ def status(job: MaterialJob, now: dt.datetime | None = None) -> JobStatus:
         requested_by=job.requested_by,
         requested_at=job.requested_at,
         finished_at=job.finished_at,
+        manual_version=job.manual_version,
+        out_of_date=state == job_wf.S.done
+        and manual_version is not None
+        and job.manual_version != manual_version,
     )
 
 
@@ -105,22 +116,31 @@ def find(db: Session, job_id: int | str) -> MaterialJob:
     return job
 
 
+def _published_manual(db: Session) -> int | None:
+    found = versions.published(db, kinds.STORE_MANUAL)
+    return found.number if found is not None else None
+
+
 def read(db: Session, job_id: int | str) -> JobStatus:
-    return status(find(db, job_id))
+    return status(find(db, job_id), manual_version=_published_manual(db))
 
 
 def recent(db: Session, limit: int = KEEP_JOBS) -> list[JobStatus]:
     """The newest jobs first."""
     now = utcnow()
+    published = _published_manual(db)
     jobs = db.scalars(select(MaterialJob).order_by(MaterialJob.id.desc()).limit(limit))
-    return [status(job, now) for job in jobs]
+    return [status(job, now, published) for job in jobs]
 
 
 def start_job(db: Session, settings: dict, actor: str) -> MaterialJob:
     """Record a queued bulk job (the caller then enqueues `kariya.materials.build_all` with its
     id); refuses while another is under way, and gives up one that fell silent."""
     now = utcnow()
-    context.current(db, settings)  # no campaign: refuse now, not in the worker
+    if context.current(db, settings).manual is None:  # no campaign, no manual: refuse now
+        raise Conflict(
+            "取扱店マニュアルが公開されていないため、掲示物を作成できません。", code="NO_MANUAL"
+        )
     total = sets.count_active(db)
     if total == 0:
         raise Conflict("利用可能な店舗がないため、掲示物を作成できません。", code="NO_STORES")
@@ -215,7 +235,7 @@ class _Output:
             raise Superseded()
         db.commit()
 
-    def finish(self, count: int) -> None:
+    def finish(self, count: int, manual_version: int | None = None) -> None:
         """The last chunk and the job done, in one transaction."""
         if self._buffer:
             self._store(bytes(self._buffer))
@@ -228,6 +248,7 @@ class _Output:
         now = utcnow()
         fire(db, job_wf.MACHINE, job, "finish", actor=ACTOR, now=now)
         job.done, job.total, job.size = count, count, self._written
+        job.manual_version = manual_version
         job.finished_at, job.updated_at = now, now
         db.commit()
         self.close()
@@ -280,8 +301,11 @@ def run_job(db: Session, clock, settings: dict, job_id: int) -> JobStatus:
     if attempt is not None:
         output = _Output(session_factory, job_id, attempt)
         try:
-            count = sets.build_all(db, settings, output, progress=output.progress, now=clock.now())
-            output.finish(count)
+            ctx = context.current(db, settings)
+            count = sets.build_all(
+                db, settings, output, progress=output.progress, now=clock.now(), ctx=ctx
+            )
+            output.finish(count, ctx.manual.number if ctx.manual is not None else None)
             log.info("materials built", extra={"job": job_id, "stores": count})
         except Superseded:
             output.discard()

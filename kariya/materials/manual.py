@@ -1,14 +1,14 @@
 """The store manual (S-3): acquisition and use, payment to stores, what a store must and must
 not do, and what coupons may not pay for (I-8, from kariya/data/excluded_items.toml).
 
-The words are the Markdown template templates/print/manual.md.jinja2, rendered with the
+The words are the published version of the `store_manual` document (kariya.documents: the
+secretariat writes it, the city approves it, C-4), its placeholders filled in with the
 campaign's rules; this module only sets the page, the styles and the footer. One text for every
-store, so that the city approves one document (C-4).
+store. Any version can be printed (the city reviews a draft's PDF before approving it).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 
 from reportlab.lib import colors
@@ -18,14 +18,15 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 from reportlab.platypus import SimpleDocTemplate
 
-from kariya.campaign import excluded_items
+from kariya.documents import reading
+from kariya.documents.models import DocumentVersion
+from kariya.errors import Conflict
 from kariya.formats import pdf_fonts
 from kariya.formats.pdf_fonts import GOTHIC, MINCHO
-from kariya.materials import flowables, texts
+from kariya.materials import flowables
 from kariya.materials.context import PrintContext
 from kariya.materials.drawing import DARK_GREEN
 
-TEMPLATE = "manual.md.jinja2"
 MARGIN_X, MARGIN_Y = 25 * mm, 20 * mm
 FOOTER_GREY = colors.HexColor("#555555")
 
@@ -72,24 +73,26 @@ def _styles() -> flowables.Styles:
     )
 
 
-def manual_text(ctx: PrintContext, issued: dt.datetime | None = None) -> str:
-    """The manual as Markdown, with the campaign's rules in it."""
-    return texts.markdown(
-        TEMPLATE,
-        r=ctx.rules,
-        callcenter_phone=ctx.callcenter_phone,
-        callcenter_hours=ctx.callcenter_hours,
-        issued=ctx.rules.day(issued, year=True) if issued is not None else None,
-        settlement_periods=ctx.settlement_periods,
-        settlements_per_month=ctx.settlements_per_month,
-        excluded_items=excluded_items.ITEMS,
-    )
+def _version(ctx: PrintContext, version: DocumentVersion | None) -> DocumentVersion:
+    found = version if version is not None else ctx.manual
+    if found is None:
+        raise Conflict(
+            "取扱店マニュアルが公開されていないため、掲示物を作成できません。", code="NO_MANUAL"
+        )
+    return found
 
 
-def manual_pdf(ctx: PrintContext, issued: dt.datetime | None = None) -> bytes:
-    """The store manual as an A4 PDF; `issued` prints the day it was made on the cover."""
+def manual_text(ctx: PrintContext, version: DocumentVersion | None = None) -> str:
+    """The manual as Markdown, with the campaign's rules in it: the published version, or
+    `version`."""
+    ver = _version(ctx, version)
+    return reading.filled(ver.body, ctx, edition_text=reading.edition(ver, ctx))
+
+
+def manual_pdf(ctx: PrintContext, version: DocumentVersion | None = None) -> bytes:
+    """The store manual as an A4 PDF (its cover says which version, and when published)."""
     width, _ = A4
-    document = flowables.render(manual_text(ctx, issued), _styles(), width - 2 * MARGIN_X)
+    document = flowables.render(manual_text(ctx, version), _styles(), width - 2 * MARGIN_X)
     author = f"{ctx.rules.campaign_name} 事務局"
 
     def footer(c: canvas.Canvas, doc) -> None:

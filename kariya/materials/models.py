@@ -34,6 +34,8 @@ class MaterialJob(Base):
     total: Mapped[int] = mapped_column(default=0)
     size: Mapped[int | None] = mapped_column(BigInteger)  # bytes of the finished ZIP
     message: Mapped[str | None] = mapped_column(String(500))
+    # The store manual version its sets carry: a newer published version leaves it out of date.
+    manual_version: Mapped[int | None]
 
 
 class MaterialJobChunk(Base):

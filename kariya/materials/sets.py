@@ -81,7 +81,7 @@ def store_zip(db: Session, settings: dict, store: Store, now: dt.datetime | None
     when = _local_now(ctx, now)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in store_files(store, settings, ctx, manual_pdf(ctx, when)):
+        for name, data in store_files(store, settings, ctx, manual_pdf(ctx)):
             _write(archive, name, data, when)
     return buffer.getvalue()
 
@@ -104,17 +104,19 @@ def build_all(
     path: str | os.PathLike | IO[bytes],
     progress: Progress | None = None,
     now: dt.datetime | None = None,
+    ctx: PrintContext | None = None,
 ) -> int:
     """Every active store's set into one ZIP at `path`, a file name or a file object (a folder
     per store code, the manual in each, and index.csv listing the stores); calls
-    `progress(done, total)` as it goes. Returns the number of stores."""
-    ctx = context.current(db, settings)
+    `progress(done, total)` as it goes. Returns the number of stores. `ctx`: the facts and the
+    manual to print (by default the current ones)."""
+    ctx = ctx if ctx is not None else context.current(db, settings)
     when = _local_now(ctx, now)
     stores = active_stores(db)
     total = len(stores)
     if progress:
         progress(0, total)
-    manual = manual_pdf(ctx, when)  # the same approved text for every store: built once
+    manual = manual_pdf(ctx)  # the same approved text for every store: built once
     index = io.StringIO()
     writer = csv.writer(index, lineterminator="\r\n")
     writer.writerow(["店舗コード", "店舗名", "業種", "住所", *PIECES])

@@ -9,6 +9,7 @@ from kariya.callcenter.models import Inquiry, InquiryEvent, InquiryReminder, Per
 from kariya.campaign.models import Campaign, Round
 from kariya.clock import ClockSetting
 from kariya.coupons.models import Acquisition, Coupon
+from kariya.documents.models import Document, DocumentVersion, TermsConsent
 from kariya.ledger.models import LedgerEntry, LedgerPosting
 from kariya.mail.models import OutboundMail
 from kariya.materials.models import MaterialJob, MaterialJobChunk
@@ -37,6 +38,8 @@ __all__ = [
     "Campaign",
     "ClockSetting",
     "Coupon",
+    "Document",
+    "DocumentVersion",
     "IdempotencyRecord",
     "Inquiry",
     "InquiryEvent",
@@ -60,6 +63,7 @@ __all__ = [
     "StoreNotice",
     "StoreNoticeRead",
     "StoreUse",
+    "TermsConsent",
     "TransitionRecord",
     "UploadedFile",
 ]

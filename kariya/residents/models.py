@@ -20,6 +20,8 @@ class Person(Base):
     display_name: Mapped[str] = mapped_column(String(100), default="")
     age_band: Mapped[str | None] = mapped_column(String(20))
     area: Mapped[str | None] = mapped_column(String(50))
+    # Legacy: the label of the terms agreed before the terms became a versioned document
+    # (kariya.documents.consent keeps the consents now). Kept for the previous release; unused.
     terms_version: Mapped[str | None] = mapped_column(String(20))
     profile_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -1,4 +1,6 @@
-"""Residents: created at their first login, with a one-time profile (I-1)."""
+"""Residents: created at their first login, with a one-time profile (I-1) and a reference number
+(kariya.residents.refs). The agreement to the terms that the first visit also asks for is
+kariya.documents.consent's (it knows the published terms)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from kariya.errors import DomainError, Invalid
 from kariya.orm import insert_or_skip
 from kariya.residents import refs
 from kariya.residents.models import Person
-from kariya.residents.options import AGE_BANDS, AREAS, TERMS_VERSION
+from kariya.residents.options import AGE_BANDS, AREAS
 
 
 class AccountMoved(DomainError):
@@ -51,22 +53,22 @@ def ref_of(db: Session, person_id: int) -> str | None:
     return db.scalar(select(Person.ref).where(Person.id == person_id))
 
 
-def set_profile(
-    db: Session, clock, person: Person, age_band: str, area: str, agreed_terms: str | None = None
-) -> Person:
+def problems(age_band: str, area: str) -> dict[str, str]:
+    """What is wrong with the profile's answers, per field (empty: fine)."""
     errors = {}
     if age_band not in AGE_BANDS:
         errors["age_band"] = "年代を選んでください。"
     if area not in AREAS:
         errors["area"] = "お住まいの地区を選んでください。"
-    if person.terms_version is None and agreed_terms != TERMS_VERSION:
-        errors["agree"] = "利用規約とプライバシーポリシーへの同意が必要です。"
+    return errors
+
+
+def set_profile(db: Session, clock, person: Person, age_band: str, area: str) -> Person:
+    errors = problems(age_band, area)
     if errors:
         raise Invalid("入力内容を確認してください。", details=errors)
     person.age_band = age_band
     person.area = area
-    if agreed_terms == TERMS_VERSION:
-        person.terms_version = TERMS_VERSION
     if person.profile_at is None:
         person.profile_at = clock.now()
     db.flush()

@@ -61,10 +61,10 @@ from kariya.clock import Clock, FixedClock
 from kariya.coupons import ticker
 from kariya.db import get_session_factory
 from kariya.migrations import upgrade
-from kariya.models import Acquisition, Campaign, Coupon, Person, Round
+from kariya.models import Acquisition, Campaign, Coupon, Person, Round, TermsConsent
 from kariya.residents import refs
 from kariya.settings import ENV_OVERRIDES, PROJECT_ROOT
-from tests.helpers import campaign_toml
+from tests.helpers import campaign_toml, seed_documents
 
 BENCH_INI = Path(__file__).with_name("bench.ini")
 PERSONS = 20_065
@@ -115,6 +115,7 @@ def fresh_database(url: str) -> sa.Engine:
     admin.dispose()
     engine = sa.create_engine(url)
     upgrade(engine)
+    seed_documents(engine)  # as `kariya initdb` does: the terms to agree to
     return engine
 
 
@@ -146,7 +147,8 @@ def load_campaign(engine: sa.Engine, now: dt.datetime, packs: int) -> tuple[int,
 
 
 def insert_persons(engine: sa.Engine, count: int, now: dt.datetime) -> list[int]:
-    """`count` residents who have registered their profile, in one executemany insert."""
+    """`count` residents who have registered their profile and agreed to the terms (version 1),
+    in executemany inserts."""
     rows = [
         {
             "line_user_id": "U" + uuid.uuid4().hex,
@@ -154,7 +156,6 @@ def insert_persons(engine: sa.Engine, count: int, now: dt.datetime) -> list[int]
             "display_name": f"市民{n}",
             "age_band": ("20s", "30s", "40s", "50s", "60s", "70s")[n % 6],
             "area": "kariya",
-            "terms_version": "2024-01",
             "profile_at": now,
             "created_at": now,
         }
@@ -162,7 +163,11 @@ def insert_persons(engine: sa.Engine, count: int, now: dt.datetime) -> list[int]
     ]
     with engine.begin() as conn:
         conn.execute(sa.insert(Person), rows)
-        return list(conn.scalars(sa.select(Person.id).order_by(Person.id)))
+        ids = list(conn.scalars(sa.select(Person.id).order_by(Person.id)))
+        conn.execute(
+            sa.insert(TermsConsent), [{"person_id": i, "version": 1, "agreed_at": now} for i in ids]
+        )
+        return ids
 
 
 def free_port() -> int:

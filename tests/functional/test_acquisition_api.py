@@ -63,7 +63,7 @@ def test_current_round_tells_what_the_person_can_do(testapp, open_round):
     assert testapp.get("/api/v1/rounds/current").json["reason"] == "PROFILE_REQUIRED"
     testapp.put_json(
         "/api/v1/me/profile",
-        {"age_band": "20s", "area": "outside", "agreed_terms": "2024-01"},
+        {"age_band": "20s", "area": "outside", "agreed_terms": 1},
         headers={"X-CSRF-Token": token},
     )
     status = testapp.get("/api/v1/rounds/current").json

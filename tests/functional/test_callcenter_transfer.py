@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from kariya.clock import FixedClock
 from kariya.coupons import acquisition, ticker
+from kariya.documents import consent
 from kariya.errors import DomainError
 from kariya.models import (
     AccessRecord,
@@ -23,7 +24,7 @@ from kariya.models import (
     PersonTransfer,
     Redemption,
 )
-from kariya.residents import profiles, refs
+from kariya.residents import refs
 from tests.functional.callcenter_support import MONDAY_10, new_inquiry, staff_app, world
 from tests.helpers import csrf_from, make_person, make_store, run_cli, write_cli_ini
 
@@ -193,13 +194,14 @@ def test_the_old_record_cannot_acquire_a_later_round(testapp, db, app, lost, set
         acquisition.acquire(db, week2, w.person.id)
     assert refused.value.code == "ACCOUNT_MOVED"
     db.rollback()
+    assert not consent.needs_consent(db, new.id)  # the old record's agreement came along
     assert acquisition.acquire(db, week2, new.id)["round"] == 2
 
 
 def test_no_transfer_to_an_account_that_acquired_the_same_round(testapp, db, lost):
     w, new, inquiry = lost
 
-    profiles.set_profile(db, FixedClock(MONDAY_10), new, "70s", "kariya", agreed_terms="2024-01")
+    consent.save_profile(db, FixedClock(MONDAY_10), new, "70s", "kariya", agreed_terms=1)
     acquisition.acquire(db, FixedClock(MONDAY_10), new.id)
     db.commit()
     page = ask(testapp, inquiry, new.ref, age_band="70s", area="kariya", codes=w.code)

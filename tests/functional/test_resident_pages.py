@@ -48,7 +48,7 @@ def test_first_visit_asks_for_the_profile_once_then_home(testapp, week1, db):
         {
             "age_band": "70s",
             "area": "kariya",
-            "agreed_terms": "2024-01",
+            "agreed_terms": "1",
             "next": "/home",
             "csrf_token": token,
         },

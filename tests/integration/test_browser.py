@@ -1,6 +1,10 @@
 """A resident's whole path in headless Chromium (Debian's package; no downloaded browser) on a
 phone-sized viewport: login -> first-visit profile -> acquire -> scan the store's QR -> use ->
-history. Screenshots of each page are kept in tests/artifacts/ (I-1, I-5, P-5)."""
+history; on desk screens, an agent logs a call about a confirmation code, escalates it, the city
+answers and the agent resolves it; and a change of the terms: the secretariat writes it with the
+live preview, the city reviews the diff and approves, the resident reads the new terms and agrees
+before acquiring. Screenshots of each page are kept in tests/artifacts/ (I-1, I-5, P-5, Q-1,
+C-4, D-1)."""
 
 import re
 import shutil
@@ -12,7 +16,15 @@ from playwright.sync_api import expect, sync_playwright
 from kariya import make_config
 from tasks import configure
 from tests.conftest import BASE_SETTINGS
-from tests.helpers import ROUND1, LiveServer, load_campaign, make_store
+from tests.helpers import (
+    PASSWORD,
+    ROUND1,
+    LiveServer,
+    load_campaign,
+    make_person,
+    make_store,
+    make_user,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -136,7 +148,6 @@ def test_agent_logs_a_call_escalates_it_the_city_answers_and_the_agent_resolves_
     from kariya.clock import FixedClock
     from kariya.coupons import acquisition, ticker
     from kariya.redemptions import uses
-    from tests.helpers import PASSWORD, make_person, make_user
 
     load_campaign(db, total=60_000, rounds=6)
     store = make_store(db, "S0001", "かりや青果店")
@@ -224,4 +235,84 @@ def test_agent_logs_a_call_escalates_it_the_city_answers_and_the_agent_resolves_
         expect(agent.locator("#inquiry-state")).to_have_text("解決")
         expect(agent.locator("#journal")).to_contain_text("市の回答")
         shot(agent, "cc_4_resolved")
+
+
+def _staff_login(browser, base_url: str, username: str):
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    page = desk.new_page()
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    return page
+
+
+def test_the_city_reviews_a_diff_and_the_resident_agrees_to_new_terms(base_url, db):
+    load_campaign(db, total=60_000, rounds=6)
+    make_user(db, "secretariat", "jimu")
+    make_user(db, "city", "shi")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        phone = browser.new_context(
+            viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="ja-JP"
+        ).new_page()
+        phone.request.put(
+            f"{base_url}/dev/clock",
+            data={"now": ROUND1.replace(hour=10).isoformat(), "frozen": True},
+        )
+        # A resident agreed to version 1 at the first visit, where the terms are shown.
+        phone.request.post(
+            f"{base_url}/dev/line-login",
+            data={"line_user_id": "U" + "b" * 32, "display_name": "刈谷 太郎"},
+        )
+        phone.goto(f"{base_url}/home")
+        expect(phone.locator("#terms-text")).to_contain_text("LINEのユーザーID")
+        phone.select_option("#age_band", "40s")
+        phone.select_option("#area", "kariya")
+        phone.check("#agreed_terms")
+        phone.click("text=登録する")
+        expect(phone).to_have_url(re.compile(r"/home$"))
+
+        # The secretariat writes version 2, watching the live preview.
+        office = _staff_login(browser, base_url, "jimu")
+        office.goto(f"{base_url}/secretariat/documents/terms/new")
+        body = office.locator("#body")
+        body.fill(
+            body.input_value().replace(
+                "## 第4条 してはいけないこと",
+                "割引券の画面は、音声読み上げにも対応しています。\n\n## 第4条 してはいけないこと",
+            )
+        )
+        expect(office.locator("#preview")).to_contain_text("音声読み上げにも対応")
+        office.fill("#change_note", "第3条に音声読み上げの案内を追加")
+        office.screenshot(path=str(ARTIFACTS / "8_secretariat_editor.png"), full_page=True)
+        office.click("#save")
+        expect(office.locator("#actions")).to_contain_text("作成中")
+        office.click("#submit")
+        expect(office.locator(".flash")).to_contain_text("承認申請しました")
+
+        # The city sees it waiting, reviews the diff by character and approves.
+        city = _staff_login(browser, base_url, "shi")
+        expect(city.locator("#awaiting")).to_contain_text("第3条に音声読み上げの案内を追加")
+        city.click("#awaiting a")
+        expect(city.locator("#diff ins")).to_contain_text("音声読み上げにも対応しています")
+        city.screenshot(path=str(ARTIFACTS / "9_city_review_diff.png"), full_page=True)
+        city.click("#approve")
+        expect(city.locator(".flash")).to_contain_text("承認しました")
+
+        office.reload()
+        office.click("#publish")
+        expect(office.locator(".flash")).to_contain_text("公開しました")
+
+        # The resident is asked again before the next acquisition, reads, agrees, acquires.
+        phone.goto(f"{base_url}/home")
+        expect(phone).to_have_url(re.compile(r"/terms\?next="))
+        expect(phone.locator("#consent")).to_contain_text("第1版から第2版に変わりました")
+        expect(phone.locator("#terms-text")).to_contain_text("音声読み上げにも対応しています")
+        phone.screenshot(path=str(ARTIFACTS / "10_resident_new_terms.png"), full_page=True)
+        phone.click("#agree")
+        expect(phone).to_have_url(re.compile(r"/home$"))
+        phone.click("#acquire")
+        expect(phone.locator("#acquire-result")).to_contain_text("4枚受け取りました")
         browser.close()

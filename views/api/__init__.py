@@ -20,3 +20,15 @@ def includeme(config):
     config.add_route("api.staff.residents", "/staff/residents")
     config.add_route("api.staff.resident", "/staff/residents/{person_ref}")
     config.add_route("api.staff.access_log", "/staff/access-log")
+    config.add_route("api.documents", "/documents/{kind}")
+    config.add_route("api.staff.documents", "/staff/documents")
+    # any store manual version as the PDF the stores' sets carry (DESIGN.md section 5.2)
+    config.add_route(
+        "api.staff.store_manual_pdf", "/staff/documents/store_manual/versions/{number:\\d+}.pdf"
+    )
+    config.add_route("api.staff.document_versions", "/staff/documents/{kind}/versions")
+    config.add_route("api.staff.document_version", "/staff/documents/{kind}/versions/{number:\\d+}")
+    config.add_route(
+        "api.staff.document_events", "/staff/documents/{kind}/versions/{number:\\d+}/events"
+    )
+    config.add_route("api.staff.document_sections", "/staff/documents/{kind}/sections")

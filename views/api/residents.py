@@ -1,4 +1,5 @@
-"""Resident calls about the resident: who is logged in, the profile and its options."""
+"""Resident calls about the resident: who is logged in, the profile and its options, and the
+agreement to the terms (DESIGN.md sections 5 and 5.1)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from pyramid.csrf import get_csrf_token
 from pyramid.view import view_config
 
 from kariya import roles
+from kariya.documents import consent
 from kariya.errors import DomainError
 from kariya.models import Person
-from kariya.residents import options, profiles
+from kariya.residents import options
 from kariya.security import P
 from views.api.support import json_body, resident_id
 
@@ -27,7 +29,7 @@ def profile_json(person: Person) -> dict | None:
 
 @view_config(route_name="api.profile_options", request_method="GET", renderer="json")
 def get_profile_options(request):
-    return options.as_json()
+    return {**options.as_json(), "terms_version": consent.current_terms(request.db)}
 
 
 @view_config(route_name="api.me", request_method="GET", renderer="json")
@@ -44,6 +46,7 @@ def me(request):
         "ref": person.ref,
         "profile": profile_json(person),
         "csrf_token": get_csrf_token(request),
+        "needs_consent": consent.needs_consent(request.db, person.id),
     }
 
 
@@ -56,7 +59,7 @@ def me(request):
 def put_profile(request):
     body = json_body(request)
     person = request.db.get(Person, resident_id(request))
-    profiles.set_profile(
+    consent.save_profile(
         request.db,
         request.clock,
         person,

@@ -22,12 +22,12 @@ class WrongContentType(DomainError):
     message = "Content-Type は application/json にしてください。"
 
 
-def json_body(request, *, required: bool = True) -> dict:
+def json_body(request, *, required: bool = True, max_bytes: int = MAX_BODY) -> dict:
     length = request.content_length or 0
-    if length > MAX_BODY:
+    if length > max_bytes:
         raise TooLarge()
     raw = request.body
-    if len(raw) > MAX_BODY:
+    if len(raw) > max_bytes:
         raise TooLarge()
     if not raw.strip():
         if required:

@@ -10,3 +10,4 @@ def includeme(config):
     config.add_route("callcenter.inquiry_link", "/inquiries/{id:\\d+}/link")
     config.add_route("callcenter.inquiry_transfer", "/inquiries/{id:\\d+}/transfer")
     config.add_route("callcenter.transfer_withdraw", "/transfers/{id:\\d+}/withdraw")
+    config.add_route("callcenter.manual", "/manual")

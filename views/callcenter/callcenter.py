@@ -14,6 +14,7 @@ from kariya.callcenter.models import CALLER_TYPES, CHANNELS
 from kariya.errors import DomainError, Invalid
 from kariya.residents.options import AGE_BANDS, AREAS
 from kariya.security import P
+from views.callcenter import documents
 from views.common import viewer
 
 CALLER_LABELS = {"resident": "市民", "store": "登録店", "other": "その他"}
@@ -59,6 +60,7 @@ def home(request):
             request.params.get("q", ""),
         ),
         **_labels(),
+        **documents.panel(request),  # the answer manual beside the console
     }
 
 

@@ -1,8 +1,10 @@
-"""The city's home: the campaign and how its rounds stand."""
+"""The city's home: the campaign and how its rounds stand, and the documents awaiting its
+approval (C-4)."""
 
 from pyramid.view import view_config
 
 from kariya.campaign import definition
+from kariya.documents import reading
 from kariya.security import P
 from views.city.callcenter import escalation_panel
 from workflows import round as round_wf
@@ -20,4 +22,5 @@ def home(request):
         "campaign": definition.latest(request.db),
         "round_label": lambda s: label(round_wf.MACHINE, s),
         **escalation_panel(request),
+        "awaiting": reading.awaiting_review(request.db, request.clock.now()),
     }

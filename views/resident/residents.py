@@ -1,6 +1,7 @@
 """Residents themselves: the first-visit profile (I-1: age band, area and agreement to the
-terms, asked once and editable later) and the login through LINE Login v2.1 (P-1; the rules are
-in kariya.residents.line_login)."""
+terms, which the page shows; asked once and editable later, the agreement asked again when the
+terms change) and the login through LINE Login v2.1 (P-1; the rules are in
+kariya.residents.line_login)."""
 
 from __future__ import annotations
 
@@ -10,20 +11,27 @@ from pyramid.security import remember
 from pyramid.view import view_config
 
 from kariya import roles
+from kariya.documents import consent, kinds, reading
 from kariya.errors import Invalid
 from kariya.models import Person
-from kariya.residents import line_login, options, profiles
+from kariya.residents import line_login, options
 from kariya.security import Identity, P
 from views.common import safe_next
 
 
 def _form(request, person, errors=None, values=None):
     values = values or {"age_band": person.age_band or "", "area": person.area or ""}
+    needs_consent = consent.needs_consent(request.db, person.id)
+    terms = (
+        reading.published(request.db, kinds.TERMS, request.document_facts)
+        if needs_consent
+        else None
+    )
     return {
         "person": person,
         "age_bands": options.AGE_BANDS,
         "areas": options.AREAS,
-        "terms_version": options.TERMS_VERSION,
+        "terms": terms,
         "errors": errors or {},
         "values": values,
         "next": request.params.get("next", ""),
@@ -50,7 +58,7 @@ def save_profile(request):
     person = request.db.get(Person, request.identity.id)
     values = {"age_band": request.POST.get("age_band", ""), "area": request.POST.get("area", "")}
     try:
-        profiles.set_profile(
+        consent.save_profile(
             request.db,
             request.clock,
             person,

@@ -43,3 +43,12 @@ def includeme(config):
     config.add_route("secretariat.inquiry", "/callcenter/inquiries/{id:\\d+}")
     config.add_route("secretariat.access_log", "/access-log")
     config.add_route("secretariat.access_log_csv", "/access-log.csv")
+    config.add_route("secretariat.documents", "/documents")
+    config.add_route("secretariat.document_preview", "/documents/preview")
+    config.add_route("secretariat.document", "/documents/{kind}")
+    config.add_route("secretariat.document_new", "/documents/{kind}/new")
+    config.add_route("secretariat.document_version", "/documents/{kind}/versions/{number:\\d+}")
+    config.add_route("secretariat.document_edit", "/documents/{kind}/versions/{number:\\d+}/edit")
+    config.add_route(
+        "secretariat.document_event", "/documents/{kind}/versions/{number:\\d+}/events"
+    )

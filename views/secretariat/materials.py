@@ -37,6 +37,8 @@ def job_values(request, job: material_jobs.JobStatus) -> dict:
         "requested_by": job.requested_by,
         "requested_at": job.requested_at,
         "finished_at": job.finished_at,
+        "manual_version": job.manual_version,
+        "out_of_date": job.out_of_date,
         "download_url": request.route_url("secretariat.materials_download", job=job.id)
         if job.downloadable
         else None,
