@@ -10,7 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kariya.orm import Base, UTCDateTime
 from workflows import inquiry as inquiry_wf
-from workflows import transfer as transfer_wf
 from workflows.binding import state_check
 
 CALLER_TYPES = ("resident", "store", "other")
@@ -107,23 +106,23 @@ class InquiryReminder(Base):
 
 class PersonTransfer(Base):
     """A lost phone or a new LINE account: the coupons and history of one resident record move
-    to another once a city approver approves (workflows.transfer)."""
+    to another once a city approver approves (workflows.inquiry.TRANSFER)."""
 
     __tablename__ = "person_transfer"
     __table_args__ = (
-        state_check(transfer_wf.MACHINE),
+        state_check(inquiry_wf.TRANSFER),
         CheckConstraint("from_person_id <> to_person_id", name="two_people"),
         Index(
             "uq_person_transfer_open",
             "from_person_id",
             unique=True,
-            postgresql_where=text(f"state = '{transfer_wf.S.requested}'"),
-            sqlite_where=text(f"state = '{transfer_wf.S.requested}'"),
+            postgresql_where=text(f"state = '{inquiry_wf.T.requested}'"),
+            sqlite_where=text(f"state = '{inquiry_wf.T.requested}'"),
         ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    state: Mapped[str] = mapped_column(String(10), default=transfer_wf.S.requested)
+    state: Mapped[str] = mapped_column(String(10), default=inquiry_wf.T.requested)
     inquiry_id: Mapped[int] = mapped_column(ForeignKey("inquiry.id"), index=True)
     from_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     to_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))

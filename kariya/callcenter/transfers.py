@@ -38,7 +38,7 @@ from kariya.residents import refs
 from kariya.residents.models import Person
 from kariya.residents.options import AGE_BANDS, AREAS
 from workflows import coupon as coupon_wf
-from workflows import transfer as transfer_wf
+from workflows import inquiry as inquiry_wf
 from workflows.binding import fire, label
 
 RECENT_CODES = 5
@@ -49,7 +49,7 @@ class TransferConflict(Conflict):
 
 
 def state_label(state: str) -> str:
-    return label(transfer_wf.MACHINE, state)
+    return label(inquiry_wf.TRANSFER, state)
 
 
 def get(db: Session, transfer_id) -> PersonTransfer:
@@ -160,7 +160,7 @@ def request(
     waiting = db.scalar(
         select(PersonTransfer.id).where(
             PersonTransfer.from_person_id == old.id,
-            PersonTransfer.state == transfer_wf.S.requested,
+            PersonTransfer.state == inquiry_wf.T.requested,
         )
     )
     if waiting is not None:
@@ -171,7 +171,7 @@ def request(
         return None, text
     now = clock.now()
     transfer = PersonTransfer(
-        state=transfer_wf.S.requested,
+        state=inquiry_wf.T.requested,
         inquiry_id=inquiry.id,
         from_person_id=old.id,
         to_person_id=new.id,
@@ -217,7 +217,7 @@ def approve(db: Session, clock, viewer: Viewer, transfer: PersonTransfer, note: 
     now = clock.now()
     fire(
         db,
-        transfer_wf.MACHINE,
+        inquiry_wf.TRANSFER,
         transfer,
         "approve",
         actor=viewer.actor,
@@ -237,7 +237,7 @@ def reject(db: Session, clock, viewer: Viewer, transfer: PersonTransfer, note: s
     if not (note or "").strip():
         raise Invalid("不承認の理由を入力してください。")
     now = clock.now()
-    fire(db, transfer_wf.MACHINE, transfer, "reject", actor=viewer.actor, now=now, reason=note)
+    fire(db, inquiry_wf.TRANSFER, transfer, "reject", actor=viewer.actor, now=now, reason=note)
     transfer.decided_by, transfer.decided_at = viewer.actor, now
     transfer.decision_note = note.strip()[:500]
     _note(db, clock, transfer, viewer, f"アカウント移行 No.{transfer.id} は不承認: {note.strip()}")
@@ -246,7 +246,7 @@ def reject(db: Session, clock, viewer: Viewer, transfer: PersonTransfer, note: s
 def withdraw(db: Session, clock, viewer: Viewer, transfer: PersonTransfer) -> None:
     if viewer.role not in inquiries.CALL_CENTRE_ROLES:
         raise Forbidden()
-    fire(db, transfer_wf.MACHINE, transfer, "withdraw", actor=viewer.actor, now=clock.now())
+    fire(db, inquiry_wf.TRANSFER, transfer, "withdraw", actor=viewer.actor, now=clock.now())
     _note(db, clock, transfer, viewer, f"アカウント移行 No.{transfer.id} を取り下げました。")
 
 
@@ -335,7 +335,7 @@ def waiting(db: Session) -> list[PersonTransfer]:
     return list(
         db.scalars(
             select(PersonTransfer)
-            .where(PersonTransfer.state == transfer_wf.S.requested)
+            .where(PersonTransfer.state == inquiry_wf.T.requested)
             .order_by(PersonTransfer.requested_at)
         )
     )
