@@ -250,10 +250,20 @@ def desk(db: Session, clock, settings, viewer: Viewer, q: str = "") -> dict:
     }
 
 
-def case(db: Session, clock, settings, viewer: Viewer, inquiry, q: str = "") -> dict:
-    """One inquiry on the console: its journal and next steps, the linked resident's timeline
-    (a look-up, so an access record; only while the inquiry is a reason), look-ups for it, the
-    canned answers and its transfer requests."""
+def case(
+    db: Session,
+    clock,
+    settings,
+    viewer: Viewer,
+    inquiry,
+    q: str = "",
+    manual: answers.Manual | None = None,
+) -> dict:
+    """One inquiry on the console: its journal (the notes quoting an older version than
+    `manual`, the published answer manual, marked) and next steps, the linked resident's
+    timeline with the manual's passages (a look-up, so an access record; only while the inquiry
+    is a reason), look-ups for it and its transfer requests. The manual itself, beside the
+    console, is the view's (views.callcenter.documents.panel)."""
     now = clock.now()
     refs_of = reading.references(db, [inquiry])[inquiry.id]
     is_reason = inquiry.state in inquiries.REASON_STATES
@@ -263,14 +273,13 @@ def case(db: Session, clock, settings, viewer: Viewer, inquiry, q: str = "") -> 
     if person is not None and is_reason:
         view_resident(db, clock, viewer, person, inquiry.id)
         record = resident_json(db, person)
-        entries = timeline.build(db, person, now)
+        entries = timeline.build(db, person, now, manual)
     found_people: list[Person] = []
     found_stores: list[Store] = []
     if q.strip():
         found_stores = stores(db, q)
         if is_reason:
             found_people = search_residents(db, clock, viewer, q, inquiry.id)
-    manual = answers.published_manual(db)
     events = reading.events(db, inquiry)
     steps = [
         e
@@ -292,8 +301,6 @@ def case(db: Session, clock, settings, viewer: Viewer, inquiry, q: str = "") -> 
         "q": q,
         "people": found_people,
         "stores": [store_card(s) for s in found_stores],
-        "sections": list(manual.sections) if manual else [],
-        "manual": manual,
         "transfers": found_transfers,
         "transfer_people": transfers.people_of(db, found_transfers),
         "now": now,

@@ -16,6 +16,7 @@ from kariya.callcenter import answers
 from kariya.campaign.models import Campaign, Round
 from kariya.clock import JST
 from kariya.coupons.models import Acquisition, Coupon
+from kariya.documents.markdown import Section
 from kariya.redemptions.models import Redemption
 from kariya.residents import refs
 from kariya.residents.models import Person
@@ -31,7 +32,7 @@ class Entry:
     text: str
     topic: str
     upcoming: bool = False
-    passage: answers.Section | None = None
+    passage: Section | None = None  # of the published answer manual
 
 
 def moment(value: dt.datetime, zone: ZoneInfo = JST) -> str:
@@ -47,7 +48,10 @@ def _yen(value: int) -> str:
     return f"{value:,}円"
 
 
-def build(db: Session, person: Person, now: dt.datetime) -> list[Entry]:
+def build(
+    db: Session, person: Person, now: dt.datetime, manual: answers.Manual | None = None
+) -> list[Entry]:
+    """The entries, oldest first, each with the passage of `manual` that explains it."""
     zone = JST
     entries: list[Entry] = []
     rounds = {
@@ -143,5 +147,4 @@ def build(db: Session, person: Person, now: dt.datetime) -> list[Entry]:
             )
         )
     entries.sort(key=lambda e: (e.at, e.text))
-    manual = answers.published_manual(db)
     return [dataclasses.replace(e, passage=answers.passage(manual, e.topic)) for e in entries]

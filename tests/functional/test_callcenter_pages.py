@@ -9,9 +9,10 @@ import pytest
 import webtest
 from sqlalchemy import select, update
 
-from kariya.callcenter import answers
 from kariya.clock import FixedClock
 from kariya.coupons import ticker
+from kariya.documents import versions
+from kariya.documents.models import Document, DocumentVersion
 from kariya.models import AccessRecord, Inquiry, InquiryEvent, Store
 from kariya.residents import refs
 from kariya.security import ROLE_PERMISSIONS
@@ -158,39 +159,126 @@ def test_agents_change_nothing_about_money_nor_approve(testapp, db, agent):
     assert len(denied) == 5 and {d.actor for d in denied} == {"staff:agent"}
 
 
-def test_canned_answers_from_the_manual_and_a_newer_manual_marks_the_old_quote(
-    testapp, db, agent, monkeypatch
-):
-    section = answers.Section(
-        "expiry", "有効期限と繰越", "割引券は各回の利用期間の最終日24時まで使えます。"
+def _publish_manual(db, change: str) -> None:
+    """The secretariat publishes a new version of the answer manual, approved by the city."""
+    clock = FixedClock(MONDAY_10)
+    body = versions.published(db, "callcenter_manual").body + f"\n\n## 追記\n\n{change}\n"
+    ver = versions.create(
+        db, clock, "callcenter_manual", body=body, change_note=change, actor="staff:jimu"
     )
-    manual = answers.Manual(1, (section,))
-    monkeypatch.setattr(answers, "published_manual", lambda db: manual)
+    versions.act(db, clock, ver, "submit", actor="staff:jimu", role="secretariat")
+    versions.act(db, clock, ver, "approve", actor="staff:shi", role="city")
+    versions.act(db, clock, ver, "publish", actor="staff:jimu", role="secretariat")
+    db.commit()
+
+
+def _notes(db):
+    db.expire_all()
+    return db.scalars(
+        select(InquiryEvent).where(InquiryEvent.event == "note").order_by(InquiryEvent.id)
+    ).all()
+
+
+def test_canned_answers_from_the_manual_and_a_newer_manual_marks_the_old_quote(testapp, db, agent):
+    """Q-3: the sections of the published answer manual (version 1, as `kariya initdb` leaves
+    it) are offered beside the note and inserted into it; the note remembers the version; once
+    the city has approved and the secretariat has published version 2, the note is marked as
+    quoting the old version, and a note quoting it from a screen opened before is marked at
+    once."""
     page = log_call(testapp).follow()
     inquiry = db.scalar(select(Inquiry))
-    option = page.html.select_one("#section option[value=expiry]")
-    assert option.text == "有効期限と繰越"
+    option = page.html.select_one("#section").find("option", string="使える期間(有効期限)")
+    key = option["value"]
+    assert key.startswith("sec-")
+    assert page.html.select_one("input[name=manual_version]")["value"] == "1"
+    # The manual beside the note offers the same section, with the text the note will quote.
+    button = page.html.select_one(f"#manual .insert-answer[data-key={key}]")
+    assert button["data-version"] == "1" and button["data-quote"] == option["data-text"]
+    quoted = option["data-text"]
+    assert quoted.startswith("【使える期間(有効期限)】\n") and "期限切れ" in quoted
     form = page.html.select_one("#next-step form")
     testapp.post(
         f"/callcenter/inquiries/{inquiry.id}/notes",
-        {"csrf_token": csrf_from(page.text), "note": "期限を説明", "section": "expiry"},
+        {
+            "csrf_token": csrf_from(page.text),
+            "note": "期限を説明",
+            "section": key,
+            "manual_version": "1",
+        },
     )
-    note = db.scalars(select(InquiryEvent).where(InquiryEvent.event == "note")).all()[-1]
-    assert (
-        note.note
-        == "期限を説明\n\n【有効期限と繰越】\n割引券は各回の利用期間の最終日24時まで使えます。"
+    note = _notes(db)[-1]
+    assert note.note == f"期限を説明\n\n{quoted}"
+    assert (note.manual_version, note.manual_section) == (1, key)
+    # The console's script put the text in already (a browser sends CR LF): not twice.
+    testapp.post(
+        f"/callcenter/inquiries/{inquiry.id}/notes",
+        {
+            "csrf_token": csrf_from(page.text),
+            "note": f"再度説明\n\n{quoted}".replace("\n", "\r\n"),
+            "section": key,
+            "manual_version": "1",
+        },
     )
-    assert (note.manual_version, note.manual_section) == (1, "expiry")
+    assert _notes(db)[-1].note == f"再度説明\n\n{quoted}"
     assert form["action"].endswith(f"/callcenter/inquiries/{inquiry.id}/events")
     assert "旧版" not in testapp.get(f"/callcenter/inquiries/{inquiry.id}").text
-    monkeypatch.setattr(answers, "published_manual", lambda db: answers.Manual(2, (section,)))
-    later = testapp.get(f"/callcenter/inquiries/{inquiry.id}").text
-    assert "旧版(第1版)の回答マニュアルを引用" in later
+
+    _publish_manual(db, "有効期限の説明を見直しました。")
+    later = testapp.get(f"/callcenter/inquiries/{inquiry.id}")
+    marks = later.html.select("#journal .alert-text")
+    assert [m.text for m in marks] == ["旧版(第1版)の回答マニュアルを引用"] * 2
+    assert "第2版(市承認済み)" in later.html.select_one("#manual").text
+    assert later.html.select_one("input[name=manual_version]")["value"] == "2"
+    # A screen opened before the new version quotes version 1: marked at once. The new version's
+    # quote is not.
+    testapp.post(
+        f"/callcenter/inquiries/{inquiry.id}/notes",
+        {"csrf_token": csrf_from(page.text), "note": "", "section": key, "manual_version": "1"},
+    )
+    testapp.post(
+        f"/callcenter/inquiries/{inquiry.id}/notes",
+        {"csrf_token": csrf_from(later.text), "note": "", "section": key, "manual_version": "2"},
+    )
+    old, new = _notes(db)[-2:]
+    assert (old.manual_version, new.manual_version) == (1, 2)
+    assert old.note == new.note == quoted
+    journal = testapp.get(f"/callcenter/inquiries/{inquiry.id}").html.select("#journal li")
+    assert ["旧版" in li.text for li in journal[-2:]] == [True, False]
+    # A draft is never quoted: no version, no quote.
+    testapp.post(
+        f"/callcenter/inquiries/{inquiry.id}/notes",
+        {
+            "csrf_token": csrf_from(later.text),
+            "note": "下書き",
+            "section": key,
+            "manual_version": "9",
+        },
+    )
+    assert (_notes(db)[-1].note, _notes(db)[-1].manual_version) == ("下書き", None)
+
+
+def test_the_timeline_links_the_manual_passage_that_explains_it(testapp, db, agent):
+    w = world(db)
+    page = log_call(testapp, person_ref=w.person.ref).follow()
+    passages = {d.select_one("summary").text for d in page.html.select("#timeline details")}
+    assert {"回答マニュアル: 受け取り方", "回答マニュアル: 使い方"} <= passages
+    link = page.html.select_one("#timeline details a")["href"]
+    assert page.html.select_one(f"#manual-text {link}") is not None
 
 
 def test_without_a_published_manual_the_console_offers_no_canned_answers(testapp, db, agent):
+    db.execute(
+        update(DocumentVersion)
+        .where(
+            DocumentVersion.document_id
+            == select(Document.id).where(Document.kind == "callcenter_manual").scalar_subquery()
+        )
+        .values(state="superseded")
+    )
+    db.commit()
     page = log_call(testapp).follow()
     assert page.html.select_one("#section") is None
+    assert "応対マニュアルはまだ公開されていません" in page.html.select_one("#manual").text
 
 
 def test_escalation_reaches_the_citys_home_at_once_with_its_age_and_the_answer_comes_back(

@@ -144,7 +144,8 @@ def test_resident_walks_from_login_to_history(base_url, db):
 def test_agent_logs_a_call_escalates_it_the_city_answers_and_the_agent_resolves_it(base_url, db):
     """Q-1 on a desk screen: an agent logs a call about a confirmation code from the console
     (keyboard only until the escalation), escalates it to the city, a city approver answers on
-    their home page's list, and the agent carries on and resolves it."""
+    their home page's list, and the agent carries on, inserts a canned answer from the answer
+    manual beside the console (Q-3) and resolves it."""
     from kariya.clock import FixedClock
     from kariya.coupons import acquisition, ticker
     from kariya.redemptions import uses
@@ -229,12 +230,25 @@ def test_agent_logs_a_call_escalates_it_the_city_answers_and_the_agent_resolves_
         agent.click("#event-resume")
         expect(agent.locator("#inquiry-state")).to_have_text("対応中")
         agent.fill("#note", "市の回答をお伝えし、了承いただいた。")
+        # The answer manual beside the note (Q-3): searched in place, so the note stays, and a
+        # section inserted into the note as a canned answer.
+        agent.fill("#manual-q", "苦情")
+        agent.press("#manual-q", "Enter")
+        agent.locator("#manual-hits .insert-answer[data-heading='苦情を受けたとき']").click()
+        expect(agent.locator("#note")).to_have_value(
+            re.compile(r"^市の回答をお伝えし、了承いただいた。\n\n【苦情を受けたとき】\n.+")
+        )
+        expect(agent.locator("#insert-status")).to_contain_text("メモに挿入し")
+        expect(agent).to_have_url(inquiry_url)
+        shot(agent, "cc_4_canned_answer")
         agent.click("#event-resolve")
         expect(agent).to_have_url(re.compile(r"/callcenter/$"))
         agent.goto(inquiry_url)
         expect(agent.locator("#inquiry-state")).to_have_text("解決")
         expect(agent.locator("#journal")).to_contain_text("市の回答")
-        shot(agent, "cc_4_resolved")
+        expect(agent.locator("#journal")).to_contain_text("【苦情を受けたとき】")
+        expect(agent.locator("#journal")).not_to_contain_text("旧版")
+        shot(agent, "cc_5_resolved")
 
 
 def _staff_login(browser, base_url: str, username: str):

@@ -107,6 +107,7 @@ def log_call(request):
 )
 def show(request):
     inquiry = inquiries.get(request.db, request.matchdict["id"])
+    manual = answers.published_manual(request.db, request.document_facts)
     return {
         **console.case(
             request.db,
@@ -115,18 +116,26 @@ def show(request):
             viewer(request),
             inquiry,
             request.params.get("q", ""),
+            manual,
         ),
         **_labels(),
+        **documents.panel(request, manual),  # the answer manual beside the console
     }
 
 
 def _manual_quote(request, note: str) -> tuple[str, tuple[int, str] | None]:
-    """The note with the chosen canned answer inserted (its manual version remembered)."""
-    found = answers.find(request.db, request.POST.get("section", ""))
+    """The note with the chosen canned answer inserted, and the manual version it quotes: the
+    one the agent's screen showed (`manual_version`), even if a newer one was published since."""
+    found = answers.find(
+        request.db,
+        request.document_facts,
+        request.POST.get("section", ""),
+        request.POST.get("manual_version") or None,
+    )
     if found is None:
         return note, None
     section, version = found
-    return answers.insert_into(note, section), (version, section.key)
+    return answers.insert_into(note, section), (version, section.id)
 
 
 @view_config(
