@@ -15,6 +15,7 @@ import dataclasses
 import ipaddress
 import math
 import os
+import re
 import types
 from collections.abc import Mapping
 from pathlib import Path
@@ -100,10 +101,30 @@ class Line:
 
 @dataclasses.dataclass(frozen=True)
 class Callcenter:
+    """The call centre (Q-1, Q-2): its number, its business calendar and its clocks. Business
+    time counts only the open hours of open days (kariya/callcenter/calendar.py): open weekdays
+    (1 = Monday ... 7 = Sunday), never on a public holiday (jpholiday) nor from `closed_from` to
+    `closed_until` (month-day, the year-end closure)."""
+
     PREFIX: ClassVar[str] = "kariya.callcenter."
 
     phone: str = "0566-00-0000"
     hours: str = "平日 9:00〜17:00(土日祝日・12月29日〜1月3日を除く)"
+    open_weekdays: tuple[int, ...] = (1, 2, 3, 4, 5)
+    opens: str = "09:00"
+    closes: str = "17:00"
+    closed_from: str = "12-29"
+    closed_until: str = "01-03"
+    # An inquiry is due this many business hours after it is received (the clock pauses while
+    # it waits on the caller); agents are warned this many business hours before.
+    due_business_hours: int = 16
+    due_warning_business_hours: int = 2
+    # An escalation the city has not answered is reminded every this many business hours.
+    escalation_reminder_business_hours: int = 4
+    # A resolved inquiry closes by itself after this many business days.
+    auto_close_business_days: int = 5
+    # The city's contacts for escalations and their reminders (mail addresses, comma-separated).
+    city_contacts: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -354,6 +375,28 @@ def secret_strength_problem(secret: str) -> str | None:
     return None
 
 
+def _check_callcenter(c: Callcenter) -> None:
+    """The call centre's calendar must be readable (kariya.callcenter.calendar reads it)."""
+    prefix = Callcenter.PREFIX
+    for name in ("opens", "closes"):
+        if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", getattr(c, name).strip()):
+            raise ConfigurationError(f"{prefix}{name} must be a time like 09:00")
+    if c.opens.strip().zfill(5) >= c.closes.strip().zfill(5):
+        raise ConfigurationError(f"{prefix}opens must be before {prefix}closes")
+    for name in ("closed_from", "closed_until"):
+        if not re.fullmatch(r"(0?[1-9]|1[0-2])-(0?[1-9]|[12]\d|3[01])", getattr(c, name).strip()):
+            raise ConfigurationError(f"{prefix}{name} must be a month-day like 12-29")
+    if not c.open_weekdays or any(d not in range(1, 8) for d in c.open_weekdays):
+        raise ConfigurationError(f"{prefix}open_weekdays must be days 1 (Monday) to 7 (Sunday)")
+    hours = (
+        c.due_business_hours,
+        c.escalation_reminder_business_hours,
+        c.auto_close_business_days,
+    )
+    if min(hours) < 1 or c.due_warning_business_hours < 0:
+        raise ConfigurationError(f"{prefix}: the business hours and days must be positive")
+
+
 def check(settings: Settings | Mapping[str, Any]) -> None:
     """Refuse a configuration that would be unsafe where it is used."""
     s = settings_of(settings)
@@ -364,6 +407,7 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
             ipaddress.ip_network(entry, strict=False)
         except ValueError:
             raise ConfigurationError(f"kariya.trusted_proxies: {entry!r} is no address") from None
+    _check_callcenter(s.callcenter)
     secret = s.session_secret
     if not s.is_production:
         if not secret:

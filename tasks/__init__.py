@@ -27,7 +27,14 @@ _eager_registry: contextvars.ContextVar = contextvars.ContextVar(
 )
 
 # The task modules, one per kariya domain; each declares its own beat entries in its includeme.
-MODULES = ("tasks.coupons", "tasks.materials", "tasks.payouts", "tasks.mail", "tasks.reports")
+MODULES = (
+    "tasks.coupons",
+    "tasks.materials",
+    "tasks.payouts",
+    "tasks.mail",
+    "tasks.reports",
+    "tasks.callcenter",
+)
 SCHEDULE_KEY = "tasks.beat_schedule"
 
 

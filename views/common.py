@@ -9,6 +9,7 @@ from pyramid.view import view_config
 from sqlalchemy import text
 
 from kariya import roles
+from kariya.audit.access import Viewer
 from kariya.security import Identity
 from kariya.staff import accounts
 from kariya.staff.accounts import LoginFailed, LoginThrottled
@@ -16,6 +17,12 @@ from kariya.staff.accounts import LoginFailed, LoginThrottled
 
 def home_url(request, identity: Identity) -> str:
     return request.route_url(roles.HOME_ROUTES[identity.role])
+
+
+def viewer(request) -> Viewer:
+    """Who is looking, for the access log (kariya.audit.access)."""
+    identity = request.identity
+    return Viewer(actor=identity.actor, role=identity.role, address=request.client_addr or "")
 
 
 def safe_next(request, default: str) -> str:

@@ -52,6 +52,8 @@ def line_login(request):
     person = profiles.get_or_create(
         request.db, request.clock, line_user_id, str(body.get("display_name", ""))
     )
+    if person.blocked:
+        raise profiles.AccountMoved()
     headers = remember(request, Identity(role=roles.RESIDENT, id=person.id))
     request.response.headerlist.extend(headers)
     return {"person_id": person.id, "line_user_id": person.line_user_id}

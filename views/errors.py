@@ -11,6 +11,7 @@ from pyramid.renderers import render_to_response
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from kariya.audit import access
 from kariya.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,30 @@ def error_response(request, status: int, code: str, message: str, title: str | N
     return response
 
 
+def log_denied(request) -> None:
+    """A member of staff refused: into the access log, in a transaction of its own (the
+    refused request's own transaction is rolled back)."""
+    identity = request.identity
+    if identity is None or not identity.is_staff:
+        return
+    log.warning("staff refused", extra={"path": request.path, "role": identity.role})
+    try:
+        now = request.clock.now()
+    except Exception:  # the database may be what failed
+        return
+    access.record_apart(
+        request.registry["db.session_factory"],
+        now,
+        access.Viewer(identity.actor, identity.role, request.client_addr or ""),
+        access.DENIED,
+        detail=f"{request.method} {request.path}"[:300],
+    )
+
+
 @exception_view_config(DomainError)
 def domain_error(exc, request):
+    if exc.status == 403:
+        log_denied(request)
     return error_response(request, exc.status, exc.code, exc.message)
 
 
@@ -87,6 +110,7 @@ def forbidden(exc, request):
             )
         return HTTPFound(request.route_url("login", _query={"next": request.path_qs}))
     log.warning("forbidden", extra={"path": request.path, "role": request.identity.role})
+    log_denied(request)
     return error_response(
         request, 403, "FORBIDDEN", "このページを表示する権限がありません。", "権限がありません"
     )

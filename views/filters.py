@@ -68,3 +68,15 @@ def jst_day(context, value: dt.datetime | str | None) -> str:
     if value is None:
         return ""
     return _date(_moment(value), _zone(context))
+
+
+def ago(value: dt.datetime | None, now: dt.datetime) -> str:
+    """How long ago, for a screen: 5分前, 2時間15分前, 3日前."""
+    if value is None:
+        return ""
+    minutes = max(0, int((now - value).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes}分前"
+    if minutes < 24 * 60:
+        return f"{minutes // 60}時間{minutes % 60}分前"
+    return f"{minutes // (24 * 60)}日{minutes % (24 * 60) // 60}時間前"

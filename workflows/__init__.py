@@ -2,13 +2,15 @@
 them to database rows. Imports nothing from the web or from Celery.
 
 `ALL` is the one list of every machine (the secretariat's diagram page, the test that the
-database's CHECK constraints equal the machines); a new machine module is added here."""
+database's CHECK constraints equal the machines); a new machine module is added here. A module
+may hold a second machine of the same entity family (payout.LINE, inquiry.TRANSFER)."""
 
 from workflows import (
     adjustment,
     bank_change,
     coupon,
     document,
+    inquiry,
     mail,
     material_job,
     payout,
@@ -31,6 +33,8 @@ ALL = (
     material_job.MACHINE,
     reports.MACHINE,
     reports.ERASURE,
+    inquiry.MACHINE,
+    inquiry.TRANSFER,
     document.MACHINE,
 )
 

@@ -1,3 +1,5 @@
-"""audit domain: the auditors' checks across the domains (the ledger check; later the access
-log of DESIGN.md section 2). It sits above the domains it checks and nothing imports it but the
-CLI, the views and the city's reports (kariya.reports, which shows the ledger check's figures)."""
+"""audit domain: what the auditors read across the domains: the ledger check
+(kariya.audit.ledger_check) and the access log of DESIGN.md section 2 (kariya.audit.access: every
+look-up of a resident's data and every export writes a record). It sits above the domains it
+checks; the access log itself imports only the kernel, and the call centre, which writes to it,
+sits above it."""

@@ -4,12 +4,14 @@ The hot path of the weekly rush, in one short transaction at READ COMMITTED:
   1. read the current round's facts as one plain row (no lock, no ORM objects); refuse at once
      if it is not open (sold out: no write; a process that has seen the sell-out refuses from
      memory for a second, SoldOutMemo);
-  2. INSERT the acquisition ... SELECT FROM person WHERE it has a profile and has agreed to the
-     published terms ... ON CONFLICT (round, person) DO NOTHING: nothing back means no profile
-     (PROFILE_REQUIRED), a second try by the same person (ALREADY_ACQUIRED; the unique
+  2. INSERT the acquisition ... SELECT FROM person WHERE it has a profile, is not blocked and
+     has agreed to the published terms ... ON CONFLICT (round, person) DO NOTHING: nothing back
+     means a record whose account moved to a new one (ACCOUNT_MOVED, a lost-phone transfer), no
+     profile (PROFILE_REQUIRED), a second try by the same person (ALREADY_ACQUIRED; the unique
      constraint is the guarantee) or terms not yet agreed to (CONSENT_REQUIRED); one more
-     query, on that refusal path only, says which. The consent check is two index lookups
-     inside the claim statement (kariya.documents.consent.satisfied), no round trip of its own;
+     query, on that refusal path only, says which. The blocked check is a column of the person
+     row the claim reads anyway, and the consent check is two index lookups inside the claim
+     statement (kariya.documents.consent.satisfied): neither costs a round trip of its own;
   3. INSERT its coupons and the ledger entry;
   4. last, take the quota: UPDATE round SET issued = issued + pack WHERE state = 'open' AND
      issued + pack <= quota. PostgreSQL re-checks the WHERE after waiting for a concurrent
@@ -34,6 +36,7 @@ from kariya.documents import consent
 from kariya.errors import Conflict, DomainError
 from kariya.ledger import postings
 from kariya.orm import UTCDateTime, insert_or_skip
+from kariya.residents import profiles
 from kariya.residents.models import Person
 from kariya.settings import Settings
 from workflows import coupon as coupon_wf
@@ -171,20 +174,26 @@ _AGREED = consent.satisfied(Person.id)
 
 
 def _why_not_claimed(db: Session, round_id: int, person_id: int) -> DomainError:
-    """The claim gave no row: no profile, acquired already, or the terms not agreed to."""
+    """The claim gave no row: the account moved to another record (a lost-phone transfer), no
+    profile, acquired already, or the terms not agreed to."""
     already = (
         select(Acquisition.id)
         .where(Acquisition.round_id == round_id, Acquisition.person_id == person_id)
         .exists()
     )
     row = db.execute(
-        select(Person.profile_at.is_not(None), already, consent.satisfied(Person.id)).where(
-            Person.id == person_id
-        )
+        select(
+            Person.blocked_at.is_not(None),
+            Person.profile_at.is_not(None),
+            already,
+            consent.satisfied(Person.id),
+        ).where(Person.id == person_id)
     ).first()
-    if row is None or not row[0]:
+    if row is not None and row[0]:
+        return profiles.AccountMoved()
+    if row is None or not row[1]:
         return ProfileRequired()
-    if row[1] or row[2]:
+    if row[2] or row[3]:
         return AlreadyAcquired()
     return ConsentRequired()
 
@@ -201,8 +210,8 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
 
     pack = rnd.coupon_face * rnd.coupons_per_pack
     acquisitions = Acquisition.__table__
-    # The profile and consent checks ride on the claim: only a person with a profile who has
-    # agreed to the published terms yields a row to insert.
+    # The profile, blocked and consent checks ride on the claim: only a person with a profile,
+    # not moved to a new record, who has agreed to the published terms yields a row to insert.
     acquisition_id = db.scalar(
         insert_or_skip(db, acquisitions, on=["round_id", "person_id"])
         .from_select(
@@ -210,6 +219,7 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
             select(literal(rnd.id), Person.id, literal(pack), literal(now, UTCDateTime)).where(
                 Person.id == person_id,
                 Person.profile_at.is_not(None),
+                Person.blocked_at.is_(None),
                 _AGREED,
             ),
         )

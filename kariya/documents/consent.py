@@ -106,6 +106,19 @@ def agree(db: Session, clock, person: Person, sent) -> None:
         _record(db, clock, person.id, current)
 
 
+def carry_over(db: Session, from_person_id: int, to_person_id: int) -> None:
+    """A lost-phone transfer (kariya.callcenter.transfers): the resident's new record holds the
+    agreements their old record gave, each with its time; the old record keeps its own rows."""
+    given = select(literal(to_person_id), TermsConsent.version, TermsConsent.agreed_at).where(
+        TermsConsent.person_id == from_person_id
+    )
+    db.execute(
+        insert_or_skip(db, TermsConsent, on=["person_id", "version"]).from_select(
+            ["person_id", "version", "agreed_at"], given
+        )
+    )
+
+
 def save_profile(
     db: Session, clock, person: Person, age_band: str, area: str, agreed_terms=None
 ) -> Person:

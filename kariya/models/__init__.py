@@ -4,6 +4,8 @@ this module, so it can import them all."""
 
 from sqlalchemy.orm import configure_mappers
 
+from kariya.audit.models import AccessRecord
+from kariya.callcenter.models import Inquiry, InquiryEvent, InquiryReminder, PersonTransfer
 from kariya.campaign.models import Campaign, Round
 from kariya.clock import ClockSetting
 from kariya.coupons.models import Acquisition, Coupon
@@ -36,6 +38,7 @@ from workflows.binding import TransitionRecord
 configure_mappers()
 
 __all__ = [
+    "AccessRecord",
     "Acquisition",
     "BankChangeRequest",
     "Base",
@@ -49,6 +52,9 @@ __all__ = [
     "Document",
     "DocumentVersion",
     "IdempotencyRecord",
+    "Inquiry",
+    "InquiryEvent",
+    "InquiryReminder",
     "LedgerEntry",
     "LedgerPosting",
     "LoginAttempt",
@@ -61,6 +67,7 @@ __all__ = [
     "PayoutItem",
     "PayoutLine",
     "Person",
+    "PersonTransfer",
     "Redemption",
     "Round",
     "StaffUser",

@@ -80,6 +80,15 @@ class LineUnavailable(LineLoginFailed):
     title = "ただいまログインできません"
 
 
+class AccountMoved(LineLoginFailed):
+    """A record whose coupons the call centre moved to a new account (a lost phone)."""
+
+    code = "ACCOUNT_MOVED"
+    status = 403
+    message = profiles.AccountMoved.message
+    title = "このアカウントは移行済みです"
+
+
 class NotFriend(LineLoginFailed):
     """P-1: only friends of the city's LINE official account may take part."""
 
@@ -235,6 +244,8 @@ class LineLogin:
 
         name = claims.get("name") if isinstance(claims.get("name"), str) else ""
         person = profiles.get_or_create(db, clock, claims["sub"], name)
+        if person.blocked:
+            raise refuse("the record moved to a new account (call centre transfer)", AccountMoved)
         log.info("LINE login", extra={"person_id": person.id})
         return LoginResult(
             person=person,

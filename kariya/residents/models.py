@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kariya.orm import Base, UTCDateTime
@@ -25,10 +25,18 @@ class Person(Base):
     terms_version: Mapped[str | None] = mapped_column(String(20))
     profile_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Set when the call centre moved this record's coupons to a new LINE account (a lost
+    # phone): the record can no longer log in, acquire or use (kariya.callcenter.transfers).
+    blocked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    successor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
 
     @property
     def has_profile(self) -> bool:
         return self.profile_at is not None
+
+    @property
+    def blocked(self) -> bool:
+        return self.blocked_at is not None
 
 
 class IdempotencyRecord(Base):

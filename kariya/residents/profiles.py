@@ -7,11 +7,23 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kariya.errors import Invalid
+from kariya.errors import DomainError, Invalid
 from kariya.orm import insert_or_skip
 from kariya.residents import refs
 from kariya.residents.models import Person
 from kariya.residents.options import AGE_BANDS, AREAS
+
+
+class AccountMoved(DomainError):
+    """The record's coupons moved to the resident's new LINE account (a lost phone; the call
+    centre's transfer): it may no longer log in, acquire or use."""
+
+    code = "ACCOUNT_MOVED"
+    status = 403
+    message = (
+        "このアカウントの割引券は新しいLINEアカウントへ移行済みのため、"
+        "このアカウントでは利用できません。新しいアカウントでログインしてください。"
+    )
 
 
 def get_or_create(db: Session, clock, line_user_id: str, display_name: str = "") -> Person:

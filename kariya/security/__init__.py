@@ -63,6 +63,16 @@ class P(enum.StrEnum):
     CITY_REPORTS_VIEW = "city:reports:view"
     CITY_HANDOVER_DECIDE = "city:handover:decide"
     SECRETARIAT_HANDOVER_RUN = "secretariat:handover:run"
+    # The call centre (Q-1..Q-3) and the access log (D-1).
+    CALLCENTER_INQUIRIES_VIEW = "callcenter:inquiries:view"
+    CALLCENTER_INQUIRIES_EDIT = "callcenter:inquiries:edit"
+    CALLCENTER_STORES_VIEW = "callcenter:stores:view"
+    CALLCENTER_TRANSFERS_REQUEST = "callcenter:transfers:request"
+    CALLCENTER_REPORTS_VIEW = "callcenter:reports:view"
+    CITY_INQUIRIES_ANSWER = "city:inquiries:answer"
+    CITY_TRANSFERS_APPROVE = "city:transfers:approve"
+    AUDIT_ACCESS_LOG_VIEW = "audit:access_log:view"
+    # Documents the city approves (C-4, S-3, Q-3, I-1).
     STAFF_DOCUMENTS_VIEW = "staff:documents:view"
     SECRETARIAT_DOCUMENTS_EDIT = "secretariat:documents:edit"
     CITY_DOCUMENTS_APPROVE = "city:documents:approve"
@@ -88,10 +98,16 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.STAFF_DOCUMENTS_VIEW,
         }
     ),
+    # Agents look up and log; they never approve, never answer for the city, and nothing about
+    # money is theirs to change (no payout, adjustment, void or bank permission).
     roles.AGENT: frozenset(
         {
             P.CALLCENTER_HOME_VIEW,
             P.CALLCENTER_PERSONS_VIEW,
+            P.CALLCENTER_INQUIRIES_VIEW,
+            P.CALLCENTER_INQUIRIES_EDIT,
+            P.CALLCENTER_STORES_VIEW,
+            P.CALLCENTER_TRANSFERS_REQUEST,
             P.STAFF_SELF_VIEW,
             P.STAFF_DOCUMENTS_VIEW,
         }
@@ -114,6 +130,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.SECRETARIAT_BANK_DECIDE,
             P.SECRETARIAT_ADJUSTMENTS_PROPOSE,
             P.SECRETARIAT_STAFF_UNLOCK,
+            P.CALLCENTER_PERSONS_VIEW,
+            P.CALLCENTER_INQUIRIES_VIEW,
+            P.CALLCENTER_INQUIRIES_EDIT,
+            P.CALLCENTER_REPORTS_VIEW,
+            P.AUDIT_ACCESS_LOG_VIEW,
             P.STAFF_SELF_VIEW,
             P.STAFF_DASHBOARD_VIEW,
             P.SECRETARIAT_HANDOVER_RUN,
@@ -128,6 +149,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.CITY_ISSUANCE_HALT,
             P.CITY_LEDGER_VIEW,
             P.CITY_ADJUSTMENTS_DECIDE,
+            P.CALLCENTER_INQUIRIES_VIEW,
+            P.CALLCENTER_REPORTS_VIEW,
+            P.CITY_INQUIRIES_ANSWER,
+            P.CITY_TRANSFERS_APPROVE,
+            P.AUDIT_ACCESS_LOG_VIEW,
             P.STAFF_SELF_VIEW,
             P.STAFF_DASHBOARD_VIEW,
             P.CITY_EXPORTS_RUN,

@@ -185,7 +185,7 @@ def test_agents_read_and_search_the_answer_manual_beside_the_console(testapp, db
     assert "1枚ご利用はお会計1,000円以上、2枚同時は2,000円以上" in manual
     assert "不動産の購入・賃料" in manual  # the excluded items (I-8)
     assert "第1版(市承認済み)" in home.text
-    found = agent.get("/callcenter/", {"q": "おつり"})
+    found = agent.get("/callcenter/", {"mq": "おつり"})
     hits = found.html.find(id="manual-hits")
     assert "<mark>おつり</mark>" in hits.decode_contents()
     buttons = hits.find_all("button", class_="insert-answer")

@@ -1,8 +1,10 @@
 """A resident's whole path in headless Chromium (Debian's package; no downloaded browser) on a
 phone-sized viewport: login -> first-visit profile -> acquire -> scan the store's QR -> use ->
-history; and a change of the terms: the secretariat writes it with the live preview, the city
-reviews the diff and approves, the resident reads the new terms and agrees before acquiring.
-Screenshots of each page are kept in tests/artifacts/ (I-1, I-5, P-5, C-4, D-1)."""
+history; on desk screens, an agent logs a call about a confirmation code, escalates it, the city
+answers and the agent resolves it; and a change of the terms: the secretariat writes it with the
+live preview, the city reviews the diff and approves, the resident reads the new terms and agrees
+before acquiring. Screenshots of each page are kept in tests/artifacts/ (I-1, I-5, P-5, Q-1,
+C-4, D-1)."""
 
 import re
 import shutil
@@ -14,7 +16,15 @@ from playwright.sync_api import expect, sync_playwright
 from kariya import make_config
 from tasks import configure
 from tests.conftest import BASE_SETTINGS
-from tests.helpers import PASSWORD, ROUND1, LiveServer, load_campaign, make_store, make_user
+from tests.helpers import (
+    PASSWORD,
+    ROUND1,
+    LiveServer,
+    load_campaign,
+    make_person,
+    make_store,
+    make_user,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -189,13 +199,125 @@ def test_the_city_sees_its_dashboard_with_charts(base_url, db):
         for chart in ("burn", "opening", "uses", "rollover", "area", "age_band"):
             expect(page.locator(f"#chart-{chart}")).to_be_visible()
         assert page.locator("svg.chart rect").count() > 10
-        assert page.locator("script[src]").count() == 0
+        # No chart library, no CDN: the only scripts are the app's own static files.
+        sources = page.eval_on_selector_all("script[src]", "els => els.map(e => e.src)")
+        assert all(src.startswith(f"{base_url}/static/") for src in sources), sources
         page.click("#stores th >> text=利用額")
         first = page.locator("#stores tbody tr").first
         expect(first).to_contain_text("かりや青果店")  # the most used store first
         page.screenshot(path=str(ARTIFACTS / "11_city_dashboard.png"), full_page=True)
         page.emulate_media(media="print")
         expect(page.locator(".site-header")).to_be_hidden()  # printable: the charts, not the menus
+
+
+def test_agent_logs_a_call_escalates_it_the_city_answers_and_the_agent_resolves_it(base_url, db):
+    """Q-1 on a desk screen: an agent logs a call about a confirmation code from the console
+    (keyboard only until the escalation), escalates it to the city, a city approver answers on
+    their home page's list, and the agent carries on, inserts a canned answer from the answer
+    manual beside the console (Q-3) and resolves it."""
+    from kariya.clock import FixedClock
+    from kariya.coupons import acquisition, ticker
+    from kariya.redemptions import uses
+
+    load_campaign(db, total=60_000, rounds=6)
+    store = make_store(db, "S0001", "かりや青果店")
+    person = make_person(db, 7)
+    ticker.run_due(db, FixedClock(ROUND1.replace(hour=9)), actor="test")
+    acquisition.acquire(db, FixedClock(ROUND1.replace(hour=9)), person.id)
+    code = uses.redeem(
+        db, FixedClock(ROUND1.replace(hour=9, minute=30)), person.id, store.qr_token, 2, 2500
+    )["confirmation_code"]
+    db.commit()
+    make_user(db, "agent", "agent")
+    make_user(db, "city", "city")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        desk = {"viewport": {"width": 1366, "height": 900}, "locale": "ja-JP"}
+        agent = browser.new_context(**desk).new_page()
+        agent.request.put(
+            f"{base_url}/dev/clock",
+            data={"now": ROUND1.replace(hour=10).isoformat(), "frozen": True},
+        )
+        shot = lambda page, name: page.screenshot(  # noqa: E731
+            path=str(ARTIFACTS / f"{name}.png"), full_page=True
+        )
+
+        def login(page, username):
+            page.goto(f"{base_url}/login")
+            page.fill("#username", username)
+            page.fill("#password", PASSWORD)
+            page.keyboard.press("Enter")
+
+        # The agent's console: the cursor is in the subject; Enter logs the call.
+        login(agent, "agent")
+        expect(agent).to_have_url(re.compile(r"/callcenter/$"))
+        expect(agent.locator("#subject")).to_be_focused()
+        agent.keyboard.type("お店で割引券を使えなかった")
+        agent.select_option("#category", "complaint")
+        agent.fill("#confirmation_code", code.lower())
+        agent.focus("#subject")
+        shot(agent, "cc_1_console")
+        agent.keyboard.press("Enter")
+        expect(agent).to_have_url(re.compile(r"/callcenter/inquiries/\d+$"))
+        expect(agent.locator("#inquiry-state")).to_have_text("対応中")
+        expect(agent.locator("#timeline")).to_contain_text(f"確認コード {code}")
+        expect(agent.locator("#timeline")).to_contain_text("かりや青果店(S0001)")
+        expect(agent.locator("#note")).to_be_focused()
+        agent.keyboard.type("会計後に割引券を断られたとの苦情。店舗への確認を依頼。")
+        shot(agent, "cc_2_inquiry")
+        agent.click("#event-escalate")
+        expect(agent.locator("#inquiry-state")).to_have_text("市に報告中")
+        inquiry_url = agent.url
+
+        # The city sees it at once on its home page, with its age, and answers.
+        agent.request.put(
+            f"{base_url}/dev/clock",
+            data={"now": ROUND1.replace(hour=11, minute=30).isoformat(), "frozen": True},
+        )
+        city = browser.new_context(**desk).new_page()
+        login(city, "city")
+        expect(city).to_have_url(re.compile(r"/city/$"))
+        panel = city.locator("#escalations")
+        expect(panel).to_contain_text("回答待ち 1 件")
+        expect(panel).to_contain_text("お店で割引券を使えなかった")
+        expect(panel).to_contain_text("1時間30分前")
+        shot(city, "cc_3_city_home")
+        panel.locator("a", has_text=re.compile(r"^\d+$")).first.click()
+        expect(city.locator("#summary")).to_contain_text("断られたとの苦情")
+        city.fill(
+            "#answer-note",
+            "事務局から店舗に連絡し、利用方法を再案内します。お客さまにはその旨お伝えください。",
+        )
+        city.click("#answer")
+        expect(city.locator("#escalations")).to_contain_text("回答待ち 0 件")
+
+        # The agent sees the answer, carries on and resolves the inquiry.
+        agent.goto(inquiry_url)
+        expect(agent.locator("#inquiry-state")).to_have_text("市から回答あり")
+        expect(agent.locator("#city-answer")).to_contain_text("事務局から店舗に連絡し")
+        agent.click("#event-resume")
+        expect(agent.locator("#inquiry-state")).to_have_text("対応中")
+        agent.fill("#note", "市の回答をお伝えし、了承いただいた。")
+        # The answer manual beside the note (Q-3): searched in place, so the note stays, and a
+        # section inserted into the note as a canned answer.
+        agent.fill("#manual-q", "苦情")
+        agent.press("#manual-q", "Enter")
+        agent.locator("#manual-hits .insert-answer[data-heading='苦情を受けたとき']").click()
+        expect(agent.locator("#note")).to_have_value(
+            re.compile(r"^市の回答をお伝えし、了承いただいた。\n\n【苦情を受けたとき】\n.+")
+        )
+        expect(agent.locator("#insert-status")).to_contain_text("メモに挿入し")
+        expect(agent).to_have_url(inquiry_url)
+        shot(agent, "cc_4_canned_answer")
+        agent.click("#event-resolve")
+        expect(agent).to_have_url(re.compile(r"/callcenter/$"))
+        agent.goto(inquiry_url)
+        expect(agent.locator("#inquiry-state")).to_have_text("解決")
+        expect(agent.locator("#journal")).to_contain_text("市の回答")
+        expect(agent.locator("#journal")).to_contain_text("【苦情を受けたとき】")
+        expect(agent.locator("#journal")).not_to_contain_text("旧版")
+        shot(agent, "cc_5_resolved")
 
 
 def _staff_login(browser, base_url: str, username: str):

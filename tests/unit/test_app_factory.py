@@ -57,6 +57,8 @@ def test_production_like_settings_never_import_the_stand_ins_and_tasks_declare_t
         "mail": {"task": "kariya.mail.send", "schedule": 60.0},
         "dashboard": {"task": "kariya.reports.refresh_dashboard", "schedule": 60.0},
         "status_reports": {"task": "kariya.reports.weekly", "schedule": 60.0},
+        # The call centre's reminders and auto-close (issue 12, Q-2).
+        "callcenter": {"task": "kariya.callcenter.remind", "schedule": 60.0},
     }
 
 
@@ -71,4 +73,11 @@ def test_each_development_setting_turns_the_stand_ins_on():
 
 
 def test_the_suites_app_has_the_same_schedule_in_its_registry(registry):
-    assert set(registry[SCHEDULE_KEY]) == {"tick", "payouts", "mail", "dashboard", "status_reports"}
+    assert set(registry[SCHEDULE_KEY]) == {
+        "tick",
+        "payouts",
+        "mail",
+        "dashboard",
+        "status_reports",
+        "callcenter",
+    }

@@ -95,9 +95,10 @@ def test_each_machine_names_its_states_from_its_states_list():
         assert isinstance(module.S, StateNames)
         assert list(module.S) == list(module.STATES)
         assert all(getattr(module.S, s) == s for s in module.STATES)
-    from workflows import payout
+    from workflows import inquiry, payout
 
     assert list(payout.LINE.states) == list(payout.LINE_STATES) == list(payout.L)
+    assert list(inquiry.TRANSFER.states) == list(inquiry.TRANSFER_STATES) == list(inquiry.T)
 
 
 def test_a_misspelt_state_is_an_error_not_a_silent_mismatch():
@@ -192,9 +193,20 @@ def _named(node: ast.AST, aliases: dict, attribute: str):
     return None
 
 
+def _state_names(node: ast.AST, aliases: dict) -> StateNames | None:
+    """The StateNames of `<alias>.S` (or of a module's second machine, `payout_wf.L`,
+    `inquiry_wf.T`), or None."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        module = aliases.get(node.value.id)
+        names = getattr(module, node.attr, None) if module is not None else None
+        return names if isinstance(names, StateNames) else None
+    return None
+
+
 def test_code_names_only_states_and_events_its_machines_have():
-    """`round_wf.S.<state>` and `sources(round_wf.MACHINE, "<event>")` are checked here for
-    every module, also for code no test happens to run."""
+    """`round_wf.S.<state>` (and `payout_wf.L.<state>`, `inquiry_wf.T.<state>`) and
+    `sources(round_wf.MACHINE, "<event>")` are checked here for every module, also for code no
+    test happens to run."""
     problems = []
     for path in sorted(p for d in ("kariya", "views", "tasks") for p in (ROOT / d).rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -203,8 +215,8 @@ def test_code_names_only_states_and_events_its_machines_have():
             continue
         where = path.relative_to(ROOT)
         for node in ast.walk(tree):
-            module = _named(node.value, aliases, "S") if isinstance(node, ast.Attribute) else None
-            if module is not None and node.attr not in module.S:
+            names = _state_names(node.value, aliases) if isinstance(node, ast.Attribute) else None
+            if names is not None and node.attr not in names:
                 problems.append(f"{where}:{node.lineno}: no state {node.attr!r}")
             if (
                 isinstance(node, ast.Call)

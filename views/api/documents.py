@@ -2,11 +2,11 @@
 (kariya.documents.versions): the list, a document's versions, writing and editing a version,
 its events (submit, approve, request_changes, publish), any store manual version as PDF, the
 call-centre manual's sections (canned answers), and the published version of a document (the
-terms for anyone, the others for staff). Also GET /staff/me, the staff session's CSRF token."""
+terms for anyone, the others for staff). GET /staff/me, the staff session's CSRF token, is
+views.api.staff's."""
 
 from __future__ import annotations
 
-from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPForbidden
 from pyramid.response import Response
 from pyramid.view import view_config
@@ -17,7 +17,6 @@ from kariya.errors import Conflict, Invalid
 from kariya.materials.context import PrintContext
 from kariya.materials.manual import manual_pdf
 from kariya.security import P
-from kariya.stores.models import Store
 from views.api.support import json_body
 
 # A body of markdown.MAX_CHARS characters, each up to 4 bytes in UTF-8 and escaped in JSON,
@@ -38,20 +37,6 @@ def _version_of(request):
 
 def _state(kind: str, ver) -> dict:
     return {"kind": kind, "version": ver.number, "state": ver.state}
-
-
-@view_config(
-    route_name="api.staff.me", request_method="GET", renderer="json", permission=P.STAFF_SELF_VIEW
-)
-def staff_me(request):
-    identity = request.identity
-    store = request.db.get(Store, identity.store_id) if identity.store_id else None
-    return {
-        "username": identity.username,
-        "role": identity.role,
-        "store_code": store.code if store is not None else None,
-        "csrf_token": get_csrf_token(request),
-    }
 
 
 @view_config(

@@ -24,6 +24,15 @@ def includeme(config):
     config.add_route("city.handover", "/handover")
     config.add_route("city.handover_download", "/handover/jobs/{job}.zip")
     config.add_route("city.erasure_decide", "/handover/erasures/{id:\\d+}/{action:approve|reject}")
+    config.add_route("city.callcenter", "/callcenter")
+    config.add_route("city.inquiry", "/callcenter/inquiries/{id:\\d+}")
+    config.add_route("city.inquiry_answer", "/callcenter/inquiries/{id:\\d+}/answer")
+    config.add_route("city.transfer", "/callcenter/transfers/{id:\\d+}")
+    config.add_route(
+        "city.transfer_decide", "/callcenter/transfers/{id:\\d+}/{action:approve|reject}"
+    )
+    config.add_route("city.access_log", "/access-log")
+    config.add_route("city.access_log_csv", "/access-log.csv")
     config.add_route("city.documents", "/documents")
     config.add_route("city.document_version", "/documents/{kind}/versions/{number:\\d+}")
     config.add_route("city.document_event", "/documents/{kind}/versions/{number:\\d+}/events")

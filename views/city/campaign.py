@@ -6,6 +6,7 @@ from pyramid.view import view_config
 from kariya.campaign import definition
 from kariya.documents import reading
 from kariya.security import P
+from views.city.callcenter import escalation_panel
 from workflows import round as round_wf
 from workflows.binding import label
 
@@ -20,5 +21,6 @@ def home(request):
     return {
         "campaign": definition.latest(request.db),
         "round_label": lambda s: label(round_wf.MACHINE, s),
+        **escalation_panel(request),
         "awaiting": reading.awaiting_review(request.db, request.clock.now()),
     }

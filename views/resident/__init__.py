@@ -1,7 +1,11 @@
 """Residents' mobile pages."""
 
+from views.resident.callcenter import hours_now
+
 
 def includeme(config):
+    # The call centre's hours now, for the footer and the help page (computed when shown).
+    config.add_request_method(hours_now, "callcenter_hours", reify=True)
     config.add_route("resident.home", "/home")
     config.add_route("resident.profile", "/profile")
     config.add_route("resident.wallet", "/wallet")
