@@ -6,7 +6,6 @@ database's CHECK constraints equal the machines); a new machine module is added 
 may hold a second machine of the same entity family (payout.LINE, inquiry.TRANSFER)."""
 
 from workflows import (
-    adjustment,
     bank_change,
     coupon,
     document,
@@ -28,7 +27,7 @@ ALL = (
     bank_change.MACHINE,
     payout.MACHINE,
     payout.LINE,
-    adjustment.MACHINE,
+    payout.ADJUSTMENT,
     mail.MACHINE,
     material_job.MACHINE,
     reports.MACHINE,

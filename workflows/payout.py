@@ -60,3 +60,26 @@ LINE = define(
     "payout_line", LINE_STATES, LINE_TRANSITIONS, "included", LINE_LABELS, attribute="status"
 )
 L = state_names(LINE)
+
+# A payout adjustment (F-5: a disputed use, a correction): proposed by the secretariat ->
+# approved by someone else (four eyes) | rejected. An approved adjustment is paid, or deducted,
+# in the store's next payout batch; it is never edited, only offset by another adjustment.
+ADJUSTMENT_STATES = ["proposed", "approved", "rejected"]
+
+ADJUSTMENT_TRANSITIONS = [
+    {"trigger": "approve", "source": "proposed", "dest": "approved"},
+    {"trigger": "reject", "source": "proposed", "dest": "rejected"},
+]
+
+ADJUSTMENT_LABELS = {
+    "proposed": "承認待ち",
+    "approved": "承認済み",
+    "rejected": "不承認",
+    "event:approve": "承認",
+    "event:reject": "不承認",
+}
+
+ADJUSTMENT = define(
+    "adjustment", ADJUSTMENT_STATES, ADJUSTMENT_TRANSITIONS, "proposed", ADJUSTMENT_LABELS
+)
+A = state_names(ADJUSTMENT)

@@ -31,13 +31,13 @@ from kariya.payouts.models import PayoutAdjustment
 from kariya.redemptions.models import Redemption
 from kariya.stores import lookup, normalize
 from kariya.stores.models import Store
-from workflows import adjustment as adjustment_wf
+from workflows import payout as payout_wf
 from workflows import round as round_wf
 from workflows.binding import fire, label
 
 
 def state_label(state: str) -> str:
-    return label(adjustment_wf.MACHINE, state)
+    return label(payout_wf.ADJUSTMENT, state)
 
 
 def _campaign(db: Session) -> Campaign:
@@ -108,7 +108,7 @@ def propose(
         redemption_id=redemption_id,
         amount=amount,
         reason=reason[:500],
-        state=adjustment_wf.S.proposed,
+        state=payout_wf.A.proposed,
         proposed_by=actor,
         proposed_at=clock.now(),
         decision_reason="",
@@ -183,7 +183,7 @@ def approve(db: Session, clock, adjustment: PayoutAdjustment, *, actor: str) -> 
         raise Forbidden("自分が起案した調整は承認できません(ダブルチェック)。", code="FOUR_EYES")
     campaign = db.get(Campaign, adjustment.campaign_id)
     now = clock.now()
-    fire(db, adjustment_wf.MACHINE, adjustment, "approve", actor=actor, now=now)
+    fire(db, payout_wf.ADJUSTMENT, adjustment, "approve", actor=actor, now=now)
     if adjustment.amount > 0:
         source, said = _fund(db, campaign, adjustment.amount, now)
         moves = [(source, postings.ADJUSTED, adjustment.amount)]
@@ -215,7 +215,7 @@ def reject(db: Session, clock, adjustment: PayoutAdjustment, *, actor: str, reas
     if adjustment.proposed_by == actor:
         raise Forbidden("自分が起案した調整は判断できません(ダブルチェック)。", code="FOUR_EYES")
     now = clock.now()
-    fire(db, adjustment_wf.MACHINE, adjustment, "reject", actor=actor, now=now, reason=reason)
+    fire(db, payout_wf.ADJUSTMENT, adjustment, "reject", actor=actor, now=now, reason=reason)
     adjustment.decided_by, adjustment.decided_at = actor, now
     adjustment.decision_reason = reason[:500]
     db.flush()

@@ -27,7 +27,6 @@ from kariya.payouts.models import PayoutAdjustment, PayoutBatch, PayoutItem, Pay
 from kariya.redemptions.models import Redemption
 from kariya.settings import Settings, settings_of
 from kariya.stores.models import Store
-from workflows import adjustment as adjustment_wf
 from workflows import payout as payout_wf
 from workflows import redemption as redemption_wf
 from workflows import store as store_wf
@@ -86,7 +85,7 @@ def _payable_adjustments(db: Session, campaign: Campaign):
         select(PayoutAdjustment.id, PayoutAdjustment.store_id, PayoutAdjustment.amount)
         .where(
             PayoutAdjustment.campaign_id == campaign.id,
-            PayoutAdjustment.state == adjustment_wf.S.approved,
+            PayoutAdjustment.state == payout_wf.A.approved,
             ~exists().where(
                 and_(PayoutItem.adjustment_id == PayoutAdjustment.id, PayoutItem.active)
             ),
@@ -100,7 +99,7 @@ def approved_adjustments(db: Session, campaign: Campaign) -> int:
         db.scalar(
             select(func.coalesce(func.sum(PayoutAdjustment.amount), 0)).where(
                 PayoutAdjustment.campaign_id == campaign.id,
-                PayoutAdjustment.state == adjustment_wf.S.approved,
+                PayoutAdjustment.state == payout_wf.A.approved,
             )
         )
     )

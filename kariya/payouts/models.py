@@ -15,7 +15,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kariya.orm import Base, UTCDateTime
-from workflows import adjustment as adjustment_wf
 from workflows import bank_change as bank_wf
 from workflows import payout as payout_wf
 from workflows.binding import state_check
@@ -107,12 +106,12 @@ class PayoutItem(Base):
 class PayoutAdjustment(Base):
     """A correction of what a store is owed (a disputed use, a mistake found in reconciliation):
     a signed amount with a reason, proposed by one person and approved by another
-    (workflows.adjustment). Never an edit of a use or a line: once approved it is paid, or
+    (workflows.payout.ADJUSTMENT). Never an edit of a use or a line: once approved it is paid, or
     deducted, in the store's next batch like a use."""
 
     __tablename__ = "payout_adjustment"
     __table_args__ = (
-        state_check(adjustment_wf.MACHINE),
+        state_check(payout_wf.ADJUSTMENT),
         CheckConstraint("amount <> 0", name="amount_nonzero"),
     )
 
@@ -122,7 +121,7 @@ class PayoutAdjustment(Base):
     redemption_id: Mapped[int | None] = mapped_column(ForeignKey("redemption.id"))
     amount: Mapped[int]
     reason: Mapped[str] = mapped_column(String(500))
-    state: Mapped[str] = mapped_column(String(10), default=adjustment_wf.S.proposed)
+    state: Mapped[str] = mapped_column(String(10), default=payout_wf.A.proposed)
     proposed_by: Mapped[str] = mapped_column(String(100))
     proposed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(100))

@@ -11,7 +11,6 @@ from kariya.ledger import postings
 from kariya.payouts.batches import PAYABLE_BATCH_STATES
 from kariya.payouts.models import PayoutAdjustment, PayoutBatch, PayoutItem, PayoutLine
 from kariya.redemptions.models import Redemption
-from workflows import adjustment as adjustment_wf
 from workflows import payout as payout_wf
 from workflows import redemption as redemption_wf
 
@@ -39,7 +38,7 @@ def report(db: Session, campaign: Campaign) -> dict:
             select(PayoutAdjustment.store_id, func.sum(PayoutAdjustment.amount))
             .where(
                 PayoutAdjustment.campaign_id == campaign.id,
-                PayoutAdjustment.state == adjustment_wf.S.approved,
+                PayoutAdjustment.state == payout_wf.A.approved,
             )
             .group_by(PayoutAdjustment.store_id)
         ).all()
@@ -98,7 +97,7 @@ def ledger_problems(db: Session, campaign: Campaign, bal: dict[str, int]) -> lis
         .outerjoin(PayoutBatch, PayoutBatch.id == PayoutLine.batch_id)
         .where(PayoutAdjustment.campaign_id == campaign.id)
     ).all()
-    _trace(adjustments, "an adjustment", adjustment_wf.S.approved, "adjusted", traced, problems)
+    _trace(adjustments, "an adjustment", payout_wf.A.approved, "adjusted", traced, problems)
     for name, account in (
         ("paid", postings.PAID),
         ("payable", postings.PAYABLE),

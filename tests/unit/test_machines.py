@@ -98,6 +98,7 @@ def test_each_machine_names_its_states_from_its_states_list():
     from workflows import inquiry, payout
 
     assert list(payout.LINE.states) == list(payout.LINE_STATES) == list(payout.L)
+    assert list(payout.ADJUSTMENT.states) == list(payout.ADJUSTMENT_STATES) == list(payout.A)
     assert list(inquiry.TRANSFER.states) == list(inquiry.TRANSFER_STATES) == list(inquiry.T)
 
 
