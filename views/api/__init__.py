@@ -13,7 +13,6 @@ def includeme(config):
     config.add_route("api.qr", "/qr/{token}")
     config.add_route("api.redemptions", "/redemptions")
     config.add_route("api.staff.dashboard", "/staff/dashboard")
-    config.add_route("api.documents", "/documents/{kind}")
     config.add_route("api.callcenter.hours", "/callcenter/hours")
     config.add_route("api.staff.me", "/staff/me")
     config.add_route("api.staff.inquiries", "/staff/inquiries")
