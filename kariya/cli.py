@@ -184,39 +184,6 @@ def cmd_store_template(registry, args) -> int:
     return 0
 
 
-EXPORTS = ("inquiries", "access-log")
-
-
-def cmd_export(registry, args) -> int:
-    """C-2: the call-centre records and the access log as .xlsx or CSV (UTF-8 with BOM or
-    cp932); every export is itself an access record."""
-    from kariya.audit import access
-    from kariya.callcenter import reports
-    from kariya.clock import make_clock
-
-    fmt = args.format or ("xlsx" if args.out.lower().endswith(".xlsx") else "csv")
-    with _session(registry) as db:
-        if args.kind == "inquiries":
-            header, rows = reports.rows(db)
-        else:
-            header, rows = access.rows(db)
-        try:
-            data = reports.table_bytes(header, rows, fmt, args.encoding)
-        except ValueError as exc:
-            raise DomainError(str(exc)) from None
-        access.record(
-            db,
-            make_clock(settings_of(registry), db).now(),
-            access.Viewer(actor="cli:export", role="batch"),
-            access.export_action(args.kind),
-            subject=args.kind,
-            detail=f"{len(rows)} rows ({fmt}) to {Path(args.out).name}",
-        )
-    Path(args.out).write_bytes(data)
-    print(f"{args.kind}: {len(rows)} rows written to {args.out}")
-    return 0
-
-
 def _staff_actor(db, username: str) -> str:
     """The four-eyes steps are recorded under a named staff account with the right role."""
     from sqlalchemy import select
@@ -321,12 +288,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("tick", help="run every time-driven transition due now").set_defaults(
         func=cmd_tick
     )
-    p = sub.add_parser("export", help="export records for the city (C-2)")
-    p.add_argument("kind", choices=EXPORTS)
-    p.add_argument("--out", required=True, metavar="FILE")
-    p.add_argument("--format", choices=["xlsx", "csv"], help="default: by the file's extension")
-    p.add_argument("--encoding", choices=["utf-8-sig", "cp932"], default="utf-8-sig")
-    p.set_defaults(func=cmd_export)
     p = sub.add_parser("ledger", help="the coupon-funds ledger")
     lsub = p.add_subparsers(dest="ledger_command", required=True)
     lsub.add_parser("check", help="verify the money invariants").set_defaults(func=cmd_ledger_check)
