@@ -46,6 +46,7 @@ ENV_OVERRIDES = {
     "KARIYA_SMTP_PORT": "kariya.smtp.port",
     "KARIYA_SMTP_USERNAME": "kariya.smtp.username",
     "KARIYA_SMTP_PASSWORD": "kariya.smtp.password",
+    "KARIYA_WITHDRAWAL_KEY": "kariya.residents.withdrawal_key",
 }
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -223,6 +224,29 @@ class Reports:
 
 
 @dataclasses.dataclass(frozen=True)
+class Residents:
+    """Withdrawal (DESIGN §5.1 `DELETE /api/v1/me`, kariya/residents/withdrawal.py): a withdrawn
+    resident's LINE user id is kept only as HMAC-SHA256 under this key, so that the account
+    cannot acquire twice in a round by withdrawing and returning. Production needs a random key
+    of its own (KARIYA_WITHDRAWAL_KEY), kept for the whole campaign: a new key forgets who
+    withdrew. Empty elsewhere: derived from the session secret."""
+
+    PREFIX: ClassVar[str] = "kariya.residents."
+
+    withdrawal_key: str = dataclasses.field(default="", repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Retention:
+    """What the erasure after the hand-over (kariya/reports/retention.py) keeps: access
+    records younger than this many days stay (`kariya erasure execute --before` overrides)."""
+
+    PREFIX: ClassVar[str] = "kariya.retention."
+
+    access_log_days: int = 365
+
+
+@dataclasses.dataclass(frozen=True)
 class Celery:
     PREFIX: ClassVar[str] = "celery."
 
@@ -260,6 +284,8 @@ class Settings:
     smtp: Smtp = dataclasses.field(default_factory=Smtp)
     mail_sink: MailSink = dataclasses.field(default_factory=MailSink)
     reports: Reports = dataclasses.field(default_factory=Reports)
+    residents: Residents = dataclasses.field(default_factory=Residents)
+    retention: Retention = dataclasses.field(default_factory=Retention)
     celery: Celery = dataclasses.field(default_factory=Celery)
     # The effective ini mapping, for code that takes one (the libraries' own keys, and modules
     # that have not moved to the typed attributes yet). Read settings through the fields.
@@ -408,6 +434,8 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
         except ValueError:
             raise ConfigurationError(f"kariya.trusted_proxies: {entry!r} is no address") from None
     _check_callcenter(s.callcenter)
+    if s.retention.access_log_days < 0:
+        raise ConfigurationError("kariya.retention.access_log_days must not be negative")
     secret = s.session_secret
     if not s.is_production:
         if not secret:
@@ -430,6 +458,14 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
             f"kariya.session_secret is too weak ({weakness}): it must be a random value of at "
             "least 32 characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             " (set KARIYA_SESSION_SECRET)"
+        )
+    key = s.residents.withdrawal_key
+    weakness = secret_strength_problem(key)
+    if weakness or key == secret:
+        problems.append(
+            f"kariya.residents.withdrawal_key is too weak ({weakness or 'it is the session secret'})"
+            ": it must be a random value of its own, kept for the whole campaign "
+            "(set KARIYA_WITHDRAWAL_KEY)"
         )
     if not s.redis_url:
         problems.append("kariya.redis_url must be set (the sessions live in Redis)")

@@ -15,7 +15,7 @@ from kariya.clock import set_clock
 from kariya.dev import LINE_SIMULATOR_KEY, mail_sink
 from kariya.dev.line_simulator import NOW_KEY
 from kariya.errors import Invalid
-from kariya.residents import profiles
+from kariya.residents import profiles, withdrawal
 from kariya.security import Identity
 from kariya.settings import settings_of
 
@@ -50,7 +50,11 @@ def line_login(request):
     if not line_user_id:
         raise Invalid("line_user_id を指定してください。")
     person = profiles.get_or_create(
-        request.db, request.clock, line_user_id, str(body.get("display_name", ""))
+        request.db,
+        request.clock,
+        line_user_id,
+        str(body.get("display_name", "")),
+        hash_key=withdrawal.hash_key(request.kariya_settings),
     )
     if person.blocked:
         raise profiles.AccountMoved()

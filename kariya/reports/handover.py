@@ -55,6 +55,7 @@ LEFT_OUT = {
         "line_user_id",
     ): "個人を特定できるLINEの識別子のため含めません(利用者は ref で識別します)。",
     ("person", "display_name"): "LINEの表示名(個人情報)のため含めません。",
+    ("person", "line_hash"): "退会した方のLINEの識別子から作った値(照合用)のため含めません。",
     ("staff_user", "password_hash"): "認証情報のため含めません。",
     ("store", "qr_token"): "QRコードの秘密の値(認証情報)のため含めません。",
 }

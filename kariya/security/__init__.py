@@ -29,6 +29,7 @@ class P(enum.StrEnum):
     RESIDENT_PROFILE_EDIT = "resident:profile:edit"
     RESIDENT_COUPONS_ACQUIRE = "resident:coupons:acquire"
     RESIDENT_COUPONS_USE = "resident:coupons:use"
+    RESIDENT_ACCOUNT_WITHDRAW = "resident:account:withdraw"
     STORE_HOME_VIEW = "store:home:view"
     STORE_REDEMPTIONS_VOID = "store:redemptions:void"
     CALLCENTER_HOME_VIEW = "callcenter:home:view"
@@ -85,6 +86,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.RESIDENT_PROFILE_EDIT,
             P.RESIDENT_COUPONS_ACQUIRE,
             P.RESIDENT_COUPONS_USE,
+            P.RESIDENT_ACCOUNT_WITHDRAW,
         }
     ),
     roles.STORE: frozenset(

@@ -11,6 +11,7 @@ from kariya import settings as kariya_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_SECRET = "k3Jd9sPq0vXz7LmN2bR5tY8wQ1eA4cF6"
+GOOD_KEY = "Wq8zR2mT5vB9xN1cL4kJ7hG3fD6sA0pE"  # kariya.residents.withdrawal_key
 
 
 def production(**overrides):
@@ -31,9 +32,15 @@ LINE_CHANNEL = {"KARIYA_LINE_CHANNEL_ID": "2000000001", "KARIYA_LINE_CHANNEL_SEC
 
 def test_production_starts_with_a_real_secret_from_the_environment():
     merged = kariya_settings.load(
-        production(), environ={"KARIYA_SESSION_SECRET": GOOD_SECRET, **LINE_CHANNEL}
+        production(),
+        environ={
+            "KARIYA_SESSION_SECRET": GOOD_SECRET,
+            "KARIYA_WITHDRAWAL_KEY": GOOD_KEY,
+            **LINE_CHANNEL,
+        },
     )
     assert merged["kariya.session_secret"] == GOOD_SECRET
+    assert kariya_settings.settings_of(merged).residents.withdrawal_key == GOOD_KEY
     assert merged["kariya.line.channel_secret"] == "a" * 32
     assert merged["kariya.line.redirect_uri"] == "https://coupon.example.jp/login/line/callback"
 
@@ -159,12 +166,31 @@ def test_the_application_keeps_one_typed_settings_object(registry):
     assert typed.raw["sqlalchemy.url"] == registry.settings["sqlalchemy.url"]
 
 
+@pytest.mark.parametrize(
+    "key,problem",
+    [
+        ("", "shorter than 32"),
+        ("a" * 40, "fewer than 12 different characters"),
+        ("withdrawal-key-dev-only-change-me-1234567", "development default"),
+        (GOOD_SECRET, "it is the session secret"),
+    ],
+)
+def test_production_refuses_a_weak_or_shared_withdrawal_key(key, problem):
+    """D-1: the hash of a withdrawn resident's LINE id is only as good as its key: production
+    needs a random key of its own, not the session secret (a key known elsewhere would let the
+    hashes be tested against known LINE ids)."""
+    environ = {"KARIYA_SESSION_SECRET": GOOD_SECRET, "KARIYA_WITHDRAWAL_KEY": key, **LINE_CHANNEL}
+    with pytest.raises(ConfigurationError, match=f"withdrawal_key is too weak \\(.*{problem}"):
+        kariya_settings.load(production(), environ=environ)
+
+
 def test_secrets_are_not_in_the_settings_repr():
     typed = kariya_settings.parse(
         {
             "kariya.session_secret": "s3cr3t-session",
             "kariya.smtp.password": "s3cr3t-smtp",
             "kariya.line.channel_secret": "s3cr3t-line",
+            "kariya.residents.withdrawal_key": "s3cr3t-withdrawal",
         }
     )
     assert "s3cr3t" not in repr(typed)
