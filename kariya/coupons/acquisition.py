@@ -5,20 +5,21 @@ The hot path of the weekly rush, in one short transaction at READ COMMITTED:
      if it is not open (sold out: no write; a process that has seen the sell-out refuses from
      memory for a second, SoldOutMemo);
   2. INSERT the acquisition ... SELECT FROM person WHERE it has a profile, is not blocked nor
-     withdrawn, has agreed to the published terms and, if it is the new record of a LINE
-     account that withdrew before, no withdrawn record of that account acquired in this round
-     ... FOR KEY SHARE ... ON CONFLICT (round, person) DO NOTHING: nothing back means a record
-     whose account moved to a new one (ACCOUNT_MOVED, a lost-phone transfer), a withdrawn one
-     (a session that outlived the withdrawal: UNAUTHENTICATED), no profile (PROFILE_REQUIRED),
-     a second try by the same person or account (ALREADY_ACQUIRED; the unique constraint is
-     the guarantee for the person, the hash link for the account) or terms not yet agreed to
-     (CONSENT_REQUIRED); one more query, on that refusal path only, says which. The blocked and
-     withdrawn checks are columns of the person row the claim reads anyway, the consent check
-     is two index lookups inside the claim statement (kariya.documents.consent.satisfied), the
-     returning account's check costs nothing unless the person is one (then three index
-     lookups), and the row lock is the one the acquisition's foreign key takes anyway, taken
-     earlier so that a withdrawal waits for the claim or the claim sees the withdrawal
-     (kariya.residents.withdrawal): none costs a round trip of its own;
+     withdrawn, has agreed to the published terms and never withdrew before (returned_from_id
+     IS NULL) ... FOR KEY SHARE ... ON CONFLICT (round, person) DO NOTHING: nothing back means
+     a record whose account moved to a new one (ACCOUNT_MOVED, a lost-phone transfer), a
+     withdrawn one (a session that outlived the withdrawal: UNAUTHENTICATED), no profile
+     (PROFILE_REQUIRED), a second try (ALREADY_ACQUIRED; the unique constraint is the
+     guarantee), terms not yet agreed to (CONSENT_REQUIRED), or the new record of a LINE
+     account that withdrew before; one more query, on that refusal path only, says which. The
+     last gets a claim of its own that also requires that no withdrawn record of the account
+     acquired in this round (three index lookups; ALREADY_ACQUIRED otherwise), so the account
+     acquires once per round (I-2) and the rush's claim carries none of it. The blocked,
+     withdrawn and returning checks are columns of the person row the claim reads anyway, the
+     consent check is two index lookups inside the claim statement
+     (kariya.documents.consent.satisfied), and the row lock is the one the acquisition's
+     foreign key takes anyway, taken earlier so that a withdrawal waits for the claim or the
+     claim sees the withdrawal (kariya.residents.withdrawal): none costs a round trip;
   3. INSERT its coupons and the ledger entry;
   4. last, take the quota: UPDATE round SET issued = issued + pack WHERE state = 'open' AND
      issued + pack <= quota. PostgreSQL re-checks the WHERE after waiting for a concurrent
@@ -198,27 +199,33 @@ def _not_acquired_by_earlier(round_id) -> ColumnElement[bool]:
     return or_(Person.returned_from_id.is_(None), ~earlier)
 
 
-def _acquired(round_id) -> ColumnElement[bool]:
-    """The person (of the enclosing statement) or their account acquired in this round."""
-    own = (
+def _own_acquisition(round_id) -> ColumnElement[bool]:
+    """The person (of the enclosing statement) acquired in this round."""
+    return (
         select(Acquisition.id)
         .where(Acquisition.round_id == round_id, Acquisition.person_id == Person.id)
         .exists()
     )
-    return own | ~_not_acquired_by_earlier(round_id)
 
 
-def _why_not_claimed(db: Session, round_id: int, person_id: int) -> DomainError:
+def _acquired(round_id) -> ColumnElement[bool]:
+    """The person (of the enclosing statement) or their LINE account acquired in this round."""
+    return _own_acquisition(round_id) | ~_not_acquired_by_earlier(round_id)
+
+
+def _why_not_claimed(db: Session, round_id: int, person_id: int) -> DomainError | None:
     """The claim gave no row: the account moved to another record (a lost-phone transfer), the
-    person withdrew, no profile, acquired already (also as an earlier, withdrawn record of the
-    same LINE account), or the terms not agreed to."""
+    person withdrew, no profile, acquired already, or the terms not agreed to. None: the person
+    is the new record of a LINE account that withdrew before (the plain claim leaves such a
+    person to the returning claim, which alone decides whether the account acquired)."""
     row = db.execute(
         select(
             Person.blocked_at.is_not(None),
             Person.withdrawn_at.is_not(None),
             Person.profile_at.is_not(None),
-            _acquired(round_id),
+            _own_acquisition(round_id),
             consent.satisfied(Person.id),
+            Person.returned_from_id.is_not(None),
         ).where(Person.id == person_id)
     ).first()
     if row is not None and row[1]:
@@ -227,9 +234,43 @@ def _why_not_claimed(db: Session, round_id: int, person_id: int) -> DomainError:
         return profiles.AccountMoved()
     if row is None or not row[2]:
         return ProfileRequired()
-    if row[3] or row[4]:
+    if row[3]:
         return AlreadyAcquired()
-    return ConsentRequired()
+    if not row[4]:
+        return ConsentRequired()
+    if row[5]:
+        return None
+    return AlreadyAcquired()  # a double tap: the first claim holds the (round, person) row
+
+
+def _claim(db: Session, rnd, person_id: int, pack: int, now, *, returning: bool):
+    """INSERT the acquisition if the person may acquire; its id, or None. The profile, blocked,
+    withdrawn and consent checks ride on the claim: only a person with a profile, not moved to a
+    new record nor withdrawn, who has agreed to the published terms yields a row to insert. The
+    plain claim (the rush) takes only people who never withdrew (`returned_from_id IS NULL`: a
+    column test, no lookup); the returning claim, made only for the new record of a LINE account
+    that withdrew before, adds that no withdrawn record of the account acquired this round.
+    FOR KEY SHARE: the lock the foreign key takes anyway, taken before the checks, so that a
+    concurrent withdrawal is waited for and then seen."""
+    acquisitions = Acquisition.__table__
+    account = _not_acquired_by_earlier(rnd.id) if returning else Person.returned_from_id.is_(None)
+    return db.scalar(
+        insert_or_skip(db, acquisitions, on=["round_id", "person_id"])
+        .from_select(
+            ["round_id", "person_id", "amount", "created_at"],
+            select(literal(rnd.id), Person.id, literal(pack), literal(now, UTCDateTime))
+            .where(
+                Person.id == person_id,
+                Person.profile_at.is_not(None),
+                Person.blocked_at.is_(None),
+                Person.withdrawn_at.is_(None),
+                _AGREED,
+                account,
+            )
+            .with_for_update(read=True, key_share=True),
+        )
+        .returning(acquisitions.c.id)
+    )
 
 
 def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None) -> dict:
@@ -243,31 +284,14 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
         raise refused
 
     pack = rnd.coupon_face * rnd.coupons_per_pack
-    acquisitions = Acquisition.__table__
-    # The profile, blocked, withdrawn, consent and returning-account checks ride on the claim:
-    # only a person with a profile, not moved to a new record nor withdrawn, who has agreed to
-    # the published terms and whose LINE account has not acquired this round under an earlier
-    # record yields a row to insert. FOR KEY SHARE: the lock the foreign key takes anyway,
-    # taken before the checks so that a concurrent withdrawal is waited for and then seen.
-    acquisition_id = db.scalar(
-        insert_or_skip(db, acquisitions, on=["round_id", "person_id"])
-        .from_select(
-            ["round_id", "person_id", "amount", "created_at"],
-            select(literal(rnd.id), Person.id, literal(pack), literal(now, UTCDateTime))
-            .where(
-                Person.id == person_id,
-                Person.profile_at.is_not(None),
-                Person.blocked_at.is_(None),
-                Person.withdrawn_at.is_(None),
-                _AGREED,
-                _not_acquired_by_earlier(rnd.id),
-            )
-            .with_for_update(read=True, key_share=True),
-        )
-        .returning(acquisitions.c.id)
-    )
+    acquisition_id = _claim(db, rnd, person_id, pack, now, returning=False)
     if acquisition_id is None:
-        raise _why_not_claimed(db, rnd.id, person_id)
+        refused = _why_not_claimed(db, rnd.id, person_id)
+        if refused is None:  # a returning LINE account: its own claim, with its check
+            acquisition_id = _claim(db, rnd, person_id, pack, now, returning=True)
+            refused = AlreadyAcquired()  # as an earlier record of the account, or a double tap
+        if acquisition_id is None:
+            raise refused
     coupons = Coupon.__table__
     coupon_ids = db.scalars(
         insert(coupons).returning(coupons.c.id, sort_by_parameter_order=True),
