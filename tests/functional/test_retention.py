@@ -15,6 +15,7 @@ from kariya.audit import access, ledger_check
 from kariya.callcenter import inquiries
 from kariya.clock import JST
 from kariya.errors import DomainError
+from kariya.mail import outbox
 from kariya.models import (
     AccessRecord,
     ErasureRequest,
@@ -191,6 +192,11 @@ def test_the_erasure_leaves_no_personal_column_and_proves_it(tmp_path, db, ended
     assert db.scalar(select(LoginAttempt.address)) == ""
     assert db.scalar(select(Store.email).where(Store.code == "S1")) == ""
     assert {m.body for m in db.scalars(select(OutboundMail))} == {""}
+    failed = db.scalar(select(OutboundMail).where(OutboundMail.state == "failed"))
+    with pytest.raises(DomainError) as erased_mail:  # never sent again to an erased address
+        outbox.retry(db, MONDAY, failed, actor="staff:sec1")
+    assert erased_mail.value.code == "MAIL_ERASED"
+    db.rollback()
     inquiry = db.get(Inquiry, made["inquiry"])
     assert (inquiry.subject, inquiry.body, inquiry.category, inquiry.state) == (
         "",
