@@ -55,7 +55,11 @@ def test_a_resident_withdraws_from_the_help_page_on_a_small_phone(base_url, db):
         for button in ("#withdraw-submit", "#withdraw-cancel"):
             box = page.locator(button).bounding_box()
             size = page.locator(button).evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
-            assert box["height"] >= 48 and box["width"] >= 0.75 * 360 and size >= 18, (button, box, size)
+            assert box["height"] >= 48 and box["width"] >= 0.75 * 360 and size >= 18, (
+                button,
+                box,
+                size,
+            )
         body = page.locator("ol.steps").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
         assert body >= 16
 
