@@ -42,6 +42,7 @@ ENV_OVERRIDES = {
     "KARIYA_LINE_SIMULATOR": "kariya.line.simulator",
     "KARIYA_LINE_CHANNEL_ID": "kariya.line.channel_id",
     "KARIYA_LINE_CHANNEL_SECRET": "kariya.line.channel_secret",
+    "KARIYA_TOTP_KEY": "kariya.staff.totp_key",
     "KARIYA_SMTP_HOST": "kariya.smtp.host",
     "KARIYA_SMTP_PORT": "kariya.smtp.port",
     "KARIYA_SMTP_USERNAME": "kariya.smtp.username",
@@ -138,6 +139,19 @@ class Login:
     max_failures_per_address: int = 20
     max_failures_per_account_any_address: int = 50
     window_minutes: int = 15
+
+
+@dataclasses.dataclass(frozen=True)
+class Staff:
+    """The staff's second factor (TOTP, kariya/staff/second_factor.py): required of city and
+    secretariat accounts where `require_totp` (production refuses it off); `totp_key` encrypts
+    the stored secrets (empty: a key derived from the session secret)."""
+
+    PREFIX: ClassVar[str] = "kariya.staff."
+
+    require_totp: bool = False
+    totp_key: str = dataclasses.field(default="", repr=False)
+    totp_issuer: str = "刈谷市電子割引券"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,6 +267,7 @@ class Settings:
     line: Line = dataclasses.field(default_factory=Line)
     callcenter: Callcenter = dataclasses.field(default_factory=Callcenter)
     login: Login = dataclasses.field(default_factory=Login)
+    staff: Staff = dataclasses.field(default_factory=Staff)
     settlement: Settlement = dataclasses.field(default_factory=Settlement)
     zengin: Zengin = dataclasses.field(default_factory=Zengin)
     adjustments: Adjustments = dataclasses.field(default_factory=Adjustments)
@@ -431,6 +446,10 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
             "least 32 characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             " (set KARIYA_SESSION_SECRET)"
         )
+    if not s.staff.require_totp:
+        problems.append("kariya.staff.require_totp must be true (city and secretariat accounts)")
+    if s.staff.totp_key and (weakness := secret_strength_problem(s.staff.totp_key)):
+        problems.append(f"kariya.staff.totp_key is too weak ({weakness}; set KARIYA_TOTP_KEY)")
     if not s.redis_url:
         problems.append("kariya.redis_url must be set (the sessions live in Redis)")
     if not s.public_url.startswith("https://"):

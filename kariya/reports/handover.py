@@ -56,6 +56,8 @@ LEFT_OUT = {
     ): "個人を特定できるLINEの識別子のため含めません(利用者は ref で識別します)。",
     ("person", "display_name"): "LINEの表示名(個人情報)のため含めません。",
     ("staff_user", "password_hash"): "認証情報のため含めません。",
+    ("staff_user", "totp_secret"): "認証情報(2段階認証の秘密の値)のため含めません。",
+    ("staff_recovery_code", "code_hash"): "認証情報のため含めません。",
     ("store", "qr_token"): "QRコードの秘密の値(認証情報)のため含めません。",
 }
 BINARY = "ファイルの中身(バイナリ)のため含めません。"
