@@ -22,7 +22,15 @@ from kariya.models import LoginAttempt, RecoveryCode, SecondFactorReset, StaffUs
 from kariya.staff import second_factor
 from tasks import configure
 from tests.conftest import BASE_SETTINGS
-from tests.helpers import PASSWORD, csrf_from, login_staff, make_store, make_user
+from tests.helpers import (
+    PASSWORD,
+    csrf_from,
+    login_staff,
+    make_store,
+    make_user,
+    run_cli,
+    write_cli_ini,
+)
 from tests.unit.test_qr import decode, png_image
 from tests.unit.test_settings import GOOD_SECRET, LINE_CHANNEL, production
 
@@ -465,4 +473,17 @@ def test_nobody_resets_their_own_second_factor_and_only_the_secretariat_resets(
         },
         status=302,
     )
+    assert user(db, "secretariat").totp_enabled_at is None
+
+
+def test_the_command_line_resets_when_no_operator_can(testapp, staff, db, phone, tmp_path):
+    """The way back when every secretariat operator has lost their phone and codes."""
+    enrolled(testapp, phone, "secretariat", "/secretariat/")
+    ini = write_cli_ini(tmp_path)
+    refused = run_cli(ini, "reset-second-factor", "secretariat", "--reason", " ")
+    assert refused.returncode == 2 and "理由" in refused.stderr
+    done = run_cli(ini, "reset-second-factor", "secretariat", "--reason", "全員の端末を紛失")
+    assert done.returncode == 0, done.stderr
+    record = db.scalar(select(SecondFactorReset))
+    assert record.reset_by.startswith("cli") and record.reason == "全員の端末を紛失"
     assert user(db, "secretariat").totp_enabled_at is None
