@@ -326,14 +326,13 @@ def _record_lock(db: Session, person_id: int, store_id: int, day: dt.date, now) 
 
 def locks_of(db: Session, person_id: int) -> list[tuple[TillLock, Store]]:
     """The days a resident was locked out of a store's QR (the call centre's timeline)."""
-    return list(
-        db.execute(
-            select(TillLock, Store)
-            .join(Store, Store.id == TillLock.store_id)
-            .where(TillLock.person_id == person_id)
-            .order_by(TillLock.locked_at)
-        ).tuples()
+    rows = db.execute(
+        select(TillLock, Store)
+        .join(Store, Store.id == TillLock.store_id)
+        .where(TillLock.person_id == person_id)
+        .order_by(TillLock.locked_at)
     )
+    return [(lock, store) for lock, store in rows]
 
 
 def portal(till: Till, store: Store, now: dt.datetime) -> dict:
