@@ -2,7 +2,8 @@
 
 Rules, each read from the campaign: 1 coupon needs a bill of at least min_bill_one, 2 used together
 need min_bill_two; a person may use at most store_limit_per_round coupons at one store in one
-round, in total across visits; only the current round's unexpired coupons; only active stores.
+round, in total across visits; only the current round's unexpired coupons; only active stores;
+at a store that opted into a staff PIN, the PIN (kariya.redemptions.till).
 
 Race-proof in one transaction: the per (person, store, round) counter is taken with a conditional
 UPDATE (two phones of one person queue on that row and cannot pass the limit), the coupons are

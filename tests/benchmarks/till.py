@@ -131,22 +131,23 @@ def _run(settings: dict, persons: int) -> dict:
         return time.perf_counter() - started, len(statements)
 
     event.listen(engine, "before_cursor_execute", count)
-    plain_times, pinned_times, plain_sql, pinned_sql = [], [], set(), set()
-    # Four coupons each: two at plain stores, two at PIN stores (or plain ones before).
+    times: dict[str, list[float]] = {}
+    sql: dict[str, set[int]] = {}
+    # Four coupons each: the first two at stores without a PIN; the last two at stores with one
+    # ("with_pin"), or, in code without PINs, at other plain stores ("later_without_pin"), so
+    # that A/B runs compare uses made at the same point.
     for k in range(4):
         for i, (phone, token) in enumerate(phones):
-            if k < 2 or not pinned:
-                seconds, n_sql = use(phone, token, plain[(i + k) % len(plain)])
-                plain_times.append(seconds)
-                plain_sql.add(n_sql)
+            if k < 2:
+                kind, seconds_sql = "without_pin", use(phone, token, plain[(i + k) % len(plain)])
+            elif pinned:
+                kind, seconds_sql = "with_pin", use(phone, token, pinned[(i + k) % 4], PIN)
             else:
-                seconds, n_sql = use(phone, token, pinned[(i + k) % len(pinned)], PIN)
-                pinned_times.append(seconds)
-                pinned_sql.add(n_sql)
+                kind, seconds_sql = "later_without_pin", use(phone, token, plain[(i + k) % 4])
+            times.setdefault(kind, []).append(seconds_sql[0])
+            sql.setdefault(kind, set()).add(seconds_sql[1])
     event.remove(engine, "before_cursor_execute", count)
-    run = {"without_pin": {**_figures(plain_times), "sql_per_use": sorted(plain_sql)}}
-    if pinned_times:
-        run["with_pin"] = {**_figures(pinned_times), "sql_per_use": sorted(pinned_sql)}
+    run = {kind: {**_figures(times[kind]), "sql_per_use": sorted(sql[kind])} for kind in times}
     engine.dispose()
     return run
 
