@@ -448,11 +448,6 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
             "least 32 characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             " (set KARIYA_SESSION_SECRET)"
         )
-    till_weakness = s.till.secret and secret_strength_problem(s.till.secret)
-    if till_weakness:
-        problems.append(
-            f"kariya.till.secret is too weak ({till_weakness}) (set KARIYA_TILL_SECRET)"
-        )
     if not s.redis_url:
         problems.append("kariya.redis_url must be set (the sessions live in Redis)")
     if not s.public_url.startswith("https://"):
@@ -463,6 +458,11 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
         problems.append(
             "kariya.line.channel_id and kariya.line.channel_secret must be set "
             "(set KARIYA_LINE_CHANNEL_ID and KARIYA_LINE_CHANNEL_SECRET)"
+        )
+    till_weakness = s.till.secret and secret_strength_problem(s.till.secret)
+    if till_weakness:
+        problems.append(
+            f"kariya.till.secret is too weak ({till_weakness}) (set KARIYA_TILL_SECRET)"
         )
     if problems:
         raise ConfigurationError("production.ini refuses to start: " + "; ".join(problems))
