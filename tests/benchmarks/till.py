@@ -6,8 +6,9 @@ Creates (or empties) a scratch database, migrates it, loads a campaign and store
 residents acquire their coupons, then times `POST /api/v1/redemptions` through the whole WSGI
 app (session, CSRF, Idempotency-Key, the view, the rules, COMMIT; no HTTP server, so no queueing)
 against PostgreSQL and Redis: every resident uses one coupon at a time at stores without a PIN
-and, where the code knows PINs, at stores with one. Also counts the SQL statements and Redis
-commands of one use. Prints one JSON line. Not part of the test run.
+and, where the code knows PINs, at stores with one. Also counts the SQL statements of one
+use, and the CPU time this process spent on it (the app's own work: less
+sensitive than wall time to a busy machine). Prints one JSON line. Not part of the test run.
 
 Database: KARIYA_BENCH_DATABASE_URL (default a local `kariya_bench_till`); Redis:
 KARIYA_BENCH_REDIS_URL (default redis://127.0.0.1:6379/13).
@@ -116,23 +117,24 @@ def _run(settings: dict, persons: int) -> dict:
     def count(*_args, **_kw):
         statements.append(1)
 
-    def use(phone, token, store_token, pin=None) -> tuple[float, int]:
+    def use(phone, token, store_token, pin=None) -> tuple[float, int, float]:
         body = {"store_token": store_token, "coupons": 1, "bill_amount": 1200}
         if pin:
             body["pin"] = pin
         statements.clear()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         phone.post_json(
             "/api/v1/redemptions",
             body,
             headers={"X-CSRF-Token": token, "Idempotency-Key": f"k{time.monotonic_ns()}"},
             status=201,
         )
-        return time.perf_counter() - started, len(statements)
+        return time.perf_counter() - started, len(statements), time.process_time() - cpu
 
     event.listen(engine, "before_cursor_execute", count)
     times: dict[str, list[float]] = {}
     sql: dict[str, set[int]] = {}
+    cpu: dict[str, list[float]] = {}
     # Four coupons each: the first two at stores without a PIN; the last two at stores with one
     # ("with_pin"), or, in code without PINs, at other plain stores ("later_without_pin"), so
     # that A/B runs compare uses made at the same point.
@@ -146,8 +148,16 @@ def _run(settings: dict, persons: int) -> dict:
                 kind, seconds_sql = "later_without_pin", use(phone, token, plain[(i + k) % 4])
             times.setdefault(kind, []).append(seconds_sql[0])
             sql.setdefault(kind, set()).add(seconds_sql[1])
+            cpu.setdefault(kind, []).append(seconds_sql[2])
     event.remove(engine, "before_cursor_execute", count)
-    run = {kind: {**_figures(times[kind]), "sql_per_use": sorted(sql[kind])} for kind in times}
+    run = {
+        kind: {
+            **_figures(times[kind]),
+            "cpu_mean_ms": round(statistics.fmean(cpu[kind]) * 1000, 2),
+            "sql_per_use": sorted(sql[kind]),
+        }
+        for kind in times
+    }
     engine.dispose()
     return run
 
