@@ -47,6 +47,7 @@ ENV_OVERRIDES = {
     "KARIYA_SMTP_PORT": "kariya.smtp.port",
     "KARIYA_SMTP_USERNAME": "kariya.smtp.username",
     "KARIYA_SMTP_PASSWORD": "kariya.smtp.password",
+    "KARIYA_TILL_SECRET": "kariya.till.secret",
 }
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -198,6 +199,19 @@ class Acquisition:
 
 
 @dataclasses.dataclass(frozen=True)
+class Till:
+    """At the till (kariya/redemptions/till.py): the key of the stores' codes of the day and of
+    their staff PINs' hashes (empty: derived from the session secret, so a new session secret
+    changes the codes and voids every PIN; set its own to keep them apart), and how many wrong
+    PINs lock a store's QR for a resident until the end of the day."""
+
+    PREFIX: ClassVar[str] = "kariya.till."
+
+    secret: str = dataclasses.field(default="", repr=False)
+    max_pin_failures: int = 3
+
+
+@dataclasses.dataclass(frozen=True)
 class Smtp:
     """Mail to stores (S-4). No host: mail waits in the outbox. Development and the tests point
     this at a local SMTP server (kariya mail-sink, or aiosmtpd in the tests)."""
@@ -272,6 +286,7 @@ class Settings:
     zengin: Zengin = dataclasses.field(default_factory=Zengin)
     adjustments: Adjustments = dataclasses.field(default_factory=Adjustments)
     acquisition: Acquisition = dataclasses.field(default_factory=Acquisition)
+    till: Till = dataclasses.field(default_factory=Till)
     smtp: Smtp = dataclasses.field(default_factory=Smtp)
     mail_sink: MailSink = dataclasses.field(default_factory=MailSink)
     reports: Reports = dataclasses.field(default_factory=Reports)
@@ -423,6 +438,8 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
         except ValueError:
             raise ConfigurationError(f"kariya.trusted_proxies: {entry!r} is no address") from None
     _check_callcenter(s.callcenter)
+    if s.till.max_pin_failures < 1:
+        raise ConfigurationError("kariya.till.max_pin_failures must be at least 1")
     secret = s.session_secret
     if not s.is_production:
         if not secret:
@@ -460,6 +477,11 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
         problems.append(
             "kariya.line.channel_id and kariya.line.channel_secret must be set "
             "(set KARIYA_LINE_CHANNEL_ID and KARIYA_LINE_CHANNEL_SECRET)"
+        )
+    till_weakness = s.till.secret and secret_strength_problem(s.till.secret)
+    if till_weakness:
+        problems.append(
+            f"kariya.till.secret is too weak ({till_weakness}) (set KARIYA_TILL_SECRET)"
         )
     if problems:
         raise ConfigurationError("production.ini refuses to start: " + "; ".join(problems))

@@ -21,7 +21,7 @@ from kariya.payouts.models import (
     PayoutItem,
     PayoutLine,
 )
-from kariya.redemptions.models import Redemption, StoreUse
+from kariya.redemptions.models import Redemption, StoreUse, TillLock
 from kariya.reports.models import (
     DashboardSnapshot,
     ErasureRequest,
@@ -85,6 +85,7 @@ __all__ = [
     "StoreNoticeRead",
     "StoreUse",
     "TermsConsent",
+    "TillLock",
     "TransitionRecord",
     "UploadedFile",
 ]

@@ -77,6 +77,8 @@ class P(enum.StrEnum):
     STAFF_DOCUMENTS_VIEW = "staff:documents:view"
     SECRETARIAT_DOCUMENTS_EDIT = "secretariat:documents:edit"
     CITY_DOCUMENTS_APPROVE = "city:documents:approve"
+    # At the till (issue 15): the store's own staff PIN.
+    STORE_TILL_MANAGE = "store:till:manage"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
@@ -95,6 +97,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.STORE_REDEMPTIONS_VOID,
             P.STORE_NOTICES_READ,
             P.STORE_BANK_REQUEST,
+            P.STORE_TILL_MANAGE,
             P.STAFF_SELF_VIEW,
             P.STAFF_DOCUMENTS_VIEW,
         }
