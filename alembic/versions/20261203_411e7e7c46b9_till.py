@@ -1,7 +1,7 @@
 """at the till: a store's staff PIN (a keyed hash), and the day locks of wrong PINs (issue 15)
 
 Revision ID: 411e7e7c46b9
-Revises: c4e1a9d27b35
+Revises: 63426b491332
 Create Date: 2026-12-03 10:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import kariya.models.types
 
 
 revision = '411e7e7c46b9'
-down_revision = 'c4e1a9d27b35'
+down_revision = '63426b491332'
 branch_labels = None
 depends_on = None
 
