@@ -9,9 +9,11 @@ import concurrent.futures
 import dataclasses
 import http.cookiejar
 import json
+import re
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 RETRY_PAUSE = 0.2  # seconds between a phone's retries after a 503 or a failed connection
@@ -136,3 +138,39 @@ def run(phones: list[Phone], store_token: str, seconds: float, threads: int = 12
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         for future in [pool.submit(p.journey, store_token, deadline) for p in phones]:
             future.result()
+
+
+class _KeepRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a 302 is an answer of its own (its Location names the public URL)
+
+
+class Staff:
+    """A member of staff's browser: the login form, then forms with the page's CSRF token."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _KeepRedirects()
+        )
+
+    def open(self, path: str, fields: dict | None = None) -> tuple[int, str]:
+        data = urllib.parse.urlencode(fields).encode() if fields is not None else None
+        try:
+            with self.opener.open(self.base + path, data=data, timeout=30) as response:
+                return response.status, response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode("utf-8", "replace")
+
+    def csrf(self, path: str) -> str:
+        status, page = self.open(path)
+        assert status == 200, (path, status, page[:500])
+        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    def login(self, username: str, password: str) -> None:
+        fields = {"username": username, "password": password, "csrf_token": self.csrf("/login")}
+        status, page = self.open("/login", fields)
+        assert status == 302, (status, page[:500])
+
+    def submit(self, page: str, action: str, **fields) -> int:
+        return self.open(action, {**fields, "csrf_token": self.csrf(page)})[0]

@@ -276,7 +276,8 @@ class CeleryWorker:
         self.name = name
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60) -> CeleryWorker:
+    def launch(self) -> CeleryWorker:
+        """Start the worker without waiting for it (it takes seconds to load the app)."""
         celery = str(Path(sys.executable).with_name("celery"))
         command = [celery, "-A", "tasks.worker", "worker", "--pool", "prefork"]
         command += ["--concurrency", "1", "--loglevel", "info", "--hostname", f"{self.name}@%h"]
@@ -290,6 +291,10 @@ class CeleryWorker:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        return self
+
+    def ready(self, timeout: float = 90) -> CeleryWorker:
+        """Wait until the worker consumes from the broker."""
         deadline = time.monotonic() + timeout
         while b"ready." not in self.log.read_bytes():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -297,6 +302,9 @@ class CeleryWorker:
                 raise RuntimeError(f"the Celery worker did not start:\n{tail(self.log)}")
             time.sleep(0.1)
         return self
+
+    def start(self) -> CeleryWorker:
+        return self.launch().ready()
 
     def pool_children(self) -> list[int]:
         return children(self.proc.pid)

@@ -21,10 +21,14 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import io
 import itertools
+import os
 import re
+import signal
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -35,18 +39,31 @@ from sqlalchemy.orm import Session
 
 from kariya.audit import ledger_check
 from kariya.clock import FixedClock, set_clock
-from kariya.coupons import ticker
+from kariya.coupons import acquisition, ticker
+from kariya.materials import jobs as material_jobs
 from kariya.migrations import upgrade
 from kariya.models import (
     Acquisition,
     Campaign,
     Coupon,
     LedgerEntry,
+    MaterialJob,
+    Person,
     Redemption,
     Round,
+    TransitionRecord,
 )
+from kariya.redemptions import uses
 from tests.benchmarks import rush
-from tests.helpers import ROUND1, load_campaign, make_person, make_store, seed_documents
+from tests.helpers import (
+    PASSWORD,
+    ROUND1,
+    load_campaign,
+    make_person,
+    make_store,
+    make_user,
+    seed_documents,
+)
 from tests.integration import burst, private_services
 from tests.integration.private_services import (
     CeleryWorker,
@@ -67,6 +84,7 @@ PACK = 2_000
 NOW = ROUND1 + dt.timedelta(hours=10)
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 _numbers = itertools.count(1)
+PROBES = ("page", "health")  # calls beside the burst, checked on their own
 
 
 # --- the private servers ----------------------------------------------------------------------
@@ -214,7 +232,7 @@ def unavailable_answers_are_japanese(answers: list[burst.Answer]) -> collections
     a 401 after the sessions were lost; never a 500, never an unreadable answer."""
     seen = collections.Counter()
     for answer in answers:
-        if answer.status is not None and answer.status < 400:
+        if answer.step in PROBES or (answer.status is not None and answer.status < 400):
             continue
         seen[(answer.status, answer.code)] += 1
         if answer.status == 401:
@@ -224,6 +242,22 @@ def unavailable_answers_are_japanese(answers: list[burst.Answer]) -> collections
         assert answer.code == burst.UNAVAILABLE and JAPANESE.search(answer.body["message"]), answer
         assert answer.retry_after == "30", answer
     return seen
+
+
+class Laps:
+    """Where a test's time went, for the line it prints (pytest -s shows it)."""
+
+    def __init__(self):
+        self.started = self.last = time.monotonic()
+        self.laps: list[str] = []
+
+    def __call__(self, name: str) -> None:
+        now = time.monotonic()
+        self.laps.append(f"{name} {now - self.last:.1f}")
+        self.last = now
+
+    def __str__(self) -> str:
+        return f"{time.monotonic() - self.started:.1f} s ({', '.join(self.laps)})"
 
 
 def wait_for(predicate, seconds: float, what: str) -> float:
@@ -289,13 +323,15 @@ def test_postgresql_crashing_mid_burst_loses_and_doubles_nothing(
         time.sleep(seconds)
         postgres.start()
 
-    started = time.monotonic()
+    laps = Laps()
     with serve(ini, workdir) as server:
+        laps("gunicorn")
         log = burst.Log()
         phones = [burst.Phone(server.base_url, n, line, log) for n, line in enumerate(people)]
         fault, times = after_fault(1.0, crash, log, "acquire", at_least=8)
         burst.run(phones, token, seconds=60)
         fault.join(60)
+        laps("burst")
         seen = unavailable_answers_are_japanese(log.answers)
         every_phone_finished(phones)
         assert seen[(503, burst.UNAVAILABLE)] > 0, "the crash did not meet the burst"
@@ -306,6 +342,7 @@ def test_postgresql_crashing_mid_burst_loses_and_doubles_nothing(
         figures = invariants(db, campaign_id)
         assert figures["acquisitions"] == figures["uses"] == len(people)
         matches_database(db, phones)
+        laps("checks")
 
         # Restarted while nobody is using the app: every pooled connection is dead; the next
         # requests are answered as if nothing happened.
@@ -314,9 +351,264 @@ def test_postgresql_crashing_mid_burst_loses_and_doubles_nothing(
         idle = [p.call("coupons", "GET", "/api/v1/coupons") for p in phones[:20]]
         assert [a.status for a in idle] == [200] * 20, [(a.status, a.code) for a in idle]
         workers_alive(server)
+        laps("idle restart")
     print(
-        f"\n[faults] postgresql crash (pre_ping={pre_ping}): {time.monotonic() - started:.1f} s;"
+        f"\n[faults] postgresql crash (pre_ping={pre_ping}): {laps};"
         f" down {times['up'] - times['down']:.2f} s; first success"
         f" {first_success - times['up']:.2f} s after it was back; answers"
         f" {dict(collections.Counter(a.status for a in log.answers))}"
     )
+
+
+# --- (a) Redis hung, then lost, mid-burst ------------------------------------------------------
+
+
+def _round_state(db: Session, number: int) -> str:
+    db.rollback()
+    state = db.scalar(select(Round.state).where(Round.number == number))
+    db.rollback()
+    return state
+
+
+def test_redis_hung_then_lost_mid_burst_answers_503_and_writes_nothing_half(
+    postgres, private_db, redis_server, workdir
+):
+    """I-10: the sessions and Celery's broker live in Redis. It hangs for 3 s (a partition:
+    the app waits 2 s for it, then answers) and later dies and comes back empty, while 48
+    residents acquire and use coupons. They see a Japanese 503 with Retry-After (the page too),
+    never a 500; after the restart their sessions are gone, so they are asked to log in again
+    (401) and carry on; every acquisition and use is whole. /healthz says 503 while Redis is
+    away. The Celery worker reconnects by itself and runs the next task."""
+    url, db = private_db
+    campaign_id, token, people = seed(db, 48)
+    ini = write_ini(workdir / "app.ini", url, redis_server.url(0), redis_server.url(1))
+    outage: dict[str, object] = {}
+
+    def hang_then_lose(seconds: float) -> None:
+        redis_server.freeze()
+        time.sleep(seconds)
+        redis_server.thaw()
+        outage["thawed"] = time.monotonic()
+        wait_for(lambda: log.count("acquire", 201) >= 24, 30, "the burst going on")
+        outage["killed"] = time.monotonic()
+        redis_server.kill()
+        page = phones[0].call("page", "GET", "/wallet")
+        health = phones[0].call("health", "GET", "/healthz")
+        outage["page"], outage["health"] = page, health
+        time.sleep(1.0)
+        redis_server.start()
+        outage["back"] = time.monotonic()
+
+    laps = Laps()
+    worker = CeleryWorker(ini).launch()  # loads the app while gunicorn does the same
+    with running(worker), serve(ini, workdir) as server:
+        worker.ready()
+        laps("worker and gunicorn")
+        log = burst.Log()
+        phones = [burst.Phone(server.base_url, n, line, log) for n, line in enumerate(people)]
+        fault, times = after_fault(3.0, hang_then_lose, log, "acquire", at_least=8)
+        burst.run(phones, token, seconds=90)
+        fault.join(60)
+        laps("burst")
+        seen = unavailable_answers_are_japanese(log.answers)
+        every_phone_finished(phones)
+        hung = [a for a in log.of(status=503) if a.at <= outage["thawed"]]
+        lost = [a for a in log.of(status=503) if outage["killed"] <= a.at <= outage["back"] + 1]
+        assert hung and lost, "each outage met the burst"
+        assert seen[(401, "UNAUTHENTICATED")] > 0, "the sessions were lost with Redis"
+        assert log.of(status=503, after=outage["back"] + 1.0) == []
+        page, health = outage["page"], outage["health"]
+        assert page.status == 503 and "ただいま利用できません" in page.text, page
+        assert health.status == 503, health
+        assert phones[0].call("health", "GET", "/healthz").status == 200
+        figures = invariants(db, campaign_id)
+        assert figures["acquisitions"] == figures["uses"] == len(people)
+        matches_database(db, phones)
+        workers_alive(server)
+        laps("checks")
+
+        # The worker lost its broker connection with Redis and finds it again: the round's end
+        # passes and one tick, sent the way the beat sends it, closes, expires and settles it.
+        set_clock(db, ROUND1 + dt.timedelta(days=7, seconds=5), frozen=True)
+        db.commit()
+        Celery(broker=redis_server.url(1)).send_task("kariya.tick")
+        ticked = wait_for(lambda: _round_state(db, 1) == "settled", 60, "the tick on the worker")
+        assert _round_state(db, 2) == "open"
+        invariants(db, campaign_id)
+        laps("tick")
+    print(
+        f"\n[faults] redis hung 3 s, then lost 1 s: {laps}; the tick settled round 1"
+        f" {ticked:.1f} s after it was sent; answers"
+        f" {dict(collections.Counter(a.status for a in log.answers))}"
+    )
+
+
+# --- (c) Celery workers SIGKILLed mid-task -----------------------------------------------------
+
+# A statement that sleeps once, in the first attempt only: a sequence is not transactional, so
+# the attempt that runs after the kill does not sleep.
+SLEEP_ONCE = """
+CREATE SEQUENCE kariya_test_sleep_once;
+CREATE FUNCTION kariya_test_sleep_once() RETURNS trigger AS $$
+BEGIN
+  IF nextval('kariya_test_sleep_once') = 1 THEN PERFORM pg_sleep(60); END IF;
+  RETURN NEW;
+END $$ LANGUAGE plpgsql;
+"""
+
+
+def _sleeping(db: Session) -> bool:
+    """A statement of ours sleeps inside the trigger (the task is halfway)."""
+    db.rollback()
+    found = db.scalar(sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"))
+    db.rollback()
+    return bool(found)
+
+
+def _events(db: Session, machine: str) -> list[str]:
+    db.rollback()
+    found = db.scalars(
+        select(TransitionRecord.event)
+        .where(TransitionRecord.machine == machine)
+        .order_by(TransitionRecord.id)
+    ).all()
+    db.rollback()
+    return list(found)
+
+
+def test_materials_build_whose_worker_process_is_killed_is_built_again_once(
+    private_db, redis_server, workdir
+):
+    """S-2: the pool process building every store's materials is SIGKILLed halfway (the OOM
+    killer, a crash). Celery requeues the task (acks_late, reject_on_worker_lost), a new pool
+    process builds the job again from the start under a new attempt, and the secretariat gets
+    one complete ZIP: every store once, the job done once."""
+    url, db = private_db
+    load_campaign(db, total=60_000_000, rounds=6)
+    codes = [f"S{n:04d}" for n in range(1, 7)]
+    for code in codes:
+        make_store(db, code, f"テスト商店{code}")
+    make_user(db, "secretariat")
+    set_clock(db, NOW, frozen=True)
+    db.commit()
+    db.execute(sa.text(SLEEP_ONCE))
+    db.execute(
+        sa.text(
+            "CREATE TRIGGER kariya_test_sleep_once BEFORE UPDATE OF done ON material_job"
+            " FOR EACH ROW WHEN (NEW.done > 0 AND NEW.state = 'running')"
+            " EXECUTE FUNCTION kariya_test_sleep_once()"
+        )
+    )
+    db.commit()
+    ini = write_ini(workdir / "app.ini", url, redis_server.url(0), redis_server.url(1))
+    laps = Laps()
+    worker = CeleryWorker(ini).launch()
+    with running(worker), serve(ini, workdir) as server:
+        worker.ready()
+        laps("worker and gunicorn")
+        staff = burst.Staff(server.base_url)
+        staff.login("secretariat", PASSWORD)
+        assert staff.submit("/secretariat/materials", "/secretariat/materials/build") == 302
+        wait_for(lambda: _sleeping(db), 60, "the build reaching its first progress")
+        job = db.scalar(select(MaterialJob))
+        assert (job.state, job.attempt) == ("running", 1)
+        (child,) = worker.pool_children()
+        os.kill(child, signal.SIGKILL)
+        laps("build to the kill")
+        rebuilt = wait_for(
+            lambda: (
+                db.scalar(select(MaterialJob.state).execution_options(populate_existing=True))
+                == "done"
+            ),
+            90,
+            "the build done again",
+        )
+        db.rollback()
+        job = db.scalar(select(MaterialJob))
+        assert (job.state, job.attempt, job.done, job.total) == ("done", 2, 6, 6)
+        assert _events(db, "material_job") == ["start", "restart", "finish"]
+        assert worker.pool_children() != [child]
+        status, chunks = material_jobs.zip_chunks(db, job.id)
+        data = b"".join(chunks)
+        assert len(data) == job.size
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+            assert archive.testzip() is None
+        folders = collections.Counter(n.split("/")[0] for n in names if "/" in n)
+        assert set(folders) == set(codes) and len(set(folders.values())) == 1, folders
+        assert len(names) == len(set(names))
+        assert b"WorkerLostError" in worker.log.read_bytes()
+        laps("rebuilt")
+    print(f"\n[faults] materials build, pool process killed: {laps}; rebuilt in {rebuilt:.1f} s")
+
+
+def test_tick_whose_worker_is_killed_mid_settle_leaves_the_round_whole(
+    private_db, redis_server, workdir
+):
+    """I-3, F-6: the whole Celery worker (main process and pool) is SIGKILLed while the tick
+    closes round 1, expires its unused coupons and settles it. The tick is one transaction:
+    nothing of it is seen, before or after the kill. The next tick, on a new worker, does it
+    all exactly once: round 1 settled, each unused coupon expired once, the rollover posted
+    once, round 2 open with it; the ledger check passes."""
+    url, db = private_db
+    campaign_id, token, people = seed(db, 6)
+    clock = FixedClock(NOW)
+    persons = db.scalars(select(Person).order_by(Person.id)).all()
+    for person in persons[:4]:
+        acquisition.acquire(db, clock, person.id)
+    for person in persons[:2]:
+        uses.redeem(db, clock, person.id, token, 2, 3000)
+    db.commit()
+    before = invariants(db, campaign_id)
+    db.execute(sa.text(SLEEP_ONCE))
+    db.execute(
+        sa.text(
+            "CREATE TRIGGER kariya_test_sleep_once BEFORE INSERT ON transition_record"
+            " FOR EACH ROW WHEN (NEW.machine = 'round' AND NEW.to_state = 'settled')"
+            " EXECUTE FUNCTION kariya_test_sleep_once()"
+        )
+    )
+    set_clock(db, ROUND1 + dt.timedelta(days=7, seconds=5), frozen=True)
+    db.commit()
+    ini = write_ini(workdir / "app.ini", url, redis_server.url(0), redis_server.url(1))
+    broker = Celery(broker=redis_server.url(1))
+    laps = Laps()
+
+    first = CeleryWorker(ini, "first").start()
+    second = CeleryWorker(ini, "second")
+    with running(first), running(second):
+        laps("worker")
+        broker.send_task("kariya.tick")
+        wait_for(lambda: _sleeping(db), 60, "the tick reaching the settlement")
+        assert _round_state(db, 1) == "open"  # the close is not committed: nobody sees it
+        # The next worker comes up meanwhile; the tick is the first one's (prefetched, unacked).
+        second.launch().ready()
+        laps("tick to the kill")
+        first.kill_all()
+        wait_for(lambda: not _sleeping(db), 30, "the killed tick's statement ending")
+        assert (_round_state(db, 1), _round_state(db, 2)) == ("open", "scheduled")
+        db.rollback()
+        expired = select(func.count()).select_from(Coupon).where(Coupon.state == "expired")
+        assert db.scalar(expired) == 0
+        assert _events(db, "round") == ["open"]
+        broker.send_task("kariya.tick")  # the beat's next tick
+        settled = wait_for(lambda: _round_state(db, 1) == "settled", 60, "the next tick")
+        laps("next tick")
+    assert _round_state(db, 2) == "open"
+    assert _events(db, "round") == ["open", "close", "settle", "open"]
+    db.rollback()
+    expired = db.scalars(select(Coupon.id).where(Coupon.state == "expired")).all()
+    assert len(expired) == 4 * 4 - 2 * 2
+    expiries = db.execute(
+        select(TransitionRecord.entity_id, func.count())
+        .where(TransitionRecord.machine == "coupon", TransitionRecord.to_state == "expired")
+        .group_by(TransitionRecord.entity_id)
+    ).all()
+    assert sorted(e for e, _ in expiries) == sorted(expired) and {n for _, n in expiries} == {1}
+    kinds = db.scalars(
+        select(LedgerEntry.kind).where(LedgerEntry.kind.in_(["close", "settle"]))
+    ).all()
+    assert sorted(kinds) == ["close", "settle"]  # the unused value moved on once
+    after = invariants(db, campaign_id)
+    assert after == before
+    print(f"\n[faults] tick, whole worker killed mid-settle: {laps}; next tick {settled:.1f} s")
