@@ -84,7 +84,10 @@ PACK = 2_000
 NOW = ROUND1 + dt.timedelta(hours=10)
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 _numbers = itertools.count(1)
-PROBES = ("page", "health")  # calls beside the burst, checked on their own
+PROBES = ("page", "health")
+# Seconds after a service is back within which a request that met it down may still answer 503
+# (it was under way; a loaded machine is slow to finish it). Later, none may.
+GRACE = 3.0  # calls beside the burst, checked on their own
 
 
 # --- the private servers ----------------------------------------------------------------------
@@ -336,7 +339,7 @@ def test_postgresql_crashing_mid_burst_loses_and_doubles_nothing(
         every_phone_finished(phones)
         assert seen[(503, burst.UNAVAILABLE)] > 0, "the crash did not meet the burst"
         assert log.of(after=times["up"]), "the burst was over before PostgreSQL came back"
-        late = [a for a in log.of(status=503, after=times["up"] + 1.0)]
+        late = [a for a in log.of(status=503, after=times["up"] + GRACE)]
         assert late == [], late
         first_success = min(a.at for a in log.of(after=times["up"]) if a.status in (200, 201))
         figures = invariants(db, campaign_id)
@@ -416,7 +419,7 @@ def test_redis_hung_then_lost_mid_burst_answers_503_and_writes_nothing_half(
         lost = [a for a in log.of(status=503) if outage["killed"] <= a.at <= outage["back"] + 1]
         assert hung and lost, "each outage met the burst"
         assert seen[(401, "UNAUTHENTICATED")] > 0, "the sessions were lost with Redis"
-        assert log.of(status=503, after=outage["back"] + 1.0) == []
+        assert log.of(status=503, after=outage["back"] + GRACE) == []
         page, health = outage["page"], outage["health"]
         assert page.status == 503 and "ただいま利用できません" in page.text, page
         assert health.status == 503, health
