@@ -22,7 +22,6 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import io
-import itertools
 import os
 import re
 import signal
@@ -41,7 +40,6 @@ from kariya.audit import ledger_check
 from kariya.clock import FixedClock, set_clock
 from kariya.coupons import acquisition, ticker
 from kariya.materials import jobs as material_jobs
-from kariya.migrations import upgrade
 from kariya.models import (
     Acquisition,
     Campaign,
@@ -62,12 +60,10 @@ from tests.helpers import (
     make_person,
     make_store,
     make_user,
-    seed_documents,
 )
 from tests.integration import burst, private_services
 from tests.integration.private_services import (
     CeleryWorker,
-    PrivatePostgres,
     PrivateRedis,
     running,
     write_ini,
@@ -79,46 +75,16 @@ pytestmark = [
     pytest.mark.skipif(MISSING is not None, reason=f"fault tests need private servers: {MISSING}"),
 ]
 
-TEMPLATE = "faults_template"
 PACK = 2_000
 NOW = ROUND1 + dt.timedelta(hours=10)
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
-_numbers = itertools.count(1)
-PROBES = ("page", "health")
+PROBES = ("page", "health")  # calls beside the burst, checked on their own
 # Seconds after a service is back within which a request that met it down may still answer 503
 # (it was under way; a loaded machine is slow to finish it). Later, none may.
-GRACE = 3.0  # calls beside the burst, checked on their own
+GRACE = 3.0
 
 
-# --- the private servers ----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    """One private cluster for the module, with a migrated template database."""
-    server = PrivatePostgres()
-    try:
-        server.start()
-        server.execute(f"CREATE DATABASE {TEMPLATE}")
-        engine = sa.create_engine(server.url(TEMPLATE))
-        upgrade(engine)
-        seed_documents(engine)
-        engine.dispose()
-        yield server
-    finally:
-        server.destroy()
-
-
-@pytest.fixture
-def private_db(postgres):
-    """A fresh database (a copy of the template) in the private cluster: (url, session)."""
-    name = f"faults_{next(_numbers)}"
-    postgres.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
-    engine = sa.create_engine(postgres.url(name), pool_pre_ping=True)
-    session = Session(engine, expire_on_commit=False)
-    yield postgres.url(name), session
-    session.close()
-    engine.dispose()
+# --- the private servers (private_postgres and private_db: tests/integration/conftest.py) -----
 
 
 @pytest.fixture
@@ -302,7 +268,7 @@ def workers_alive(server) -> None:
 
 @pytest.mark.parametrize("pre_ping", ["true", "false"])
 def test_postgresql_crashing_mid_burst_loses_and_doubles_nothing(
-    postgres, private_db, redis_server, workdir, pre_ping
+    private_postgres, private_db, redis_server, workdir, pre_ping
 ):
     """I-9: PostgreSQL crashes (immediate stop, WAL recovery on start) while 40 residents
     acquire and use coupons, and restarts 1 s later; then it restarts again while the app is
@@ -322,9 +288,9 @@ def test_postgresql_crashing_mid_burst_loses_and_doubles_nothing(
     )
 
     def crash(seconds: float) -> None:
-        postgres.stop("immediate")
+        private_postgres.stop("immediate")
         time.sleep(seconds)
-        postgres.start()
+        private_postgres.start()
 
     laps = Laps()
     with serve(ini, workdir) as server:
@@ -349,8 +315,8 @@ def test_postgresql_crashing_mid_burst_loses_and_doubles_nothing(
 
         # Restarted while nobody is using the app: every pooled connection is dead; the next
         # requests are answered as if nothing happened.
-        postgres.stop("fast")
-        postgres.start()
+        private_postgres.stop("fast")
+        private_postgres.start()
         idle = [p.call("coupons", "GET", "/api/v1/coupons") for p in phones[:20]]
         assert [a.status for a in idle] == [200] * 20, [(a.status, a.code) for a in idle]
         workers_alive(server)
@@ -374,7 +340,7 @@ def _round_state(db: Session, number: int) -> str:
 
 
 def test_redis_hung_then_lost_mid_burst_answers_503_and_writes_nothing_half(
-    postgres, private_db, redis_server, workdir
+    private_db, redis_server, workdir
 ):
     """I-10: the sessions and Celery's broker live in Redis. It hangs for 3 s (a partition:
     the app waits 2 s for it, then answers) and later dies and comes back empty, while 48
