@@ -99,7 +99,7 @@ class Report:
         rows = sum(n for n, _ in self.figures.tables.values())
         lines = [
             f"Backup and restore drill: {self.source} -> {self.restored}",
-            f"  dump          {self.dump_bytes:>14,} bytes (pg_dump custom format)",
+            f"  dump size     {self.dump_bytes:>14,} bytes (pg_dump custom format)",
         ]
         lines += [
             f"  {step:<13} {self.seconds[step]:>14.2f} s" for step in STEPS if step in self.seconds
