@@ -48,7 +48,8 @@ def seed(engine: sa.Engine, residents: int, stores: int) -> dict[str, int]:
     """The campaign described in the module's docstring; returns what it made."""
     db = Session(engine, expire_on_commit=False)
     try:
-        load_campaign(db, total=60_000_000, rounds=6)
+        # Every resident can have each round's pack (a round's quota is a sixth of T).
+        load_campaign(db, total=max(60_000_000, 6 * 2_000 * residents), rounds=6)
         shops = []
         for n in range(1, stores + 1):
             store = make_store(db, f"D{n:04d}", f"訓練商店{n}")
