@@ -17,6 +17,7 @@ import urllib.parse
 import urllib.request
 
 RETRY_PAUSE = 0.2  # seconds between a phone's retries after a 503 or a failed connection
+AGAIN = (None, 429, 503)  # answers after which a phone's app tries again
 UNAVAILABLE = "UNAVAILABLE"
 
 
@@ -53,6 +54,14 @@ class Log:
             return [
                 a for a in self.answers if a.at >= after and (status is None or a.status == status)
             ]
+
+
+def pause(answer: Answer) -> float:
+    """How long a phone waits before trying again: a moment, or what a 429 asks (at most 2 s,
+    so that a test stays short)."""
+    if answer.status == 429 and (answer.retry_after or "").isdigit():
+        return min(max(int(answer.retry_after), RETRY_PAUSE), 2.0)
+    return RETRY_PAUSE
 
 
 class Phone:
@@ -98,7 +107,7 @@ class Phone:
             if me.status == 200:
                 self.token = me.body["csrf_token"]
                 return True
-            time.sleep(RETRY_PAUSE)
+            time.sleep(pause(me))
         return False
 
     def until_done(self, step: str, method: str, path: str, deadline: float, body=None) -> Answer:
@@ -115,8 +124,8 @@ class Phone:
             if answer.status == 401 and time.monotonic() < deadline:
                 self.login(deadline)
                 continue
-            if (answer.status in (None, 503)) and time.monotonic() < deadline:
-                time.sleep(RETRY_PAUSE)
+            if answer.status in AGAIN and time.monotonic() < deadline:
+                time.sleep(pause(answer))
                 continue
             self.results[step] = answer
             return answer

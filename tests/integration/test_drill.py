@@ -49,6 +49,9 @@ def test_a_restored_dump_is_identical_and_a_changed_copy_is_not(private_db, tmp_
     assert report.dump_bytes == (tmp_path / "k.dump").stat().st_size > 0
     assert set(report.seconds) == set(drill.STEPS)
     assert "IDENTICAL" in report.text() and f"{report.dump_bytes:,} bytes" in report.text()
+    rows = sum(n for n, _ in tables.values())
+    steps = ", ".join(f"{step} {sec:.2f} s" for step, sec in report.seconds.items())
+    print(f"\n[drill] {rows:,} rows, dump {report.dump_bytes:,} bytes: {steps}")
 
     # The comparison sees a copy that is not the same: one name changed, a sequence moved.
     copy = sa.create_engine(make_url(url).set(database=restored))

@@ -201,8 +201,9 @@ def matches_database(db: Session, phones: list[burst.Phone]) -> None:
 
 
 def unavailable_answers_are_japanese(answers: list[burst.Answer]) -> collections.Counter:
-    """Every answer that was not a success: a 503 UNAVAILABLE in Japanese with Retry-After, or
-    a 401 after the sessions were lost; never a 500, never an unreadable answer."""
+    """Every answer that was not a success: a 503 UNAVAILABLE in Japanese with Retry-After, a
+    401 after the sessions were lost, or a Japanese 429 of the rate limits; never a 500, never
+    an unreadable answer."""
     seen = collections.Counter()
     for answer in answers:
         if answer.step in PROBES or (answer.status is not None and answer.status < 400):
@@ -211,9 +212,12 @@ def unavailable_answers_are_japanese(answers: list[burst.Answer]) -> collections
         if answer.status == 401:
             assert answer.code == "UNAUTHENTICATED", answer
             continue
-        assert answer.status == 503, answer
-        assert answer.code == burst.UNAVAILABLE and JAPANESE.search(answer.body["message"]), answer
-        assert answer.retry_after == "30", answer
+        assert answer.status in (429, 503), answer
+        expected = "RATE_LIMITED" if answer.status == 429 else burst.UNAVAILABLE
+        assert answer.code == expected and JAPANESE.search(answer.body["message"]), answer
+        assert answer.retry_after and answer.retry_after.isdigit(), answer
+        if answer.status == 503:
+            assert answer.retry_after == "30", answer
     return seen
 
 
