@@ -46,9 +46,11 @@ bench: install
 	$(BIN)/python -m tests.benchmarks.rush
 
 # The backup and restore drill on a seeded PostgreSQL database (README, "Backup and restore
-# drill"); against a real database: kariya -c INI drill.
+# drill"); DRILL_ARGS="--residents 20000 --stores 600" seeds more. On a real database:
+# kariya -c INI drill.
+DRILL_ARGS ?=
 drill: install
-	$(BIN)/python -m tests.benchmarks.drill
+	$(BIN)/python -m tests.benchmarks.drill $(DRILL_ARGS)
 
 clean:
 	rm -rf $(VENV) var *.egg-info
