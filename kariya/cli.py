@@ -250,6 +250,19 @@ def cmd_payouts(registry, args) -> int:
     return 0
 
 
+def cmd_drill(registry, args) -> int:
+    from kariya.audit import drill
+
+    report = drill.run(
+        registry["db.engine"].url,
+        into=args.into,
+        dump=Path(args.dump) if args.dump else None,
+        keep=args.keep,
+    )
+    print(report.text())
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kariya", description="Kariya e-coupon back office")
     parser.add_argument(
@@ -314,6 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ledger", help="the coupon-funds ledger")
     lsub = p.add_subparsers(dest="ledger_command", required=True)
     lsub.add_parser("check", help="verify the money invariants").set_defaults(func=cmd_ledger_check)
+    p = sub.add_parser(
+        "drill", help="backup and restore drill: pg_dump, restore into a new database, compare"
+    )
+    p.add_argument("--into", metavar="NAME", help="the new database (default: <name>_drill)")
+    p.add_argument("--dump", metavar="FILE", help="keep the dump there (default: a temp file)")
+    p.add_argument("--keep", action="store_true", help="keep the restored database")
+    p.set_defaults(func=cmd_drill)
     from kariya.reports import cli as reports_cli
 
     reports_cli.add_commands(sub)  # export, report, handover, erasure

@@ -285,6 +285,15 @@ def _idle_seconds(settings: Settings):
     return ttl
 
 
+def _answer_unavailable(request, response, exc_info) -> None:
+    """A changed session could not be saved after the view ran: the response becomes the
+    app's answer to the store being down (the Japanese 503 page or JSON, views/errors.py)."""
+    page = request.invoke_exception_view(exc_info, reraise=False)
+    response.status = page.status
+    response.headerlist = list(page.headerlist)
+    response.app_iter = page.app_iter
+
+
 def session_store(settings: Settings):
     """Redis where it is configured (always in production); else this process's memory."""
     if not settings.redis_url:
@@ -305,6 +314,7 @@ def includeme(config):
         ttl=_idle_seconds(settings),
         secure=settings.session_secure,
         refresh=min(300, settings.session_staff_idle_minutes * 6),
+        lost=_answer_unavailable,
     )
     config.set_session_factory(factory)
     config.set_csrf_storage_policy(SessionCSRFStoragePolicy())
