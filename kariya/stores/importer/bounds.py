@@ -11,6 +11,9 @@ manifest and workbook parsers, which read only the small parts checked first):
   relationships, properties, ...; in fact every part but the worksheets and the shared strings)
   may expand to at most `MAX_PART_BYTES`: a check of the ZIP directory, no parsing;
 - the shared strings are counted as they stream past (SAX), at most `MAX_STRINGS`;
+- the other worksheets are streamed as far as openpyxl's read-only mode parses them on opening
+  (to their `<dimension>`: all of a sheet that states none), within the first sheet's budget
+  of `MAX_ELEMENTS`;
 - the first worksheet is streamed once (SAX): its cells (`<c>`, empty or not) and rows are
   counted as they go, and the reading stops at `MAX_CELLS` (or `MAX_ELEMENTS` XML elements of
   any kind) before openpyxl or the import does any per-cell work. The same pass notes the last
@@ -176,6 +179,31 @@ class _SheetScan(ContentHandler):
             self.merged.append(attrs.get("ref", ""))
 
 
+class _Done(Exception):
+    """The scan has seen what it needed."""
+
+
+class _Lead(ContentHandler):
+    """What openpyxl's read-only mode parses of every worksheet on opening (to learn its size):
+    the elements up to its `<dimension>`, or, when it has none, up to the end of its
+    `<sheetData>`, i.e. all its rows. `elements` carries on from sheet to sheet."""
+
+    def __init__(self, elements: int = 0) -> None:
+        super().__init__()
+        self.elements = elements
+
+    def startElement(self, name, attrs) -> None:
+        self.elements += 1
+        if self.elements > MAX_ELEMENTS:
+            raise _Stop
+        if name.rpartition(":")[2] == "dimension":
+            raise _Done
+
+    def endElement(self, name) -> None:
+        if name.rpartition(":")[2] == "sheetData":
+            raise _Done
+
+
 class _Strings(ContentHandler):
     def __init__(self) -> None:
         super().__init__()
@@ -207,6 +235,8 @@ def _scan(archive: zipfile.ZipFile, part: str, handler: ContentHandler, code: st
     try:
         with archive.open(part) as source:
             sax.parse(source, handler)
+    except _Done:
+        pass
     except _Stop:
         message = TOO_MANY_STRINGS_MESSAGE if code == "TOO_MANY_STRINGS" else TOO_MANY_CELLS_MESSAGE
         raise refuse(code, message) from None
@@ -257,10 +287,14 @@ def _survey(archive: zipfile.ZipFile, every_sheet: bool) -> Extent:
     scan = _SheetScan()
     _scan(archive, sheets[0], scan, "TOO_MANY_CELLS")
     first = Extent(sheets[0], scan.last_row, scan.last_column, scan.merged, scan.cells)
-    if every_sheet:
+    if every_sheet:  # openpyxl's normal mode parses every cell of every sheet
         for part in sheets[1:]:
             scan = _SheetScan(scan.cells, scan.elements)
             _scan(archive, part, scan, "TOO_MANY_CELLS")
+    else:  # its read-only mode parses the start of each, or all of one without a dimension
+        lead = _Lead(scan.elements)  # one budget of elements with the first sheet's
+        for part in sheets[1:]:
+            _scan(archive, part, lead, "TOO_MANY_CELLS")
     return first
 
 

@@ -71,6 +71,12 @@ def _cells(data: bytes, extent: bounds.Extent):
         wb.close()
 
 
+def _starts_a_formula(value) -> bool:
+    """Text that starts with "=" once normalised as the import stores it (NFKC, white space
+    trimmed): "＝HYPERLINK(…)", " =cmd|…", "\u3000=1+1" as much as "=1+1"."""
+    return isinstance(value, str) and normalize.nfkc(value).startswith("=")
+
+
 def _is_blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -88,7 +94,7 @@ def read(data: bytes) -> Sheet:
         for number, cells in stream:
             values = {}
             for column, (value, data_type) in cells.items():
-                if data_type == "f" or (isinstance(value, str) and value.startswith("=")):
+                if data_type == "f" or _starts_a_formula(value):
                     formulas.append(f"{get_column_letter(column)}{number}")
                 values[column] = value
             if number == 1:
@@ -110,7 +116,8 @@ def read(data: bytes) -> Sheet:
         )
         raise _refuse(
             "FORMULA",
-            f"数式が入力されたセルがあります({shown})。数式を使わず、値として貼り付けてから取り込んでください。",
+            f"数式が入力されたセルがあります({shown})。数式を使わず、値として貼り付けてから取り込んでください"
+            "(「=」「＝」で始まる値も数式として扱われるため、先頭の「=」を取り除いてください)。",
         )
     if merged:
         in_header = [r for r in merged if _first_row(r) == 1]
