@@ -90,6 +90,10 @@ ROUTES: dict[str, Gate | dict[str, Gate]] = {
     "home": gate(EVERYONE, ok=(200, 302)),  # signed in: to the role's home
     "login": {"GET": PUBLIC, "POST": PUBLIC},  # the form's POST needs its CSRF token
     "logout": gate(EVERYONE),
+    # The staff's second factor: the login's second step (nothing pending: back to the login)
+    # and the enrolment (a staff page; its POST is checked after the CSRF token).
+    "login.code": {"GET": gate(EVERYONE, ok=302), "POST": PUBLIC},
+    "staff.second_factor": {"GET": gate(STAFF), "POST": PUBLIC},
     "health": PUBLIC,
     "health.live": PUBLIC,
     # The development stand-ins (only where their settings are on; production has none).
@@ -200,6 +204,8 @@ ROUTES: dict[str, Gate | dict[str, Gate]] = {
     "secretariat.adjustments": gate(C),
     "secretariat.login_locks": gate(C),
     "secretariat.login_unlock": gate(C),
+    "secretariat.second_factors": gate(C),
+    "secretariat.second_factor_reset": gate(C),
     # The dashboard and the access log are one page for the city and the secretariat (C-1, D-1).
     "secretariat.dashboard": gate(SEC_CITY),
     "secretariat.dashboard_refresh": gate(SEC_CITY),
@@ -465,7 +471,7 @@ def _passed(method: str, entry: Gate, response) -> str | None:
     return None if status in wanted else f"{status} {_code(response)}, not {entry.ok}"
 
 
-STAFF_PREFIXES = ("/secretariat", "/city", "/callcenter", "/store/", "/store?")
+STAFF_PREFIXES = ("/secretariat", "/city", "/callcenter", "/store/", "/staff/")
 
 
 @pytest.fixture
