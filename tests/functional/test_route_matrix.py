@@ -157,6 +157,8 @@ ROUTES: dict[str, Gate | dict[str, Gate]] = {
     "store.notice_read": gate(S, params=(("id", "notice"),)),
     "store.bank": gate(S),
     "store.bank_withdraw": gate(S, params=(("id", "bank_request"),)),
+    "store.till": gate(S),  # the code of the day and the staff PIN
+    "store.till_off": gate(S),
     # The call centre's console: pages the agents'; its actions also the secretariat's (§5.2).
     "callcenter.home": gate(A),
     "callcenter.inquiries": gate(CALL_CENTRE),
