@@ -12,6 +12,7 @@ import time
 import openpyxl
 import pytest
 from sqlalchemy import delete, func, select, text
+from sqlalchemy import event as sa_event
 
 from kariya.clock import FixedClock
 from kariya.errors import Invalid, NotFound
@@ -579,39 +580,61 @@ def _six_hundred() -> bytes:
     )
 
 
-def test_six_hundred_stores_import_in_a_few_seconds(db):
-    """P-7: about 600 stores; reading, checking and creating them all takes well under 5 s,
-    and checking the same file again (all unchanged) a fraction of that."""
+class Statements:
+    """Counts the SQL statements sent on `db`'s connection: a bound on round trips holds on a busy
+    machine where a bound on seconds does not (the seconds are printed, and measured in the README)."""
+
+    def __init__(self, db):
+        self.bind, self.count = db.get_bind(), 0
+
+    def _seen(self, *args):
+        self.count += 1
+
+    def __enter__(self):
+        sa_event.listen(self.bind, "before_cursor_execute", self._seen)
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.elapsed = time.perf_counter() - self.started
+        sa_event.remove(self.bind, "before_cursor_execute", self._seen)
+
+
+def test_six_hundred_stores_import_in_a_few_statements(db):
+    """P-7: about 600 stores; creating them costs one statement per store and a few more (about
+    1.7 s here), and checking the same file again (all unchanged) one query in all. Counted, not
+    timed: a statement more per store fails on any machine, a busy one included."""
     data = _six_hundred()
-    started = time.perf_counter()
-    report = apply(db, data)
-    elapsed = time.perf_counter() - started
-    print(f"\n600-row store import: {elapsed:.2f} s")
+    with Statements(db) as applied:
+        report = apply(db, data)
+    print(f"\n600-row store import: {applied.elapsed:.2f} s, {applied.count} statements")
     assert report.counts["create"] == 600
     assert store_count(db) == 600
-    assert elapsed < 5.0
-    started = time.perf_counter()
-    again = planning.preview(db, data)
-    elapsed = time.perf_counter() - started
-    print(f"600-row preview (all unchanged): {elapsed:.2f} s")
+    assert applied.count <= 600 + 20
+    with Statements(db) as previewed:
+        again = planning.preview(db, data)
+    print(
+        f"600-row preview (all unchanged): {previewed.elapsed:.2f} s, {previewed.count} statements"
+    )
     assert again.counts["unchanged"] == 600
-    assert elapsed < 5.0
+    assert previewed.count <= 5
 
 
 def test_six_hundred_stores_import_and_activation(db):
     """P-7, S-2: the same with --activate: each new store also goes through review, approval
-    and activation (1,800 recorded transitions) and gets its QR token. About 3 s on an idle
-    2-core machine; the bound is generous for a machine busy with other test runs."""
-    started = time.perf_counter()
-    report = apply(db, _six_hundred(), activate=True)
-    elapsed = time.perf_counter() - started
-    print(f"\n600-row store import with activation: {elapsed:.2f} s")
+    and activation (1,800 recorded transitions) and gets its QR token: eight statements per
+    store (about 3 s on an idle 2-core machine; counted, not timed)."""
+    with Statements(db) as applied:
+        report = apply(db, _six_hundred(), activate=True)
+    print(
+        f"\n600-row store import with activation: {applied.elapsed:.2f} s, {applied.count} statements"
+    )
     assert report.activated == 600
     assert (
         db.scalar(select(func.count()).where(Store.state == "active", Store.qr_token.is_not(None)))
         == 600
     )
-    assert elapsed < 10.0
+    assert applied.count <= 8 * 600 + 20
 
 
 # --- the secretariat's screens ----------------------------------------------------------------------
