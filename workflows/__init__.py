@@ -8,6 +8,7 @@ may hold a second machine of the same entity family (payout.LINE, inquiry.TRANSF
 from workflows import (
     coupon,
     document,
+    fraud,
     inquiry,
     mail,
     material_job,
@@ -34,6 +35,7 @@ ALL = (
     inquiry.MACHINE,
     inquiry.TRANSFER,
     document.MACHINE,
+    fraud.MACHINE,
 )
 
 BY_NAME = {machine.kariya_name: machine for machine in ALL}

@@ -161,3 +161,31 @@ class BankChangeRequest(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decision_reason: Mapped[str] = mapped_column(String(500), default="")
+
+
+class PayoutHold(Base):
+    """A store's payments held for a reason of another domain (a fraud case under review): while
+    a hold is active its lines are held with the reason shown and stay out of the Zengin file.
+    One active hold per source (e.g. `fraud_case:12`, a partial unique index). A hold may wait
+    for an adjustment's decision (a confirmed case's deduction) and is lifted with it."""
+
+    __tablename__ = "payout_hold"
+    __table_args__ = (
+        Index(
+            "uq_payout_hold_active_source",
+            "source",
+            unique=True,
+            postgresql_where=text("released_at IS NULL"),
+            sqlite_where=text("released_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"), index=True)
+    source: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(300))
+    placed_by: Mapped[str] = mapped_column(String(100))
+    placed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    adjustment_id: Mapped[int | None] = mapped_column(ForeignKey("payout_adjustment.id"))
+    released_by: Mapped[str | None] = mapped_column(String(100))
+    released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
