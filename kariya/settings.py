@@ -252,8 +252,9 @@ class Fraud:
     bank_change_min_amount: int = 10_000
     voids_min: int = 5  # voids by one store in a round, and their share of its uses
     voids_share: float = 0.2
-    bulk_residents: int = 10  # residents with the same profile registered one after another
-    bulk_gap_seconds: int = 120
+    bulk_residents: int = 15  # residents with the same profile registered within bulk_minutes
+    bulk_minutes: int = 10  # ... and bulk_factor times as many as that profile's share of all
+    bulk_factor: float = 3.0  # the registrations in those minutes would give
     bulk_before_hours: int = 72  # before a round opens
 
 

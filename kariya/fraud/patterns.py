@@ -16,60 +16,75 @@ from workflows import store as store_wf
 
 # --- who uses coupons together ------------------------------------------------------------------
 
-_RINGS = """
-WITH pairs AS (
-  SELECT a.store_id, a.person_id AS p1, b.person_id AS p2, count(DISTINCT a.round_id) AS rounds
-  FROM redemption a
-  JOIN round rd ON rd.id = a.round_id
-  JOIN redemption b ON b.store_id = a.store_id AND b.round_id = a.round_id
-    AND b.used_at BETWEEN a.used_at - CAST(:span AS interval) AND a.used_at + CAST(:span AS interval)
-    AND b.person_id > a.person_id AND b.state = :confirmed AND b.used_at < :now
-  WHERE rd.campaign_id = :c AND a.state = :confirmed AND a.used_at < :now
-  GROUP BY 1, 2, 3 HAVING count(DISTINCT a.round_id) >= :rounds
-), members AS (
-  SELECT store_id, p1 AS person_id, rounds FROM pairs
-  UNION ALL SELECT store_id, p2, rounds FROM pairs
-), rings AS (
-  SELECT store_id, array_agg(DISTINCT person_id) AS members, max(rounds) AS rounds
-  FROM members GROUP BY store_id HAVING count(DISTINCT person_id) >= :residents
+_PAIRS = """
+WITH mine AS (
+  SELECT r.id, r.store_id, r.person_id, r.round_id, r.used_at
+  FROM redemption r JOIN round rd ON rd.id = r.round_id
+  WHERE rd.campaign_id = :c AND r.state = :confirmed AND r.used_at < :now
+), regular AS (
+  SELECT store_id, person_id FROM mine GROUP BY 1, 2 HAVING count(DISTINCT round_id) >= :rounds
+), u AS (
+  SELECT mine.* FROM mine JOIN regular USING (store_id, person_id)
 )
-SELECT rings.store_id, rings.members, rings.rounds,
-       count(*) FILTER (WHERE r.person_id = ANY(rings.members)) AS ring_uses,
-       count(*) AS store_uses
-FROM rings
-JOIN redemption r ON r.store_id = rings.store_id AND r.state = :confirmed AND r.used_at < :now
-JOIN round rd ON rd.id = r.round_id AND rd.campaign_id = :c
-GROUP BY rings.store_id, rings.members, rings.rounds
+SELECT a.store_id, a.person_id AS p1, b.person_id AS p2, count(DISTINCT a.round_id) AS rounds
+FROM u a JOIN u b ON b.store_id = a.store_id AND b.round_id = a.round_id
+  AND b.person_id > a.person_id
+  AND b.used_at BETWEEN a.used_at - CAST(:span AS interval) AND a.used_at + CAST(:span AS interval)
+GROUP BY 1, 2, 3 HAVING count(DISTINCT a.round_id) >= :rounds
 """
+
+
+def _groups(pairs: list[tuple[int, int]]) -> list[set[int]]:
+    """The residents linked by pairs, group by group (connected components)."""
+    parent: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        parent[root(a)] = root(b)
+    groups: dict[int, set[int]] = {}
+    for x in list(parent):
+        groups.setdefault(root(x), set()).add(x)
+    return list(groups.values())
 
 
 def ring(ctx: Context) -> list[Finding]:
     """The same few residents using coupons at one store within minutes of each other, round
-    after round, making up much of its takings: a store paying with phones it collected. Two
-    residents alone (a couple shopping together) are not a ring by default."""
+    after round, making up much of its takings: a store paying with phones it collected. The
+    pairs come from SQL (residents who each used the store in that many rounds); a ring is a
+    group of residents linked by such pairs, so two couples who happen to shop there are two
+    pairs, not a ring of four, and a couple alone is no ring by default."""
     s = ctx.settings
+    by_store: dict[int, list] = {}
+    for row in ctx.rows(_PAIRS, span=dt.timedelta(minutes=s.ring_minutes), rounds=s.ring_rounds):
+        by_store.setdefault(row["store_id"], []).append(row)
     found = []
-    for row in ctx.rows(
-        _RINGS,
-        span=dt.timedelta(minutes=s.ring_minutes),
-        rounds=s.ring_rounds,
-        residents=s.ring_residents,
-    ):
-        share = row["ring_uses"] / row["store_uses"] if row["store_uses"] else 0.0
+    for store_id, rows in by_store.items():
+        rings = [
+            g for g in _groups([(r["p1"], r["p2"]) for r in rows]) if len(g) >= s.ring_residents
+        ]
+        if not rings:
+            continue
+        members = set().union(*rings)
+        uses = ctx.store_uses(store_id, "r.person_id = ANY(:members)", members=list(members))
+        store_uses = len(ctx.store_uses(store_id))
+        share = len(uses) / store_uses if store_uses else 0.0
         if share < s.ring_share:
             continue
-        members = set(row["members"])
-        uses = ctx.store_uses(row["store_id"], "r.person_id = ANY(:members)", members=list(members))
         figures = {
             "members": len(members),
-            "rounds": int(row["rounds"]),
-            "ring_uses": int(row["ring_uses"]),
-            "store_uses": int(row["store_uses"]),
+            "rounds": max(int(r["rounds"]) for r in rows if r["p1"] in members),
+            "ring_uses": len(uses),
+            "store_uses": store_uses,
             "share": round(share, 2),
             "minutes": s.ring_minutes,
         }
         marks = {f"person:{p}" for p in members}
-        found.append(Finding("store", row["store_id"], marks, figures, uses, members))
+        found.append(Finding("store", store_id, marks, figures, uses, members))
     return found
 
 
@@ -329,36 +344,60 @@ WITH p AS (
     AND pe.created_at < rd.starts
   WHERE pe.created_at >= :bulk_since AND pe.created_at < :now
     AND pe.age_band IS NOT NULL AND pe.area IS NOT NULL
-), g AS (
-  SELECT p.*, CASE WHEN created_at - lag(created_at) OVER w <= CAST(:gap AS interval)
-                   THEN 0 ELSE 1 END AS starts_anew
-  FROM p WINDOW w AS (PARTITION BY round, age_band, area ORDER BY created_at, id)
-), i AS (
-  SELECT g.*, sum(starts_anew) OVER (PARTITION BY round, age_band, area
-                                     ORDER BY created_at, id) AS island
-  FROM g
+), share AS (
+  SELECT round, age_band, area,
+         count(*)::float / sum(count(*)) OVER (PARTITION BY round) AS share
+  FROM p GROUP BY 1, 2, 3
+), w AS (
+  SELECT p.*,
+         count(*) OVER (PARTITION BY round, age_band, area ORDER BY created_at
+                        RANGE BETWEEN CURRENT ROW AND CAST(:span AS interval) FOLLOWING) AS same,
+         count(*) OVER (PARTITION BY round ORDER BY created_at
+                        RANGE BETWEEN CURRENT ROW AND CAST(:span AS interval) FOLLOWING) AS everyone
+  FROM p
+), hot AS (
+  SELECT w.round, w.age_band, w.area, w.created_at AS start, w.same,
+         w.everyone * share.share AS expected
+  FROM w JOIN share USING (round, age_band, area)
+  WHERE w.same >= :min_residents AND w.same >= :factor * w.everyone * share.share
 )
-SELECT round, age_band, area, array_agg(id ORDER BY created_at, id) AS members,
-       min(created_at) AS first, max(created_at) AS last
-FROM i GROUP BY round, age_band, area, island HAVING count(*) >= :min_residents
+SELECT hot.round, hot.age_band, hot.area, hot.start, hot.same, hot.expected,
+       p.id, p.created_at
+FROM hot JOIN p ON p.round = hot.round AND p.age_band = hot.age_band AND p.area = hot.area
+  AND p.created_at >= hot.start AND p.created_at <= hot.start + CAST(:span AS interval)
+ORDER BY hot.round, hot.age_band, hot.area, hot.start, p.created_at, p.id
 """
 
 
 def bulk_residents(ctx: Context) -> list[Finding]:
-    """Residents registered one after another just before a round opens, all with the same
-    profile answers: one person behind many LINE accounts. The case is the group's: its
-    subject is the first of them, its evidence every member (and their uses)."""
+    """Residents registered in quick succession just before a round opens, all with the same
+    profile answers, many more than that profile's share of the registrations of those minutes
+    would give: one person behind many LINE accounts. The case is the group's: its subject is
+    the first of them, its evidence every member (and their uses)."""
     s = ctx.settings
-    before = dt.timedelta(hours=s.bulk_before_hours)
-    found = []
+    before, span = dt.timedelta(hours=s.bulk_before_hours), dt.timedelta(minutes=s.bulk_minutes)
+    groups: list[dict] = []
     for row in ctx.rows(
         _BULK,
         before=before,
-        gap=dt.timedelta(seconds=s.bulk_gap_seconds),
+        span=span,
         bulk_since=ctx.since - before,
         min_residents=s.bulk_residents,
+        factor=s.bulk_factor,
     ):
-        members = list(row["members"])
+        key = (row["round"], row["age_band"], row["area"])
+        last = groups[-1] if groups else None
+        if last is None or last["key"] != key or row["start"] > last["until"]:
+            last = {"key": key, "members": {}, "until": row["start"] + span, "peak": row}
+            groups.append(last)
+        last["until"] = max(last["until"], row["start"] + span)
+        last["members"][row["id"]] = row["created_at"]
+        if row["same"] > last["peak"]["same"]:
+            last["peak"] = row
+    found = []
+    for group in groups:
+        members = sorted(group["members"], key=lambda i: (group["members"][i], i))
+        times = sorted(group["members"].values())
         uses = {
             r["id"]
             for r in ctx.rows(
@@ -368,13 +407,18 @@ def bulk_residents(ctx: Context) -> list[Finding]:
                 members=members,
             )
         }
+        number, age_band, area = group["key"]
+        peak = group["peak"]
         figures = {
-            "round": int(row["round"]),
+            "round": int(number),
             "members": len(members),
-            "age_band": AGE_BANDS.get(row["age_band"], row["age_band"]),
-            "area": AREAS.get(row["area"], row["area"]),
-            "first": ctx.local(row["first"]).isoformat(),
-            "minutes": round((row["last"] - row["first"]).total_seconds() / 60, 1),
+            "age_band": AGE_BANDS.get(age_band, age_band),
+            "area": AREAS.get(area, area),
+            "first": ctx.local(times[0]).isoformat(),
+            "minutes": round((times[-1] - times[0]).total_seconds() / 60, 1),
+            "peak": int(peak["same"]),
+            "expected": round(float(peak["expected"]), 1),
+            "window": s.bulk_minutes,
             "uses": len(uses),
         }
         marks = {f"person:{p}" for p in members}
@@ -385,7 +429,8 @@ def bulk_residents(ctx: Context) -> list[Finding]:
 def _describe_bulk(f: dict) -> str:
     return (
         f"第{f['round']}回の配布開始前({jst(f['first'])}から)に、同じ回答({f['age_band']}・"
-        f"{f['area']})の{f['members']}人が{f['minutes']}分の間に続けて登録(利用 {f['uses']}件)"
+        f"{f['area']})の{f['members']}人が{f['minutes']}分の間に続けて登録。{f['window']}分間に"
+        f"最大{f['peak']}人(登録全体に占める割合からは{f['expected']}人ほど)。利用 {f['uses']}件"
     )
 
 
@@ -434,7 +479,7 @@ RULES = (
         "bulk_residents",
         "配布開始直前の一斉登録",
         "person",
-        "配布開始前に同じ回答(年代・地区)の市民が続けて登録したかを見ます。",
+        "配布開始前の登録のうち、同じ回答(年代・地区)の市民が数分の間に、登録全体に占める割合から考えられるより多く続いたかを見ます。",
         bulk_residents,
         _describe_bulk,
     ),

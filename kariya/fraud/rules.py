@@ -102,14 +102,17 @@ WITH d AS (
   WHERE rd.campaign_id = :c AND r.state = :confirmed AND r.used_at >= :base_since
     AND r.used_at < :now
   GROUP BY 1, 2
+), b AS (
+  SELECT d.*, coalesce(sum(amount) OVER (PARTITION BY store_id ORDER BY day
+                       RANGE BETWEEN CAST(:days_back AS interval) PRECEDING
+                                 AND CAST('1 day' AS interval) PRECEDING), 0) AS before
+  FROM d
 )
-SELECT cur.store_id, cur.day, cur.n, cur.amount,
-       coalesce((SELECT sum(p.amount) FROM d p WHERE p.store_id = cur.store_id
-                 AND p.day < cur.day AND p.day >= cur.day - :days), 0)::float
-       / LEAST(:days, cur.day - CAST(:first_day AS date)) AS baseline
-FROM d cur
-WHERE cur.day >= CAST(:window_day AS date) AND cur.day > CAST(:first_day AS date)
-  AND cur.amount >= :min_amount
+SELECT store_id, day, n, amount,
+       before::float / LEAST(:days, day - CAST(:first_day AS date)) AS baseline
+FROM b
+WHERE day >= CAST(:window_day AS date) AND day > CAST(:first_day AS date)
+  AND amount >= :min_amount
 """
 
 
@@ -125,6 +128,7 @@ def takings_rise(ctx: Context) -> list[Finding]:
         _DAILY,
         base_since=ctx.since - dt.timedelta(days=RISE_DAYS),
         days=RISE_DAYS,
+        days_back=dt.timedelta(days=RISE_DAYS),
         first_day=first_day,
         window_day=ctx.local(ctx.since).date(),
         min_amount=s.rise_min_amount,
