@@ -21,6 +21,7 @@ import random
 import secrets
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from kariya.campaign import definition
 from kariya.clock import FixedClock
@@ -113,7 +114,7 @@ def generate(engine, *, seed: int = SEED) -> Generated:
 
     started = time.perf_counter()
     rng = random.Random(seed)
-    with sa.orm.Session(engine) as db, db.begin():
+    with Session(engine) as db, db.begin():
         spec = definition.parse(campaign_toml(total=300_000_000, rounds=6, start=ROUND1))
         campaign = definition.load(db, FixedClock(ROUND1 - dt.timedelta(days=10)), spec, "gen")
         db.flush()
@@ -307,3 +308,26 @@ def store_open(stores, use) -> bool:
 def _ref(n: int) -> str:
     body = f"9{n:010d}"
     return body + refs.check_digit(body)
+
+
+def database(url: str):
+    """A database of its own at `url` (created if missing), emptied, migrated and filled:
+    (engine, Generated)."""
+    from sqlalchemy.engine import make_url
+
+    from kariya.migrations import upgrade
+
+    target = make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.scalar(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}
+        ):
+            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+    engine = sa.create_engine(target)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    upgrade(engine)
+    return engine, generate(engine)
