@@ -34,6 +34,7 @@ MODULES = (
     "tasks.mail",
     "tasks.reports",
     "tasks.callcenter",
+    "tasks.fraud",
 )
 SCHEDULE_KEY = "tasks.beat_schedule"
 

@@ -88,6 +88,13 @@ def listing(db: Session, *, states: list[str] | None = None, limit: int = LIST_L
     ]
 
 
+def subject_text(db: Session, case: FraudCase) -> str:
+    """The case's subject as the CLI prints it: a store's code, a resident's ref."""
+    if case.store_id is not None:
+        return f"store {db.get(Store, case.store_id).code}"
+    return f"resident {db.get(Person, case.person_id).ref}"
+
+
 def case_json(row: dict) -> dict:
     """One case as DESIGN §5.2 lists it."""
     case = row["case"]

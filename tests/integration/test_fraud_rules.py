@@ -15,8 +15,8 @@ from sqlalchemy import func, select, text
 from kariya.audit.access import Viewer
 from kariya.campaign.rules import latest_campaign
 from kariya.clock import FixedClock
-from kariya.fraud import rules as fraud_rules
 from kariya.fraud import cases, scan
+from kariya.fraud import rules as fraud_rules
 from kariya.fraud.findings import Context
 from kariya.models import FraudCase, FraudEvidence, Redemption, TransitionRecord
 from kariya.settings import parse
