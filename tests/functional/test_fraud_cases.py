@@ -23,13 +23,15 @@ from kariya.models import (
     PayoutBatch,
     PayoutHold,
     PayoutLine,
+    StaffUser,
     Store,
 )
 from kariya.payouts import reconciliation, zengin
 from kariya.redemptions import uses
 from kariya.settings import parse
-from tests.functional.test_payouts import post, staff_app
-from tests.helpers import ROUND1, load_campaign, make_person, make_store
+from kariya.staff import accounts
+from tests.functional.test_payouts import post
+from tests.helpers import PASSWORD, ROUND1, load_campaign, login_staff, make_person, make_store
 
 SETTINGS = parse({"kariya.session_secret": "test-session-secret"})
 AFTER = ROUND1 + dt.timedelta(days=1, hours=10)  # 16 January: the period 1-15 January ended
@@ -81,12 +83,34 @@ def watched(db, set_now):
     return burst_store, other
 
 
-def _apps(testapp, db):
-    return (
-        staff_app(testapp, db, "secretariat", "sec1"),
-        staff_app(testapp, db, "city", "city1"),
-        staff_app(testapp, db, "city", "city2"),
+_HASH: list[str] = []
+
+
+def staff_app(testapp, db, role: str, username: str):
+    """A logged-in staff session; the account's password hash is computed once per run (each
+    Argon2id hash costs most of a second here)."""
+    if not _HASH:
+        _HASH.append(accounts.hash_password(PASSWORD))
+    db.add(
+        StaffUser(
+            username=username,
+            display_name=username,
+            password_hash=_HASH[0],
+            role=role,
+            active=True,
+            created_at=ROUND1,
+        )
     )
+    db.commit()
+    app = testapp.__class__(testapp.app, extra_environ={"HTTP_HOST": "localhost"})
+    login_staff(app, username, PASSWORD)
+    return app
+
+
+def _apps(testapp, db, *, second_city: bool = False):
+    """The secretariat's and the city's sessions (and a second city official's)."""
+    apps = [staff_app(testapp, db, "secretariat", "sec1"), staff_app(testapp, db, "city", "city1")]
+    return (*apps, staff_app(testapp, db, "city", "city2") if second_city else None)
 
 
 def _event(app, role, case_id, fields, status=302):
@@ -187,7 +211,7 @@ def test_a_line_of_an_approved_batch_is_held_before_the_file_is_written(testapp,
 
 def test_a_confirmed_case_ends_in_an_adjustment_approved_by_someone_else(testapp, db, watched):
     burst_store, _other = watched
-    secretariat, city, city2 = _apps(testapp, db)
+    secretariat, city, city2 = _apps(testapp, db, second_city=True)
     _event(secretariat, "secretariat", 1, {"event": "review"})
     _event(
         city, "city", 1, {"event": "confirm", "note": "店主が集めた携帯で読み取り", "amount": ""}
@@ -281,8 +305,7 @@ def test_the_pages_show_the_evidence_and_the_history_and_record_the_look(testapp
 def test_a_resident_case_changes_no_money(db, watched, testapp):
     from kariya.fraud.findings import Finding
 
-    _secretariat, city, _city2 = _apps(testapp, db)
-    secretariat = staff_app(testapp, db, "secretariat", "sec2")
+    secretariat, city, _city2 = _apps(testapp, db)
     person = make_person(db, 99)
     case, opened = scan.apply(
         db,
@@ -304,7 +327,7 @@ def test_a_resident_case_changes_no_money(db, watched, testapp):
 
 
 def test_the_dashboard_counts_flags_per_rule(testapp, db, watched):
-    secretariat, city, _city2 = _apps(testapp, db)
+    city = staff_app(testapp, db, "city", "city1")
     post(city, "/city/dashboard", "/city/dashboard/refresh")
     page = city.get("/city/dashboard")
     assert 'id="fraud"' in page.text and page.text.count('class="fraud-rule"') == 10
