@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 INI ?= development.ini
 
-.PHONY: install system-packages run test lint format bench clean
+.PHONY: install system-packages run test lint format bench bench-fraud clean
 
 install: $(VENV)/.installed
 
@@ -44,6 +44,10 @@ format: install
 
 bench: install
 	$(BIN)/python -m tests.benchmarks.rush
+
+# The fraud scan of a full week on a generated normal campaign (issue 15), beside a baseline.
+bench-fraud: install
+	$(BIN)/python -m tests.benchmarks.fraud
 
 clean:
 	rm -rf $(VENV) var *.egg-info
