@@ -141,7 +141,8 @@ def apply(
             clock,
             store_id=store.id,
             source=source(case),
-            reason=f"不正利用の疑い(案件 No.{case.id}: {label})を調査中のため保留",
+            # Shown on the store's statement too: neutral while it is only a suspicion.
+            reason=f"利用内容の確認中のため保留(案件 No.{case.id})",
             actor=viewer.actor,
         )
     elif event == "clear" or deduction == 0:
@@ -152,7 +153,7 @@ def apply(
             clock,
             store_code=store.code,
             amount=-deduction,
-            reason=f"不正利用と確定(案件 No.{case.id}: {label}): {note}"[:500],
+            reason=f"不正利用と確定した利用の差し引き(案件 No.{case.id}: {label})",
             actor=viewer.actor,
             max_amount=settings.adjustments.max_amount,
         )
@@ -161,7 +162,7 @@ def apply(
             db,
             source=source(case),
             adjustment_id=adjustment.id,
-            reason=f"不正利用と確定(案件 No.{case.id})。調整 No.{adjustment.id} の判断待ちのため保留",
+            reason=f"調整 No.{adjustment.id} の判断待ちのため保留(案件 No.{case.id})",
         )
         applied.adjustment = adjustment
         applied.said = [

@@ -35,7 +35,7 @@ from tests.helpers import PASSWORD, ROUND1, load_campaign, login_staff, make_per
 
 SETTINGS = parse({"kariya.session_secret": "test-session-secret"})
 AFTER = ROUND1 + dt.timedelta(days=1, hours=10)  # 16 January: the period 1-15 January ended
-REASON = "不正利用の疑い(案件 No.1: 短時間の集中利用)を調査中のため保留"
+REASON = "利用内容の確認中のため保留(案件 No.1)"  # the store reads it on its statement too
 
 
 def _check(db):
@@ -298,6 +298,9 @@ def test_the_pages_show_the_evidence_and_the_history_and_record_the_look(testapp
     assert "検知" in page.text and "調査を開始" in page.text and "店に電話" in page.text
     assert REASON in page.text  # the store's payments: held, and why
     assert city.get("/city/fraud?state=closed").text.count('class="fraud-case"') == 0
+    scanned = post(secretariat, "/secretariat/fraud", "/secretariat/fraud/scan").follow()
+    assert "検知の実行を依頼しました" in scanned.text  # the task ran: nothing new, one case
+    assert scanned.text.count('class="fraud-case"') == 1
     looks = db.scalars(select(AccessRecord).where(AccessRecord.action == "fraud.view")).all()
     assert {(a.actor, a.subject) for a in looks} >= {("staff:city1", "fraud_case:1")}
 

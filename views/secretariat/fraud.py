@@ -6,7 +6,6 @@ from __future__ import annotations
 from pyramid.httpexceptions import HTTPFound
 from pyramid.view import view_config
 
-from kariya.fraud import scan
 from kariya.security import P
 from views.city.fraud import case_page, cases_page, event_action
 
@@ -43,12 +42,9 @@ def review(request):
     request_method="POST",
 )
 def scan_now(request):
-    result = scan.run(
-        request.db, request.clock, request.kariya_settings, actor=request.identity.actor
-    )
+    """The beat's scan, now (a task: the page does not wait for it)."""
+    request.enqueue("kariya.fraud.scan")
     request.session.flash(
-        result.skipped
-        or f"検知を実行しました: 新しい案件 {len(result.opened)}件、証拠の追加 {len(result.extended)}件"
-        f"({result.total_seconds}秒)。"
+        "検知の実行を依頼しました。しばらくしてからこの画面を開き直してください。"
     )
     return HTTPFound(request.route_url("secretariat.fraud"))
