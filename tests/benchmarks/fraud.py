@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--limit", type=float, default=60.0, help="seconds a scan may take")
     args = parser.parse_args(argv)
-    engine, generated = fraudgen.database(DATABASE_URL)
+    engine, generated = fraudgen.database(DATABASE_URL, reuse=False)
     settings = parse({"kariya.session_secret": "bench"})
     clock = FixedClock(generated.now)
     baseline, scans, per_rule, opened = [], [], {}, 0
