@@ -25,6 +25,7 @@ from pyramid.exceptions import ConfigurationError
 from pyramid.registry import Registry
 
 from kariya import typed_ini
+from kariya.thresholds import Fraud
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -42,10 +43,12 @@ ENV_OVERRIDES = {
     "KARIYA_LINE_SIMULATOR": "kariya.line.simulator",
     "KARIYA_LINE_CHANNEL_ID": "kariya.line.channel_id",
     "KARIYA_LINE_CHANNEL_SECRET": "kariya.line.channel_secret",
+    "KARIYA_TOTP_KEY": "kariya.staff.totp_key",
     "KARIYA_SMTP_HOST": "kariya.smtp.host",
     "KARIYA_SMTP_PORT": "kariya.smtp.port",
     "KARIYA_SMTP_USERNAME": "kariya.smtp.username",
     "KARIYA_SMTP_PASSWORD": "kariya.smtp.password",
+    "KARIYA_TILL_SECRET": "kariya.till.secret",
 }
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -141,6 +144,19 @@ class Login:
 
 
 @dataclasses.dataclass(frozen=True)
+class Staff:
+    """The staff's second factor (TOTP, kariya/staff/second_factor.py): required of city and
+    secretariat accounts where `require_totp` (production refuses it off); `totp_key` encrypts
+    the stored secrets (empty: a key derived from the session secret)."""
+
+    PREFIX: ClassVar[str] = "kariya.staff."
+
+    require_totp: bool = False
+    totp_key: str = dataclasses.field(default="", repr=False)
+    totp_issuer: str = "刈谷市電子割引券"
+
+
+@dataclasses.dataclass(frozen=True)
 class Settlement:
     PREFIX: ClassVar[str] = "kariya.settlement."
 
@@ -184,6 +200,19 @@ class Acquisition:
 
 
 @dataclasses.dataclass(frozen=True)
+class Till:
+    """At the till (kariya/redemptions/till.py): the key of the stores' codes of the day and of
+    their staff PINs' hashes (empty: derived from the session secret, so a new session secret
+    changes the codes and voids every PIN; set its own to keep them apart), and how many wrong
+    PINs lock a store's QR for a resident until the end of the day."""
+
+    PREFIX: ClassVar[str] = "kariya.till."
+
+    secret: str = dataclasses.field(default="", repr=False)
+    max_pin_failures: int = 3
+
+
+@dataclasses.dataclass(frozen=True)
 class Smtp:
     """Mail to stores (S-4). No host: mail waits in the outbox. Development and the tests point
     this at a local SMTP server (kariya mail-sink, or aiosmtpd in the tests)."""
@@ -223,42 +252,6 @@ class Reports:
 
 
 @dataclasses.dataclass(frozen=True)
-class Fraud:
-    """The fraud watch's thresholds (kariya/fraud/rules.py says what each rule compares)."""
-
-    PREFIX: ClassVar[str] = "kariya.fraud."
-
-    scan_seconds: float = 600.0  # the beat's scan (0: no beat entry)
-    window_days: int = 7  # the recent uses the rules look at
-    takings_factor: float = 5.0  # a store's round takings against its category's median
-    takings_min_amount: int = 100_000
-    takings_min_stores: int = 5  # fewer stores with uses in a category: the median of all
-    rise_factor: float = 5.0  # a day's takings against the store's previous days
-    rise_min_amount: int = 50_000
-    rise_floor_amount: int = 5_000  # the least a previous days' mean counts as
-    burst_uses: int = 10  # uses at one store within burst_minutes
-    burst_minutes: int = 5
-    off_hours_grace_minutes: int = 30
-    off_hours_min_uses: int = 3
-    ring_residents: int = 3  # residents using a store together (within ring_minutes) ...
-    ring_rounds: int = 3  # ... in this many rounds, with this share of the store's uses
-    ring_minutes: int = 15
-    ring_share: float = 0.3
-    far_minutes: int = 5  # one resident at stores of different districts within
-    new_store_days: int = 14  # a store activated after the campaign began, its first days
-    new_store_factor: float = 3.0
-    new_store_min_amount: int = 50_000
-    bank_change_days: int = 7  # an account changed this recently, with unpaid takings
-    bank_change_min_amount: int = 10_000
-    voids_min: int = 5  # voids by one store in a round, and their share of its uses
-    voids_share: float = 0.2
-    bulk_residents: int = 15  # residents with the same profile registered within bulk_minutes
-    bulk_minutes: int = 10  # ... and bulk_factor times as many as that profile's share of all
-    bulk_factor: float = 3.0  # the registrations in those minutes would give
-    bulk_before_hours: int = 72  # before a round opens
-
-
-@dataclasses.dataclass(frozen=True)
 class Celery:
     PREFIX: ClassVar[str] = "celery."
 
@@ -289,14 +282,16 @@ class Settings:
     line: Line = dataclasses.field(default_factory=Line)
     callcenter: Callcenter = dataclasses.field(default_factory=Callcenter)
     login: Login = dataclasses.field(default_factory=Login)
+    staff: Staff = dataclasses.field(default_factory=Staff)
     settlement: Settlement = dataclasses.field(default_factory=Settlement)
     zengin: Zengin = dataclasses.field(default_factory=Zengin)
     adjustments: Adjustments = dataclasses.field(default_factory=Adjustments)
     acquisition: Acquisition = dataclasses.field(default_factory=Acquisition)
+    till: Till = dataclasses.field(default_factory=Till)
     smtp: Smtp = dataclasses.field(default_factory=Smtp)
     mail_sink: MailSink = dataclasses.field(default_factory=MailSink)
     reports: Reports = dataclasses.field(default_factory=Reports)
-    fraud: Fraud = dataclasses.field(default_factory=Fraud)
+    fraud: Fraud = dataclasses.field(default_factory=Fraud)  # kariya/thresholds.py
     celery: Celery = dataclasses.field(default_factory=Celery)
     # The effective ini mapping, for code that takes one (the libraries' own keys, and modules
     # that have not moved to the typed attributes yet). Read settings through the fields.
@@ -445,6 +440,8 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
         except ValueError:
             raise ConfigurationError(f"kariya.trusted_proxies: {entry!r} is no address") from None
     _check_callcenter(s.callcenter)
+    if s.till.max_pin_failures < 1:
+        raise ConfigurationError("kariya.till.max_pin_failures must be at least 1")
     secret = s.session_secret
     if not s.is_production:
         if not secret:
@@ -468,6 +465,10 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
             "least 32 characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             " (set KARIYA_SESSION_SECRET)"
         )
+    if not s.staff.require_totp:
+        problems.append("kariya.staff.require_totp must be true (city and secretariat accounts)")
+    if s.staff.totp_key and (weakness := secret_strength_problem(s.staff.totp_key)):
+        problems.append(f"kariya.staff.totp_key is too weak ({weakness}; set KARIYA_TOTP_KEY)")
     if not s.redis_url:
         problems.append("kariya.redis_url must be set (the sessions live in Redis)")
     if not s.public_url.startswith("https://"):
@@ -478,6 +479,11 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
         problems.append(
             "kariya.line.channel_id and kariya.line.channel_secret must be set "
             "(set KARIYA_LINE_CHANNEL_ID and KARIYA_LINE_CHANNEL_SECRET)"
+        )
+    till_weakness = s.till.secret and secret_strength_problem(s.till.secret)
+    if till_weakness:
+        problems.append(
+            f"kariya.till.secret is too weak ({till_weakness}) (set KARIYA_TILL_SECRET)"
         )
     if problems:
         raise ConfigurationError("production.ini refuses to start: " + "; ".join(problems))

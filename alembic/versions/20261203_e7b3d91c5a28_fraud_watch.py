@@ -1,7 +1,7 @@
 """fraud watch (issue 15): fraud cases and their evidence, payout holds
 
 Revision ID: e7b3d91c5a28
-Revises: c4e1a9d27b35
+Revises: 411e7e7c46b9
 Create Date: 2026-12-03 09:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import kariya.models.types
 
 
 revision = 'e7b3d91c5a28'
-down_revision = 'c4e1a9d27b35'
+down_revision = '411e7e7c46b9'
 branch_labels = None
 depends_on = None
 

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from kariya.campaign.models import Campaign, Round
-from kariya.settings import Fraud
+from kariya.thresholds import Fraud
 from workflows import redemption as redemption_wf
 
 

@@ -23,7 +23,7 @@ from kariya.payouts.models import (
     PayoutItem,
     PayoutLine,
 )
-from kariya.redemptions.models import Redemption, StoreUse
+from kariya.redemptions.models import Redemption, StoreUse, TillLock
 from kariya.reports.models import (
     DashboardSnapshot,
     ErasureRequest,
@@ -32,7 +32,13 @@ from kariya.reports.models import (
     StatusReport,
 )
 from kariya.residents.models import IdempotencyRecord, Person
-from kariya.staff.models import LoginAttempt, LoginUnlock, StaffUser
+from kariya.staff.models import (
+    LoginAttempt,
+    LoginUnlock,
+    RecoveryCode,
+    SecondFactorReset,
+    StaffUser,
+)
 from kariya.stores.importer.models import UploadedFile
 from kariya.stores.models import Store, StoreNotice, StoreNoticeRead
 from workflows.binding import TransitionRecord
@@ -73,8 +79,10 @@ __all__ = [
     "PayoutLine",
     "Person",
     "PersonTransfer",
+    "RecoveryCode",
     "Redemption",
     "Round",
+    "SecondFactorReset",
     "StaffUser",
     "StatusReport",
     "Store",
@@ -82,6 +90,7 @@ __all__ = [
     "StoreNoticeRead",
     "StoreUse",
     "TermsConsent",
+    "TillLock",
     "TransitionRecord",
     "UploadedFile",
 ]

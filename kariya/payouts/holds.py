@@ -60,9 +60,7 @@ def _lines(db: Session, store_id: int, states, status: str):
     ).all()
 
 
-def place(
-    db: Session, clock, *, store_id: int, source: str, reason: str, actor: str
-) -> list[str]:
+def place(db: Session, clock, *, store_id: int, source: str, reason: str, actor: str) -> list[str]:
     """Hold the store's payments for `source`; returns what happened, in Japanese, per batch."""
     now = clock.now()
     if active(db, source) is None:
