@@ -123,13 +123,14 @@ def apply(
         if not added:
             return None, False
         _refresh_figures(open_case, rule, finding, now)
-        record(
-            db,
-            fraud_wf.MACHINE,
-            [Move(open_case.id, "evidence", open_case.state, open_case.state, _added(added))],
-            actor=actor,
-            now=now,
-        )
+        if finding.marks.intersection(added):  # the history tells what was found, not each
+            record(  # use that merely adds to a figure (a round's takings grow all week)
+                db,
+                fraud_wf.MACHINE,
+                [Move(open_case.id, "evidence", open_case.state, open_case.state, _added(added))],
+                actor=actor,
+                now=now,
+            )
         return open_case, False
     if cases:
         seen = set(

@@ -104,6 +104,8 @@ def place(db: Session, clock, *, store_id: int, source: str, reason: str, actor:
             f"支払バッチ No.{batch.id} は振込データを出力済みのため止められません"
             f"({line.amount:,}円)。銀行への取消は別途ご連絡ください。"
         )
+    if not said:
+        said.append("この店舗への支払を保留します(次に作る支払バッチから)。")
     db.flush()
     return said
 

@@ -409,3 +409,32 @@ def test_times_are_read_in_the_campaign_zone(fraud_db, fraud_campaign):
     plant(fraud_db, target[0], daytime_utc)
     assert subjects(find(fraud_db, "off_hours")) == {("store", target[0])}
     assert daytime_utc[0][1].astimezone(JST).hour == 23
+
+
+def test_a_case_of_a_rounds_takings_grows_quietly_with_its_uses(fraud_db, fraud_campaign):
+    """The takings of an open case's round keep coming: they join its evidence and figures, and
+    its history says only what was found (not a line per scan)."""
+    _engine, generated = fraud_campaign
+    target = store(generated, category="飲食", hours="10:00〜20:00", skip=1)
+    people = residents(generated, 360, skip=1600)
+    moments = [at(i % 5, 11 + (i // 5) % 8, (i * 7) % 50) for i in range(len(people))]
+    plant(fraud_db, target[0], list(zip(people[:350], moments[:350], strict=True)), coupons=2)
+    only = ["takings_norm"]
+    case = scan.run(fraud_db, FixedClock(NOW), SETTINGS, only=only).opened[0]
+    before = case.figures
+    later = plant(fraud_db, target[0], [(p, at(5, 12, i)) for i, p in enumerate(people[350:])], 2)
+    again = scan.run(fraud_db, FixedClock(NOW), SETTINGS, only=only)
+    assert again.opened == [] and [c.id for c in again.extended] == [case.id]
+    assert case.figures != before
+    evidence = set(
+        fraud_db.scalars(
+            select(FraudEvidence.redemption_id).where(FraudEvidence.case_id == case.id)
+        )
+    )
+    assert set(later) <= evidence
+    history = fraud_db.scalars(
+        select(TransitionRecord.event).where(
+            TransitionRecord.machine == "fraud_case", TransitionRecord.entity_id == case.id
+        )
+    ).all()
+    assert history == ["flag"]

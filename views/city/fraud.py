@@ -9,7 +9,7 @@ from pyramid.httpexceptions import HTTPFound
 from pyramid.renderers import render_to_response
 from pyramid.view import view_config
 
-from kariya.errors import DomainError
+from kariya.errors import DomainError, Forbidden
 from kariya.fraud import cases, reading
 from kariya.fraud import rules as fraud_rules
 from kariya.security import P
@@ -35,6 +35,7 @@ def cases_page(request, role: str) -> dict:
         "shown": shown,
         "filters": SHOWN,
         "rules": fraud_rules.RULES,
+        "unread_hours": fraud_rules.unread_hours(request.db),
     }
 
 
@@ -63,6 +64,8 @@ def event_action(request, role: str):
         )
     except DomainError as exc:
         savepoint.rollback()
+        if isinstance(exc, Forbidden):
+            raise  # the 403 page, and the refusal in the access log (views/errors.py)
         return case_page(request, role, error=exc.message, status=exc.status, form=request.POST)
     savepoint.commit()
     request.session.flash(
