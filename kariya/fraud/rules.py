@@ -1,6 +1,6 @@
 """The fraud rules (issue 15; PEERS.md "Fraud in customer-scans-store-QR schemes"): each rule is
 one or two set-based SQL queries over the recent uses (never per-use work, never on the
-redemption path), its thresholds the settings `kariya.fraud.*` (kariya/settings.py, `Fraud`).
+redemption path), its thresholds the settings `kariya.fraud.*` (`Fraud` in kariya/thresholds.py).
 
 A rule returns findings: a subject (a store or a resident), the figures against the norm, the
 evidence (uses, residents, a bank account change) and its *marks*, what was found. The scan
