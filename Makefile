@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 INI ?= development.ini
 
-.PHONY: install system-packages run test lint format bench drill clean
+.PHONY: install system-packages run test lint format bench bench-fraud drill clean
 
 install: $(VENV)/.installed
 
@@ -51,6 +51,10 @@ bench: install
 DRILL_ARGS ?=
 drill: install
 	$(BIN)/python -m tests.benchmarks.drill $(DRILL_ARGS)
+
+# The fraud scan of a full week on a generated normal campaign (issue 15), beside a baseline.
+bench-fraud: install
+	$(BIN)/python -m tests.benchmarks.fraud
 
 clean:
 	rm -rf $(VENV) var *.egg-info

@@ -34,6 +34,7 @@ MODULES = (
     "tasks.mail",
     "tasks.reports",
     "tasks.callcenter",
+    "tasks.fraud",
 )
 SCHEDULE_KEY = "tasks.beat_schedule"
 # Seconds the broker may take to answer (above kombu's 1 s BRPOP, which a worker waits in).

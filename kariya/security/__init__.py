@@ -77,6 +77,10 @@ class P(enum.StrEnum):
     STAFF_DOCUMENTS_VIEW = "staff:documents:view"
     SECRETARIAT_DOCUMENTS_EDIT = "secretariat:documents:edit"
     CITY_DOCUMENTS_APPROVE = "city:documents:approve"
+    # The fraud watch (issue 15): the cases, reviewed by the secretariat, decided by the city.
+    STAFF_FRAUD_VIEW = "staff:fraud:view"
+    SECRETARIAT_FRAUD_REVIEW = "secretariat:fraud:review"
+    CITY_FRAUD_DECIDE = "city:fraud:decide"
     # At the till (issue 15): the store's own staff PIN.
     STORE_TILL_MANAGE = "store:till:manage"
 
@@ -145,6 +149,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.SECRETARIAT_HANDOVER_RUN,
             P.STAFF_DOCUMENTS_VIEW,
             P.SECRETARIAT_DOCUMENTS_EDIT,
+            P.STAFF_FRAUD_VIEW,
+            P.SECRETARIAT_FRAUD_REVIEW,
         }
     ),
     roles.CITY: frozenset(
@@ -166,6 +172,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.CITY_HANDOVER_DECIDE,
             P.STAFF_DOCUMENTS_VIEW,
             P.CITY_DOCUMENTS_APPROVE,
+            P.STAFF_FRAUD_VIEW,
+            P.CITY_FRAUD_DECIDE,
         }
     ),
 }
