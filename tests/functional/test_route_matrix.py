@@ -124,6 +124,11 @@ ROUTES: dict[str, Gate | dict[str, Gate]] = {
         CALL_CENTRE, params=(("person_ref", "person_ref"),), query="inquiry={inquiry}"
     ),
     "api.staff.access_log": gate(SEC_CITY),
+    # The fraud watch (issue 15): the secretariat reviews, the city decides; both read. No case
+    # is open in the seed, so one case's pages answer 404 to those who pass.
+    "api.staff.fraud_cases": gate(SEC_CITY),
+    "api.staff.fraud_case": gate(SEC_CITY, ok=404, params=(("id", "999999"),)),
+    "api.staff.fraud_case_events": gate(SEC_CITY, params=(("id", "999999"),)),
     "api.documents": gate(STAFF, params=(("kind", "store_manual"),)),  # terms: anyone
     "api.staff.documents": gate(STAFF),
     "api.staff.store_manual_pdf": gate(STAFF),
@@ -219,6 +224,10 @@ ROUTES: dict[str, Gate | dict[str, Gate]] = {
     "secretariat.callcenter": gate(SEC_CITY),  # the call centre's reports (C-2, C-3)
     "secretariat.inquiry": gate(INQUIRY_READERS, params=(("id", "escalated"),)),
     "secretariat.access_log": gate(SEC_CITY),
+    "secretariat.fraud": gate(SEC_CITY),
+    "secretariat.fraud_scan": gate(C),
+    "secretariat.fraud_case": gate(SEC_CITY, ok=404, params=(("id", "999999"),)),
+    "secretariat.fraud_event": gate(C, params=(("id", "999999"),)),
     "secretariat.access_log_csv": gate(SEC_CITY),
     "secretariat.documents": gate(C),
     "secretariat.document_preview": gate(C),
@@ -257,6 +266,9 @@ ROUTES: dict[str, Gate | dict[str, Gate]] = {
     "city.transfer": gate(CITY, params=(("id", "transfer"),)),
     "city.transfer_decide": gate(CITY, params=(("id", "transfer"),)),
     "city.access_log": gate(SEC_CITY),
+    "city.fraud": gate(SEC_CITY),
+    "city.fraud_case": gate(SEC_CITY, ok=404, params=(("id", "999999"),)),
+    "city.fraud_event": gate(CITY, params=(("id", "999999"),)),
     "city.access_log_csv": gate(SEC_CITY),
     "city.documents": gate(CITY),
     "city.document_version": gate(CITY, params=(("kind", "store_manual"),)),
