@@ -107,6 +107,23 @@ def cmd_create_user(registry, args) -> int:
     return 0
 
 
+def cmd_reset_second_factor(registry, args) -> int:
+    """The way back when no secretariat operator can reset a lost phone on the web (recorded,
+    by the operating system's user)."""
+    from kariya.clock import make_clock
+    from kariya.staff import second_factor
+
+    with _session(registry) as db:
+        clock = make_clock(settings_of(registry), db)
+        try:
+            by = f"cli:{getpass.getuser()}"
+        except OSError:  # no name for this process's user
+            by = "cli"
+        second_factor.reset(db, clock, args.name, "", by, args.reason)
+    print(f"second factor of {args.name} reset (recorded as {by})")
+    return 0
+
+
 def cmd_tick(registry, args) -> int:
     from kariya.callcenter import reminders
     from kariya.clock import make_clock
@@ -135,6 +152,25 @@ def cmd_ledger_check(registry, args) -> int:
         report = ledger_check.check(db, campaign)
         print(report.text())
     return 0 if report.ok else 1
+
+
+def cmd_fraud_scan(registry, args) -> int:
+    from kariya.clock import make_clock
+    from kariya.fraud import reading, scan
+
+    with _session(registry) as db:
+        clock = make_clock(settings_of(registry), db)
+        result = scan.run(db, clock, settings_of(registry), actor="cli:fraud-scan")
+        if result.skipped:
+            print(result.skipped)
+            return 0
+        print(
+            f"{clock.now().isoformat()}: {len(result.opened)} case(s) opened, "
+            f"{len(result.extended)} given new evidence ({result.total_seconds} s)"
+        )
+        for case in result.opened:
+            print(f"  No.{case.id} {reading.subject_text(db, case)} {case.rule}: {case.summary}")
+    return 0
 
 
 def cmd_store_qr(registry, args) -> int:
@@ -233,6 +269,19 @@ def cmd_payouts(registry, args) -> int:
     return 0
 
 
+def cmd_drill(registry, args) -> int:
+    from kariya.audit import drill
+
+    report = drill.run(
+        registry["db.engine"].url,
+        into=args.into,
+        dump=Path(args.dump) if args.dump else None,
+        keep=args.keep,
+    )
+    print(report.text())
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kariya", description="Kariya e-coupon back office")
     parser.add_argument(
@@ -257,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="default: ask, or generate one")
     p.add_argument("name")
     p.set_defaults(func=cmd_create_user)
+    p = sub.add_parser(
+        "reset-second-factor", help="switch a staff account's second factor off (a lost phone)"
+    )
+    p.add_argument("name")
+    p.add_argument("--reason", required=True, help="why (recorded)")
+    p.set_defaults(func=cmd_reset_second_factor)
     p = sub.add_parser("store-qr", help="print the URL in a store's QR code (and write the image)")
     p.add_argument("code", help="store code")
     p.add_argument("--png", metavar="FILE", help="also write the QR code as a PNG image")
@@ -291,6 +346,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ledger", help="the coupon-funds ledger")
     lsub = p.add_subparsers(dest="ledger_command", required=True)
     lsub.add_parser("check", help="verify the money invariants").set_defaults(func=cmd_ledger_check)
+    p = sub.add_parser(
+        "drill", help="backup and restore drill: pg_dump, restore into a new database, compare"
+    )
+    p.add_argument("--into", metavar="NAME", help="the new database (default: <name>_drill)")
+    p.add_argument("--dump", metavar="FILE", help="keep the dump there (default: a temp file)")
+    p.add_argument("--keep", action="store_true", help="keep the restored database")
+    p.set_defaults(func=cmd_drill)
+    p = sub.add_parser("fraud", help="the fraud watch (issue 15)")
+    fsub = p.add_subparsers(dest="fraud_command", required=True)
+    fsub.add_parser(
+        "scan", help="run the fraud rules over the uses up to now; print the cases opened"
+    ).set_defaults(func=cmd_fraud_scan)
     from kariya.reports import cli as reports_cli
 
     reports_cli.add_commands(sub)  # export, report, handover, erasure

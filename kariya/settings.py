@@ -25,6 +25,7 @@ from pyramid.exceptions import ConfigurationError
 from pyramid.registry import Registry
 
 from kariya import typed_ini
+from kariya.thresholds import Fraud, Privacy
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -42,11 +43,13 @@ ENV_OVERRIDES = {
     "KARIYA_LINE_SIMULATOR": "kariya.line.simulator",
     "KARIYA_LINE_CHANNEL_ID": "kariya.line.channel_id",
     "KARIYA_LINE_CHANNEL_SECRET": "kariya.line.channel_secret",
+    "KARIYA_TOTP_KEY": "kariya.staff.totp_key",
     "KARIYA_SMTP_HOST": "kariya.smtp.host",
     "KARIYA_SMTP_PORT": "kariya.smtp.port",
     "KARIYA_SMTP_USERNAME": "kariya.smtp.username",
     "KARIYA_SMTP_PASSWORD": "kariya.smtp.password",
-    "KARIYA_WITHDRAWAL_KEY": "kariya.residents.withdrawal_key",
+    "KARIYA_WITHDRAWAL_KEY": "kariya.privacy.withdrawal_key",
+    "KARIYA_TILL_SECRET": "kariya.till.secret",
 }
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -142,6 +145,19 @@ class Login:
 
 
 @dataclasses.dataclass(frozen=True)
+class Staff:
+    """The staff's second factor (TOTP, kariya/staff/second_factor.py): required of city and
+    secretariat accounts where `require_totp` (production refuses it off); `totp_key` encrypts
+    the stored secrets (empty: a key derived from the session secret)."""
+
+    PREFIX: ClassVar[str] = "kariya.staff."
+
+    require_totp: bool = False
+    totp_key: str = dataclasses.field(default="", repr=False)
+    totp_issuer: str = "刈谷市電子割引券"
+
+
+@dataclasses.dataclass(frozen=True)
 class Settlement:
     PREFIX: ClassVar[str] = "kariya.settlement."
 
@@ -185,6 +201,19 @@ class Acquisition:
 
 
 @dataclasses.dataclass(frozen=True)
+class Till:
+    """At the till (kariya/redemptions/till.py): the key of the stores' codes of the day and of
+    their staff PINs' hashes (empty: derived from the session secret, so a new session secret
+    changes the codes and voids every PIN; set its own to keep them apart), and how many wrong
+    PINs lock a store's QR for a resident until the end of the day."""
+
+    PREFIX: ClassVar[str] = "kariya.till."
+
+    secret: str = dataclasses.field(default="", repr=False)
+    max_pin_failures: int = 3
+
+
+@dataclasses.dataclass(frozen=True)
 class Smtp:
     """Mail to stores (S-4). No host: mail waits in the outbox. Development and the tests point
     this at a local SMTP server (kariya mail-sink, or aiosmtpd in the tests)."""
@@ -224,29 +253,6 @@ class Reports:
 
 
 @dataclasses.dataclass(frozen=True)
-class Residents:
-    """Withdrawal (DESIGN §5.1 `DELETE /api/v1/me`, kariya/residents/withdrawal.py): a withdrawn
-    resident's LINE user id is kept only as HMAC-SHA256 under this key, so that the account
-    cannot acquire twice in a round by withdrawing and returning. Production needs a random key
-    of its own (KARIYA_WITHDRAWAL_KEY), kept for the whole campaign: a new key forgets who
-    withdrew. Empty elsewhere: derived from the session secret."""
-
-    PREFIX: ClassVar[str] = "kariya.residents."
-
-    withdrawal_key: str = dataclasses.field(default="", repr=False)
-
-
-@dataclasses.dataclass(frozen=True)
-class Retention:
-    """What the erasure after the hand-over (kariya/reports/retention.py) keeps: access
-    records younger than this many days stay (`kariya erasure execute --before` overrides)."""
-
-    PREFIX: ClassVar[str] = "kariya.retention."
-
-    access_log_days: int = 365
-
-
-@dataclasses.dataclass(frozen=True)
 class Celery:
     PREFIX: ClassVar[str] = "celery."
 
@@ -277,15 +283,17 @@ class Settings:
     line: Line = dataclasses.field(default_factory=Line)
     callcenter: Callcenter = dataclasses.field(default_factory=Callcenter)
     login: Login = dataclasses.field(default_factory=Login)
+    staff: Staff = dataclasses.field(default_factory=Staff)
     settlement: Settlement = dataclasses.field(default_factory=Settlement)
     zengin: Zengin = dataclasses.field(default_factory=Zengin)
     adjustments: Adjustments = dataclasses.field(default_factory=Adjustments)
     acquisition: Acquisition = dataclasses.field(default_factory=Acquisition)
+    till: Till = dataclasses.field(default_factory=Till)
     smtp: Smtp = dataclasses.field(default_factory=Smtp)
     mail_sink: MailSink = dataclasses.field(default_factory=MailSink)
     reports: Reports = dataclasses.field(default_factory=Reports)
-    residents: Residents = dataclasses.field(default_factory=Residents)
-    retention: Retention = dataclasses.field(default_factory=Retention)
+    privacy: Privacy = dataclasses.field(default_factory=Privacy)  # kariya/thresholds.py
+    fraud: Fraud = dataclasses.field(default_factory=Fraud)  # kariya/thresholds.py
     celery: Celery = dataclasses.field(default_factory=Celery)
     # The effective ini mapping, for code that takes one (the libraries' own keys, and modules
     # that have not moved to the typed attributes yet). Read settings through the fields.
@@ -434,8 +442,8 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
         except ValueError:
             raise ConfigurationError(f"kariya.trusted_proxies: {entry!r} is no address") from None
     _check_callcenter(s.callcenter)
-    if s.retention.access_log_days < 0:
-        raise ConfigurationError("kariya.retention.access_log_days must not be negative")
+    if s.till.max_pin_failures < 1:
+        raise ConfigurationError("kariya.till.max_pin_failures must be at least 1")
     secret = s.session_secret
     if not s.is_production:
         if not secret:
@@ -459,14 +467,11 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
             "least 32 characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             " (set KARIYA_SESSION_SECRET)"
         )
-    key = s.residents.withdrawal_key
-    weakness = secret_strength_problem(key)
-    if weakness or key == secret:
-        problems.append(
-            f"kariya.residents.withdrawal_key is too weak ({weakness or 'it is the session secret'})"
-            ": it must be a random value of its own, kept for the whole campaign "
-            "(set KARIYA_WITHDRAWAL_KEY)"
-        )
+    problems += s.privacy.production_problems(secret)
+    if not s.staff.require_totp:
+        problems.append("kariya.staff.require_totp must be true (city and secretariat accounts)")
+    if s.staff.totp_key and (weakness := secret_strength_problem(s.staff.totp_key)):
+        problems.append(f"kariya.staff.totp_key is too weak ({weakness}; set KARIYA_TOTP_KEY)")
     if not s.redis_url:
         problems.append("kariya.redis_url must be set (the sessions live in Redis)")
     if not s.public_url.startswith("https://"):
@@ -477,6 +482,11 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
         problems.append(
             "kariya.line.channel_id and kariya.line.channel_secret must be set "
             "(set KARIYA_LINE_CHANNEL_ID and KARIYA_LINE_CHANNEL_SECRET)"
+        )
+    till_weakness = s.till.secret and secret_strength_problem(s.till.secret)
+    if till_weakness:
+        problems.append(
+            f"kariya.till.secret is too weak ({till_weakness}) (set KARIYA_TILL_SECRET)"
         )
     if problems:
         raise ConfigurationError("production.ini refuses to start: " + "; ".join(problems))

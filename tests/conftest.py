@@ -38,9 +38,11 @@ BASE_SETTINGS = {
     # The URL the tests address the app by (absolute URLs come from it, never from Host).
     "kariya.public_url": "http://localhost",
     "kariya.session_secret": "test-session-secret-not-for-production",
-    "kariya.residents.withdrawal_key": WITHDRAWAL_KEY,
+    "kariya.privacy.withdrawal_key": WITHDRAWAL_KEY,
     "kariya.clock": "settable",
     "kariya.line.simulator": "true",
+    # The second factor only where a test switches it on (tests/functional/test_staff_totp.py).
+    "kariya.staff.require_totp": "false",
     "celery.broker_url": BROKER_URL,
     "celery.always_eager": "true",
     "kariya.zengin.remitter_code": "1234567890",
@@ -143,6 +145,33 @@ def db(session_factory):
     yield session
     session.rollback()
     session.close()
+
+
+@pytest.fixture(scope="session")
+def fraud_campaign():
+    """The normal full-size campaign of tests/fraudgen.py (600 stores, 20,000 residents, three
+    weeks of uses) in a database of its own, built once per run: (engine, Generated)."""
+    from tests import fraudgen
+
+    target = make_url(DATABASE_URL)
+    engine, generated = fraudgen.database(target.set(database=f"{target.database}_fraudgen"))
+    yield engine, generated
+    engine.dispose()
+
+
+@pytest.fixture
+def fraud_db(fraud_campaign):
+    """A session on the generated campaign whose every change (a planted pattern, the cases a
+    scan opens) is rolled back after the test."""
+    from sqlalchemy.orm import Session
+
+    engine, _generated = fraud_campaign
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        session = Session(bind=connection, join_transaction_mode="create_savepoint")
+        yield session
+        session.close()
+        transaction.rollback()
 
 
 @pytest.fixture

@@ -177,7 +177,7 @@ def write_cli_ini(tmp_path, **extra: str) -> str:
         "use = egg:kariya",
         f"sqlalchemy.url = {DATABASE_URL}",
         "kariya.session_secret = test-session-secret",
-        f"kariya.residents.withdrawal_key = {WITHDRAWAL_KEY}",
+        f"kariya.privacy.withdrawal_key = {WITHDRAWAL_KEY}",
         "kariya.clock = settable",
         "celery.always_eager = true",
     ] + [f"{key} = {value}" for key, value in extra.items()]

@@ -1,7 +1,7 @@
 """withdrawal: a withdrawn resident's time and keyed LINE id hash, a returning account's link
 
 Revision ID: b29ac6ff43fc
-Revises: c4e1a9d27b35
+Revises: e7b3d91c5a28
 Create Date: 2026-12-03 10:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import kariya.models.types
 
 
 revision = 'b29ac6ff43fc'
-down_revision = 'c4e1a9d27b35'
+down_revision = 'e7b3d91c5a28'
 branch_labels = None
 depends_on = None
 

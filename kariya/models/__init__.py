@@ -10,6 +10,7 @@ from kariya.campaign.models import Campaign, Round
 from kariya.clock import ClockSetting
 from kariya.coupons.models import Acquisition, Coupon
 from kariya.documents.models import Document, DocumentVersion, TermsConsent
+from kariya.fraud.models import FraudCase, FraudEvidence
 from kariya.ledger.models import LedgerEntry, LedgerPosting
 from kariya.mail.models import OutboundMail
 from kariya.materials.models import MaterialJob, MaterialJobChunk
@@ -18,10 +19,11 @@ from kariya.payouts.models import (
     BankChangeRequest,
     PayoutAdjustment,
     PayoutBatch,
+    PayoutHold,
     PayoutItem,
     PayoutLine,
 )
-from kariya.redemptions.models import Redemption, StoreUse
+from kariya.redemptions.models import Redemption, StoreUse, TillLock
 from kariya.reports.models import (
     DashboardSnapshot,
     ErasureRequest,
@@ -30,7 +32,13 @@ from kariya.reports.models import (
     StatusReport,
 )
 from kariya.residents.models import IdempotencyRecord, Person
-from kariya.staff.models import LoginAttempt, LoginUnlock, StaffUser
+from kariya.staff.models import (
+    LoginAttempt,
+    LoginUnlock,
+    RecoveryCode,
+    SecondFactorReset,
+    StaffUser,
+)
 from kariya.stores.importer.models import UploadedFile
 from kariya.stores.models import Store, StoreNotice, StoreNoticeRead
 from workflows.binding import TransitionRecord
@@ -49,6 +57,8 @@ __all__ = [
     "ErasureRequest",
     "ExportJob",
     "ExportJobChunk",
+    "FraudCase",
+    "FraudEvidence",
     "Document",
     "DocumentVersion",
     "IdempotencyRecord",
@@ -64,12 +74,15 @@ __all__ = [
     "OutboundMail",
     "PayoutAdjustment",
     "PayoutBatch",
+    "PayoutHold",
     "PayoutItem",
     "PayoutLine",
     "Person",
     "PersonTransfer",
+    "RecoveryCode",
     "Redemption",
     "Round",
+    "SecondFactorReset",
     "StaffUser",
     "StatusReport",
     "Store",
@@ -77,6 +90,7 @@ __all__ = [
     "StoreNoticeRead",
     "StoreUse",
     "TermsConsent",
+    "TillLock",
     "TransitionRecord",
     "UploadedFile",
 ]

@@ -16,7 +16,7 @@ ERASURE); `execute` here runs the approved erasure once:
 - DELETED, whole records: the replay records (first answers), the uploaded files, the contents
   of the exports and of the hand-over ZIP stored for download (the city has it: the request
   names its SHA-256), and the access records older than the retention period
-  (`kariya.retention.access_log_days`, or `--before`).
+  (`kariya.privacy.access_log_days`, or `--before`).
 
 The proof (stored in the request with its SHA-256, printed by the command) lists what each
 entry erased, then re-runs one check query per personal column (printed as SQL, to be run
@@ -54,7 +54,13 @@ from kariya.errors import Conflict
 from kariya.ledger.models import LedgerEntry, LedgerPosting
 from kariya.mail.models import OutboundMail
 from kariya.orm import Base
-from kariya.payouts.models import PayoutAdjustment, PayoutBatch, PayoutItem, PayoutLine
+from kariya.payouts.models import (
+    PayoutAdjustment,
+    PayoutBatch,
+    PayoutHold,
+    PayoutItem,
+    PayoutLine,
+)
 from kariya.redemptions.models import Redemption, StoreUse
 from kariya.reports.models import ErasureRequest, ExportJob, ExportJobChunk
 from kariya.residents.models import IdempotencyRecord, Person
@@ -163,6 +169,7 @@ MONEY = (
     PayoutLine,
     PayoutItem,
     PayoutAdjustment,
+    PayoutHold,
 )
 
 FILE_ERASED = "個人情報の消去のため、ファイルの中身を削除しました。"
@@ -180,7 +187,7 @@ def _deletions(cutoff: dt.datetime) -> tuple[tuple[str, type, ColumnElement[bool
 
 def cutoff_of(settings: Settings, now: dt.datetime, before: dt.datetime | None = None):
     """Access records before this instant go: `before`, or the retention period before now."""
-    return before or now - dt.timedelta(days=settings.retention.access_log_days)
+    return before or now - dt.timedelta(days=settings.privacy.access_log_days)
 
 
 def remaining(db: Session, cutoff: dt.datetime) -> list[tuple[str, str, int]]:

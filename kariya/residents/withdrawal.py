@@ -3,7 +3,7 @@
 What goes: the display name, the profile answers (age band, area), the legacy terms label, the
 replay records (their first answers), and the LINE user id, which is replaced by
 `withdrawn:<ref>` and kept only as `line_hash`, HMAC-SHA256 under the key of the settings
-(`kariya.residents.withdrawal_key`): without the key the hash says nothing, and it is not the
+(`kariya.privacy.withdrawal_key`): without the key the hash says nothing, and it is not the
 SHA-256 of the id, which anyone could compute from a known id.
 
 What stays, pseudonymous (known by `ref` only): the acquisitions, coupons, uses, store counters,
@@ -39,7 +39,7 @@ WITHDRAWN_PREFIX = "withdrawn:"
 ERASED_PREFIX = "erased:"  # the erasure after the hand-over (kariya.reports.retention)
 # What a LINE user id column holds once the id is gone; never a LINE id (those start with U).
 PLACEHOLDERS = (WITHDRAWN_PREFIX, ERASED_PREFIX)
-_DERIVED = b"kariya.residents.withdrawal_key"
+_DERIVED = b"kariya.privacy.withdrawal_key"
 
 
 class Withdrawn(DomainError):
@@ -55,7 +55,7 @@ class Withdrawn(DomainError):
 def hash_key(settings: Settings) -> bytes:
     """The key of the LINE ids' hashes: the setting, or (outside production, where it may be
     empty) one derived from the session secret."""
-    key = settings.residents.withdrawal_key
+    key = settings.privacy.withdrawal_key
     if key:
         return key.encode("utf-8")
     return hmac.new(settings.session_secret.encode("utf-8"), _DERIVED, hashlib.sha256).digest()

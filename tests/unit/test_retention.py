@@ -27,6 +27,9 @@ NOT_PERSONAL = {
         "inquiry_event": {"role", "event", "from_state", "to_state", "manual_section"},
         "access_record": {"role", "action"},
         "person_transfer": {"state", "moved"},
+        "login_attempt": {"step"},
+        "fraud_case": {"rule", "subject", "state"},  # subject: "store:12" or "person:34"
+        "fraud_evidence": {"key"},
         "idempotency_record": {"key", "request_hash", "body"},  # deleted whole
         "uploaded_file": {"token", "purpose", "filename", "sha256", "content"},  # deleted whole
         "export_job_chunk": {"data"},  # deleted whole
@@ -42,9 +45,18 @@ NOT_PERSONAL = {
         "access_record": {"subject"},  # a person_ref or an export's kind
         "redemption": {"confirmation_code"},
     },
+    # Credentials (hashed or encrypted): not data about a person.
+    "credentials": {
+        "staff_user": {"password_hash", "totp_secret"},
+        "staff_recovery_code": {"code_hash"},
+        "store": {"qr_token", "till_pin_hash"},
+    },
     # Who did what: staff by username (accountability for money, approvals and looks).
     "accountability": {
-        "staff_user": {"username", "role", "password_hash"},
+        "staff_user": {"username", "role"},
+        "second_factor_reset": {"username", "reset_by", "reason"},
+        "store": {"till_pin_set_by"},
+        "fraud_case": {"decided_by"},
         "login_attempt": {"username"},
         "login_unlock": {"username", "unlocked_by", "reason"},
         "access_record": {"actor"},
@@ -92,6 +104,9 @@ NOT_PERSONAL = {
             "account_holder_kana",
         },
         "payout_adjustment": {"reason", "state", "proposed_by", "decided_by", "decision_reason"},
+        "payout_hold": {"source", "reason", "placed_by", "released_by"},
+        # The fraud watch's evidence for holding or adjusting a store's payments (by ref).
+        "fraud_case": {"figures", "summary"},
         "bank_change_request": {
             "bank_code",
             "branch_code",
@@ -119,7 +134,6 @@ NOT_PERSONAL = {
             "hours",
             "search_text",
             "state",
-            "qr_token",
             "bank_code",
             "branch_code",
             "account_type",

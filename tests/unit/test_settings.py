@@ -11,7 +11,7 @@ from kariya import settings as kariya_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_SECRET = "k3Jd9sPq0vXz7LmN2bR5tY8wQ1eA4cF6"
-GOOD_KEY = "Wq8zR2mT5vB9xN1cL4kJ7hG3fD6sA0pE"  # kariya.residents.withdrawal_key
+GOOD_KEY = "Wq8zR2mT5vB9xN1cL4kJ7hG3fD6sA0pE"  # kariya.privacy.withdrawal_key
 
 
 def production(**overrides):
@@ -40,7 +40,7 @@ def test_production_starts_with_a_real_secret_from_the_environment():
         },
     )
     assert merged["kariya.session_secret"] == GOOD_SECRET
-    assert kariya_settings.settings_of(merged).residents.withdrawal_key == GOOD_KEY
+    assert kariya_settings.settings_of(merged).privacy.withdrawal_key == GOOD_KEY
     assert merged["kariya.line.channel_secret"] == "a" * 32
     assert merged["kariya.line.redirect_uri"] == "https://coupon.example.jp/login/line/callback"
 
@@ -151,6 +151,7 @@ def test_environment_overrides_reach_the_typed_settings():
         ("kariya.settlement.cutoffs", "15;30", "kariya.settlement.cutoffs must be integers"),
         ("kariya.line.timeout_seconds", "ten", "kariya.line.timeout_seconds must be a number"),
         ("kariya.session_secure", "yes please", "kariya.session_secure must be true or false"),
+        ("kariya.privacy.access_log_days", "-1", "kariya.privacy.access_log_days must not be"),
     ],
 )
 def test_a_bad_value_refuses_to_start_with_its_key(key, value, message):
@@ -190,7 +191,7 @@ def test_secrets_are_not_in_the_settings_repr():
             "kariya.session_secret": "s3cr3t-session",
             "kariya.smtp.password": "s3cr3t-smtp",
             "kariya.line.channel_secret": "s3cr3t-line",
-            "kariya.residents.withdrawal_key": "s3cr3t-withdrawal",
+            "kariya.privacy.withdrawal_key": "s3cr3t-withdrawal",
         }
     )
     assert "s3cr3t" not in repr(typed)

@@ -1,8 +1,10 @@
 """Using coupons at a store: the scanned QR, and the use itself (I-5..I-7)."""
 
+import json
+
 from pyramid.view import view_config
 
-from kariya.redemptions import uses
+from kariya.redemptions import till, uses
 from kariya.security import P
 from views.api.support import idempotent, json_body, resident_id
 
@@ -11,7 +13,13 @@ from views.api.support import idempotent, json_body, resident_id
     route_name="api.qr", request_method="GET", renderer="json", permission=P.RESIDENT_COUPONS_USE
 )
 def qr(request):
-    return uses.preview(request.db, request.clock, resident_id(request), request.matchdict["token"])
+    return uses.preview(
+        request.db,
+        request.clock,
+        resident_id(request),
+        request.matchdict["token"],
+        till.of(request.kariya_settings),
+    )
 
 
 @view_config(
@@ -23,6 +31,8 @@ def qr(request):
 def redeem(request):
     body = json_body(request)
     person_id = resident_id(request)
+    # The PIN stays out of the Idempotency-Key's stored hash (10,000 tries would recover it).
+    rest = json.dumps({k: v for k, v in body.items() if k != "pin"}, sort_keys=True)
     return idempotent(
         request,
         person_id,
@@ -33,5 +43,8 @@ def redeem(request):
             str(body.get("store_token", "")),
             body.get("coupons"),
             body.get("bill_amount"),
+            pin=body.get("pin"),
+            till=till.of(request.kariya_settings),
         ),
+        fingerprint=rest.encode(),
     )
