@@ -11,7 +11,7 @@ from pyramid.exceptions import ConfigurationError
 from kariya import settings as kariya_settings
 from kariya.security.http import ClientAddress, content_security_policy
 from kariya.security.sessions import MemoryStore
-from tests.unit.test_settings import GOOD_KEY, GOOD_SECRET, LINE_CHANNEL, production
+from tests.unit.test_settings import GOOD_SECRET, LINE_CHANNEL, production
 
 PROXIES = ClientAddress(("10.0.0.1", "10.1.0.0/16"))
 
@@ -76,8 +76,7 @@ def test_production_refuses_a_weak_secret(secret):
 
 @pytest.mark.parametrize("secret", [GOOD_SECRET, secrets.token_urlsafe(48), secrets.token_hex(32)])
 def test_production_accepts_a_random_secret(secret):
-    environ = {"KARIYA_SESSION_SECRET": secret, "KARIYA_WITHDRAWAL_KEY": GOOD_KEY, **LINE_CHANNEL}
-    kariya_settings.load(production(), environ=environ)
+    kariya_settings.load(production(), environ={"KARIYA_SESSION_SECRET": secret, **LINE_CHANNEL})
 
 
 @pytest.mark.parametrize(
