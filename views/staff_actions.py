@@ -97,9 +97,18 @@ def staff_actions_tween_factory(handler, registry):
         return getattr(request, "exc_info", None) is None
 
     def after_commit(ok: bool, entry: actions.Entry) -> None:
+        """The commit failed: the action and its entry are rolled back, and the client gets
+        the error page (500); the log says so, apart."""
         if not ok:
-            aborted = dataclasses.replace(entry, outcome=actions.ABORTED)
-            actions.record_apart(session_factory, aborted, settings=settings)
+            failed = dataclasses.replace(
+                entry,
+                status=500,
+                outcome=actions.ABORTED,
+                detail=actions.COMMIT_FAILED,
+                transition_ids=(),
+                transitions=0,
+            )
+            actions.record_apart(session_factory, failed, settings=settings)
 
     def staff_actions_tween(request):
         if request.method not in UNSAFE:

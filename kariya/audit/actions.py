@@ -47,6 +47,7 @@ from workflows.binding import label as state_label
 log = logging.getLogger(__name__)
 
 DONE, REFUSED, ERROR, ABORTED = "done", "refused", "error", "aborted"
+COMMIT_FAILED = "COMMIT_FAILED"  # the detail of an action whose commit failed
 LINKED_IDS = 8  # transition record ids kept per entry (with the count of all of them)
 _WORD = re.compile(r"[\s=\x00-\x1f\x7f\ud800-\udfff]+")  # what may not be inside a word
 _UNFIT = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
