@@ -7,8 +7,8 @@ staff session (and every login attempt), after the view:
   written into it, linked to the transition records it wrote; should the commit still fail, an
   after-commit hook writes the entry apart as `aborted`;
 - else (a refusal, an error, a doomed transaction): the entry is written apart, in a short
-  transaction of its own, unless pyramid_retry is about to try the request again (the next
-  attempt writes it).
+  transaction of its own once the request's has been rolled back (an after-abort hook), unless
+  pyramid_retry is about to try the request again (the next attempt writes it).
 The address is the one kariya.security.http derived (REMOTE_ADDR, from our proxies only).
 A view adds what its route does not say with `note` (the account a login or an unlock named).
 """
@@ -129,7 +129,13 @@ def staff_actions_tween_factory(handler, registry):
             entry = _entry(request, identity, response, action, committed=False)
             clock = request.__dict__.get("clock")  # the request's, if it read one
             now = clock.now() if clock is not None else None
-            actions.record_apart(session_factory, entry, settings=settings, now=now)
+            # After pyramid_tm's abort has given the request's connection back to the pool,
+            # so that a refusal holds one connection at a time.
+            request.tm.get().addAfterAbortHook(
+                actions.record_apart,
+                args=(session_factory, entry),
+                kws=dict(settings=settings, now=now),
+            )
             return response
         entry = _entry(request, identity, response, action, committed=True)
         entry = actions.linking(entry, written(request.db))
@@ -138,13 +144,13 @@ def staff_actions_tween_factory(handler, registry):
         except Exception:  # the action must not commit without its entry
             log.exception("could not write the staff action", extra={"action": action})
             request.tm.doom()
-            failed = request.invoke_exception_view(sys.exc_info())
-            actions.record_apart(
-                session_factory,
-                dataclasses.replace(entry, status=500, outcome=actions.ERROR),
-                settings=settings,
+            failed = dataclasses.replace(
+                entry, status=500, outcome=actions.ERROR, transition_ids=(), transitions=0
             )
-            return failed
+            request.tm.get().addAfterAbortHook(
+                actions.record_apart, args=(session_factory, failed), kws=dict(settings=settings)
+            )
+            return request.invoke_exception_view(sys.exc_info())
         request.tm.get().addAfterCommitHook(after_commit, args=(entry,))
         return response
 

@@ -134,4 +134,4 @@ def label(action: str) -> str:
 
 def is_action(action: str) -> bool:
     """Whether an unsafe request to this route is an action the log keeps."""
-    return action not in NOT_ACTIONS and not action.startswith(DEV_PREFIX)
+    return action not in NOT_ACTIONS and not action.startswith((DEV_PREFIX, "__"))  # __static/

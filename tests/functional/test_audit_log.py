@@ -170,6 +170,55 @@ def test_an_action_whose_commit_fails_leaves_no_done_entry(
     assert entry.transition_ids == "" and entry.transitions == 0
 
 
+@pytest.fixture
+def done_entries_fail(engine, db):
+    """The log refuses to take a "done" approval: the entry cannot be written with it."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                """CREATE FUNCTION test_refuse_entry() RETURNS trigger AS $$
+                BEGIN
+                    IF NEW.outcome = 'done' AND NEW.action = 'city.payout_action.approve'
+                    THEN RAISE EXCEPTION 'the log is full'; END IF;
+                    RETURN NEW;
+                END; $$ LANGUAGE plpgsql"""
+            )
+        )
+        conn.execute(
+            sa.text(
+                "CREATE TRIGGER test_refuse_entry BEFORE INSERT ON staff_action"
+                " FOR EACH ROW EXECUTE FUNCTION test_refuse_entry()"
+            )
+        )
+    yield
+    db.rollback()
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TRIGGER test_refuse_entry ON staff_action"))
+        conn.execute(sa.text("DROP FUNCTION test_refuse_entry()"))
+
+
+def test_an_action_whose_entry_cannot_be_written_does_not_happen(
+    testapp,
+    db,
+    spent,  # noqa: F811
+    done_entries_fail,
+):
+    """No action commits without its entry: the approval is rolled back, the city sees the
+    error page, and the failure is logged apart."""
+    secretariat = staff_client(testapp, db, "secretariat", "sec1", "10.0.0.5")
+    city = staff_client(testapp, db, "city", "city1", "10.0.0.7")
+    post(secretariat, "/secretariat/payouts", "/secretariat/payouts/build")
+    batch = db.scalar(select(PayoutBatch))
+    post(secretariat, f"/secretariat/payouts/{batch.id}", f"/secretariat/payouts/{batch.id}/submit")
+    failed = post(
+        city, f"/city/payouts/{batch.id}", f"/city/payouts/{batch.id}/approve", status=500
+    )
+    assert "エラーが発生しました" in failed.text
+    db.expire_all()
+    assert db.get(PayoutBatch, batch.id).state == "submitted"
+    assert [summary(e)[4:6] for e in logged(db, "city.payout_action.approve")] == [(500, "error")]
+
+
 def test_a_document_event_is_logged_with_its_kind_and_version(testapp, db):
     """C-4: the secretariat's new version and its submission, the city's approval, and the
     refusals (an agent approving, approving twice) with the document's kind and version."""
