@@ -370,6 +370,10 @@ def test_only_the_city_and_the_secretariat_read_the_log(testapp, db):
             "/api/v1/staff/audit-log",
         ):
             browser.get(path, status=403)
+        if role == "store":  # store staff's actions are logged too: a void of a use not theirs
+            post(browser, "/store/", "/store/redemptions/999999/void", status=404)
+    (void,) = logged(db, "store.void")
+    assert summary(void)[:6] == ("staff:store1", "store", "10.0.0.8", "id=999999", 404, "refused")
     for role, username in (("city", "city1"), ("secretariat", "sec1")):
         browser = staff_client(testapp, db, role, username, "10.0.0.3")
         assert "職員の操作記録" in browser.get(f"/{role}/staff-actions").text
@@ -379,11 +383,12 @@ def test_only_the_city_and_the_secretariat_read_the_log(testapp, db):
         ]
         assert entries[0]["address"] == "10.0.0.9" and entries[0]["record"] == "account=cc1"
     everything = browser.get("/api/v1/staff/audit-log").json["entries"]
-    assert [e["actor"] for e in everything] == [
-        "staff:cc1",
-        "staff:store1",
-        "staff:city1",
-        "staff:sec1",
+    assert [(e["actor"], e["action"]) for e in everything] == [
+        ("staff:cc1", "login"),
+        ("staff:store1", "login"),
+        ("staff:store1", "store.void"),
+        ("staff:city1", "login"),
+        ("staff:sec1", "login"),
     ]
     later = everything[-1]["at"]
     assert browser.get("/api/v1/staff/audit-log", {"since": later}).json["entries"] == [
