@@ -33,7 +33,8 @@ from workflows.binding import written
 log = logging.getLogger(__name__)
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-SIGN_IN = frozenset({"login"})  # recorded without a staff session too
+# Recorded without a staff session too: the password, and the half login's second step.
+SIGN_IN = frozenset({"login", "login.code", "staff.second_factor"})
 NOTE = "kariya.staff_action"
 
 

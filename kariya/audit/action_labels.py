@@ -12,6 +12,9 @@ LABELS: dict[str, str] = {
     # signing in
     "login": "ログイン",
     "logout": "ログアウト",
+    "login.code": "ログイン(2段階認証のコード)",
+    "staff.second_factor": "2段階認証の設定",
+    "secretariat.second_factor_reset": "2段階認証のリセット",
     "secretariat.login_unlock": "ログイン制限の解除",
     # the city
     "city.halt": "配布の停止",
@@ -65,6 +68,8 @@ LABELS: dict[str, str] = {
     "store.notice_read": "お知らせの確認",
     "store.bank": "振込先口座の変更申請",
     "store.bank_withdraw": "振込先口座の変更申請の取り下げ",
+    "store.till": "お店の暗証番号の設定・変更",
+    "store.till_off": "お店の暗証番号の入力の取りやめ",
     # the staff JSON API
     "api.staff.inquiries": "お問い合わせの受付(API)",
     "api.staff.inquiry_events": "お問い合わせの状態の変更(API)",
@@ -80,6 +85,7 @@ LABELS: dict[str, str] = {
     # the commands (kariya.audit.commands)
     "cli.load-campaign": "キャンペーンの登録(コマンド)",
     "cli.create-user": "職員アカウントの作成(コマンド)",
+    "cli.reset-second-factor": "2段階認証のリセット(コマンド)",
     "cli.import-stores": "店舗一覧の取り込み(コマンド)",
     "cli.demo": "デモデータの登録(コマンド)",
     "cli.payouts.build": "支払バッチの作成(コマンド)",

@@ -20,6 +20,7 @@ from kariya.audit.action_labels import LABELS, is_action
 from kariya.models import Inquiry, PayoutBatch, StaffAction, TransitionRecord
 from tests.functional.test_payouts import spent  # noqa: F401 (a fixture)
 from tests.functional.test_security import proxied_app  # noqa: F401 (a fixture)
+from tests.functional.test_staff_totp import enrolled, phone, second_step  # noqa: F401
 from tests.helpers import (
     PASSWORD,
     csrf_from,
@@ -318,6 +319,36 @@ def test_logins_an_unlock_and_a_logout_are_logged_without_passwords(testapp, db)
         status=422,
     )
     assert summary(logged(db, "secretariat.login_unlock")[-1])[4:6] == (422, "refused")
+
+
+def test_the_second_factor_steps_are_logged_with_the_half_logins_account(
+    testapp,
+    db,
+    phone,  # noqa: F811
+):
+    """The enrolment, the password step that leads to the code, a wrong code and the right
+    one: each with the account it belongs to, though a half login has no staff session; the
+    codes themselves are never kept."""
+    make_user(db, "city", username="city")
+    enrolled(testapp, phone)
+    login_staff(testapp, "city")
+    wrong = phone.wrong()
+    second_step(testapp, wrong)
+    right = phone.code()
+    assert second_step(testapp, right).status_code == 302
+
+    (enrolment,) = logged(db, "staff.second_factor")
+    assert summary(enrolment)[:6] == ("staff:city", "city", "10.0.0.1", "account=city", 200, "done")
+    assert [summary(e)[5:] for e in logged(db, "login")] == [
+        ("done", ""),
+        ("done", "SECOND_FACTOR_NEXT"),
+    ]
+    assert [summary(e) for e in logged(db, "login.code")] == [
+        ("staff:city", "city", "10.0.0.1", "account=city", 200, "refused", "CODE_REFUSED"),
+        ("staff:city", "city", "10.0.0.1", "account=city", 302, "done", ""),
+    ]
+    every_text = " ".join(" ".join(str(v) for v in summary(e)) for e in logged(db))
+    assert wrong not in every_text and right not in every_text
 
 
 def test_a_doomed_action_is_logged_as_aborted_and_writes_nothing(testapp, db):

@@ -88,6 +88,7 @@ def second_factors(request):
 def second_factor_reset(request):
     username = request.POST.get("username", "")
     reason = request.POST.get("reason", "")
+    note(request, record={"account": username.strip()})  # the account, never the reason
     identity = request.identity
     try:
         second_factor.reset(
