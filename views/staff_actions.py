@@ -35,13 +35,13 @@ log = logging.getLogger(__name__)
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Recorded without a staff session too: the password, and the half login's second step.
 SIGN_IN = frozenset({"login", "login.code", "staff.second_factor"})
-NOTE = "kariya.staff_action"
+NOTE = "_staff_action_note"  # on the request: a retried request starts without it
 
 
 def note(request, *, record: dict | None = None, **fields) -> None:
     """What the view knows and the route does not: more of the `record` (`{"account": "city"}`),
     or the `actor`, `role`, `outcome` or `detail` of the entry. Never a password or a body."""
-    noted = request.environ.setdefault(NOTE, {})
+    noted = request.__dict__.setdefault(NOTE, {})
     noted.setdefault("record", {}).update(record or {})
     noted.update(fields)
 
@@ -65,7 +65,7 @@ def _code(exc) -> str:
 
 
 def _entry(request, identity, response, action: str, committed: bool) -> actions.Entry:
-    noted = request.environ.get(NOTE, {})
+    noted = request.__dict__.get(NOTE, {})
     matched = {k: v for k, v in (request.matchdict or {}).items() if k != "action"}
     status = response.status_int
     return actions.Entry(

@@ -153,8 +153,8 @@ def record_apart(
 @dataclasses.dataclass(frozen=True)
 class Filters:
     """What the city narrows the log to: an account (`city1` or `staff:city1`), an action (its
-    name, or the name before its `.approve`), a time range [since, until), a record (a word
-    `key=value`, or a value alone: `12` finds id=12), an outcome."""
+    name, or the name before its `.approve`), a time range [since, until), a record (words
+    `key=value`, or values alone: `12` finds id=12; `kind=terms number=2` both), an outcome."""
 
     actor: str = ""
     action: str = ""
@@ -167,7 +167,7 @@ class Filters:
         found = []
         if self.actor:
             actor = self.actor.strip()
-            found.append(StaffAction.actor.in_({actor, f"staff:{actor}"}))
+            found.append(StaffAction.actor.in_((actor, f"staff:{actor}")))
         if self.action:
             found.append(
                 or_(
@@ -179,11 +179,10 @@ class Filters:
             found.append(StaffAction.at >= self.since)
         if self.until is not None:
             found.append(StaffAction.at < self.until)
-        if self.record:
-            key, _, value = self.record.strip().rpartition("=")
-            value = _WORD.sub("", value)
-            needle = f" {_WORD.sub('', key)}={value} " if key else f"={value} "
-            padded = literal(" ") + StaffAction.record + literal(" ")
+        padded = literal(" ") + StaffAction.record + literal(" ")
+        for word in self.record.split():  # every word given: `id=12`, or a value alone
+            key, _, value = word.rpartition("=")
+            needle = f" {key}={value} " if key else f"={value} "
             found.append(padded.contains(needle, autoescape=True))
         if self.outcome:
             found.append(StaffAction.outcome == self.outcome)

@@ -253,6 +253,9 @@ def test_a_document_event_is_logged_with_its_kind_and_version(testapp, db):
     ]
     approved = logged(db, "api.staff.document_events")[2]
     assert [m[2:] for m in linked(db, approved) if m[0] == "document"] == [("approve", "staff:shi")]
+    # The city finds the version's entries by its record.
+    found = city.get("/city/staff-actions", {"record": f"kind=terms number={number}"})
+    assert found.text.count("<tr class=") == 4
     # Nothing of the body goes into the log.
     assert not db.scalar(
         select(func.count()).where(
