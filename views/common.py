@@ -79,6 +79,9 @@ def login(request):
 
 @view_config(route_name="logout", request_method="POST")
 def logout(request):
+    identity = request.identity  # who it was, before the session goes
+    if identity is not None:
+        note(request, actor=identity.actor, role=identity.role)
     headers = forget(request)
     return HTTPFound(request.route_url("home"), headers=headers)
 

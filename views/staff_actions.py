@@ -9,8 +9,9 @@ staff session (and every login attempt), after the view:
 - else (a refusal, an error, a doomed transaction): the entry is written apart, in a short
   transaction of its own once the request's has been rolled back (an after-abort hook), unless
   pyramid_retry is about to try the request again (the next attempt writes it).
-The address is the one kariya.security.http derived (REMOTE_ADDR, from our proxies only).
-A view adds what its route does not say with `note` (the account a login or an unlock named).
+Who: the identity the view's permission gate loaded (never loaded here). The address: the one
+kariya.security.http derived (REMOTE_ADDR, from our proxies only). A view adds what its route
+does not say with `note` (the account a login or an unlock named, who logged out).
 """
 
 from __future__ import annotations
@@ -54,6 +55,13 @@ def _action_of(request) -> str:
     return f"{route.name}.{sub}" if sub else route.name
 
 
+def _seen(request):
+    """Who the view's permission gate saw (kariya.security reifies it as `identity_cache`),
+    never loaded here: no session read of our own, so a Redis that hangs costs no second wait.
+    A view without a gate that acts for someone says so with `note` (login, logout)."""
+    return request.__dict__.get("identity_cache")
+
+
 def _code(exc) -> str:
     """The error code the refusal answered (BAD_TRANSITION, SAME_PERSON, FORBIDDEN, CSRF ...)."""
     if isinstance(exc, (BadCSRFToken, BadCSRFOrigin)):
@@ -77,10 +85,7 @@ def _entry(request, identity, response, action: str, committed: bool) -> actions
         record=actions.record_words({**matched, **noted.get("record", {})}),
         status=status,
         outcome=noted.get("outcome") or actions.outcome_of(status, committed),
-        # the refusal's code, or where an unknown URL went
-        detail=noted.get("detail")
-        or _code(getattr(request, "exception", None))
-        or ("" if action else request.path),
+        detail=noted.get("detail") or _code(getattr(request, "exception", None)),
     )
 
 
@@ -114,11 +119,8 @@ def staff_actions_tween_factory(handler, registry):
     def staff_actions_tween(request):
         if request.method not in UNSAFE:
             return handler(request)
-        try:
-            identity = request.identity  # before the view: a logout forgets it
-        except Exception:  # Redis or the database down: the view meets it too, and answers 503
-            identity = None
         response = handler(request)
+        identity = _seen(request)
         action = _action_of(request)
         staff = identity is not None and identity.is_staff
         if not is_action(action) or not (staff or action in SIGN_IN):
