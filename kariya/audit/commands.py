@@ -24,6 +24,7 @@ from kariya.clock import make_clock
 from kariya.db import unit_of_work as plain_unit_of_work
 from kariya.settings import settings_of
 from kariya.staff.models import StaffUser
+from workflows.binding import written
 
 RUNNING = "kariya.audit.command"  # the registry's key for the command being run
 # The arguments that name the record acted on, and the word the log gives each.
@@ -106,7 +107,8 @@ def unit_of_work(registry):
         yield db
         if writes:
             now = make_clock(settings_of(registry), db).now()
-            actions.record(db, now, running.entry(db, status=200, outcome=actions.DONE))
+            entry = running.entry(db, status=200, outcome=actions.DONE)
+            actions.record(db, now, actions.linking(entry, written(db)))
     if writes:  # committed
         running.written = True
 

@@ -520,6 +520,43 @@ def test_the_export_and_the_commands(testapp, db, tmp_path, set_now):
     )
 
 
+def test_payout_commands_are_logged_under_the_account_they_name(
+    testapp,
+    db,
+    spent,  # noqa: F811
+    tmp_path,
+):
+    """F-1: `kariya payouts build|submit|approve --as USER` are logged (the account and its
+    role from --as, the batch, the machine's records linked); a refused step too."""
+    make_user(db, "secretariat", username="sec1")
+    make_user(db, "city", username="city1")
+    ini = write_cli_ini(tmp_path)
+    assert run_cli(ini, "payouts", "build").returncode == 0
+    batch = db.scalar(select(PayoutBatch))
+    as_city = run_cli(ini, "payouts", "submit", str(batch.id), "--as", "city1")
+    assert as_city.returncode == 2  # a submission is the secretariat's
+    assert run_cli(ini, "payouts", "submit", str(batch.id), "--as", "sec1").returncode == 0
+    assert run_cli(ini, "payouts", "approve", str(batch.id), "--as", "city1").returncode == 0
+
+    record = f"id={batch.id}"
+    (built,) = logged(db, "cli.payouts.build")
+    assert (built.actor.startswith("cli:"), built.outcome) == (True, "done")
+    submits = logged(db, "cli.payouts.submit")
+    assert [summary(e)[:2] + summary(e)[3:6] for e in submits] == [
+        ("staff:city1", "city", record, 400, "refused"),
+        ("staff:sec1", "secretariat", record, 200, "done"),
+    ]
+    (approved,) = logged(db, "cli.payouts.approve")
+    assert summary(approved)[:2] + summary(approved)[3:6] == (
+        "staff:city1",
+        "city",
+        record,
+        200,
+        "done",
+    )
+    assert ("payout", batch.id, "approve", "staff:city1") in linked(db, approved)
+
+
 def test_the_log_is_append_only_on_postgresql(db):
     """The migration's trigger refuses UPDATE and DELETE, whoever asks."""
     actions.record(
