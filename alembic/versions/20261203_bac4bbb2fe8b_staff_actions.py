@@ -1,7 +1,7 @@
 """staff actions: the audit log of what staff did (issue 14), append only
 
 Revision ID: bac4bbb2fe8b
-Revises: 411e7e7c46b9
+Revises: e7b3d91c5a28
 Create Date: 2026-12-03 09:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import kariya.models.types
 
 
 revision = 'bac4bbb2fe8b'
-down_revision = '411e7e7c46b9'
+down_revision = 'e7b3d91c5a28'
 branch_labels = None
 depends_on = None
 

@@ -31,6 +31,7 @@ LABELS: dict[str, str] = {
     "city.transfer_decide.approve": "アカウント移行の承認",
     "city.transfer_decide.reject": "アカウント移行の不承認",
     "city.document_event": "文書の版の承認・修正依頼",
+    "city.fraud_event": "不正利用の疑いの判断(問題なし・不正と確定)",
     # the secretariat
     "secretariat.tick": "時刻による処理の実行",
     "secretariat.campaign": "キャンペーン設定の保存",
@@ -56,6 +57,8 @@ LABELS: dict[str, str] = {
     "secretariat.document_new": "文書の新しい版の作成",
     "secretariat.document_edit": "文書の下書きの編集",
     "secretariat.document_event": "文書の版の提出・公開",
+    "secretariat.fraud_scan": "不正利用の検知の実行",
+    "secretariat.fraud_event": "不正利用の疑いの調査開始",
     # the call centre
     "callcenter.inquiries": "お問い合わせの受付",
     "callcenter.inquiry_event": "お問い合わせの状態の変更",
@@ -76,6 +79,7 @@ LABELS: dict[str, str] = {
     "api.staff.document_versions": "文書の新しい版の作成(API)",
     "api.staff.document_version": "文書の下書きの編集(API)",
     "api.staff.document_events": "文書の版の操作(API)",
+    "api.staff.fraud_case_events": "不正利用の疑いの調査・判断(API)",
     # residents' calls: a member of staff who tries one is refused, and that is recorded
     "api.acquisitions": "割引券の受け取り(市民の操作)",
     "api.me.profile": "プロフィールの登録(市民の操作)",
@@ -122,6 +126,7 @@ MACHINE_TITLES: dict[str, str] = {
     "inquiry": "お問い合わせ",
     "transfer": "アカウント移行",
     "document": "文書の版",
+    "fraud_case": "不正利用の疑い",
 }
 
 OUTCOME_LABELS = {
