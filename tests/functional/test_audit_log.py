@@ -7,6 +7,7 @@ secretariat only."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import openpyxl
@@ -124,28 +125,41 @@ def test_a_payout_approval_and_its_refusals_are_logged(testapp, db, spent):  # n
     assert page.text.count('class="outcome-refused"') == 2
 
 
-REFUSE_AT_COMMIT = [
-    """CREATE FUNCTION test_refuse_approval() RETURNS trigger AS $$
-    BEGIN
-        IF NEW.state = 'approved' THEN RAISE EXCEPTION 'the bank refuses today'; END IF;
-        RETURN NEW;
-    END; $$ LANGUAGE plpgsql""",
-    """CREATE CONSTRAINT TRIGGER test_refuse_approval AFTER UPDATE ON payout_batch
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_refuse_approval()""",
-]
+@contextlib.contextmanager
+def refusing(engine, db, table: str, when: str, condition: str, message: str, deferred=False):
+    """A PostgreSQL trigger on `table` that raises `message` where `condition` holds of NEW,
+    `when` ("BEFORE INSERT"), or at COMMIT where `deferred` (a constraint trigger), for one
+    test."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE FUNCTION test_refuse() RETURNS trigger AS $$ BEGIN"
+                f" IF {condition} THEN RAISE EXCEPTION '{message}'; END IF; RETURN NEW;"
+                " END; $$ LANGUAGE plpgsql"
+            )
+        )
+        kind, deferral = ("CONSTRAINT ", "DEFERRABLE INITIALLY DEFERRED") if deferred else ("", "")
+        conn.execute(
+            sa.text(
+                f"CREATE {kind}TRIGGER test_refuse {when} ON {table} {deferral}"
+                " FOR EACH ROW EXECUTE FUNCTION test_refuse()"
+            )
+        )
+    try:
+        yield
+    finally:
+        db.rollback()  # the test's reads hold the table, which DROP TRIGGER must lock
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TRIGGER test_refuse ON {table}"))
+            conn.execute(sa.text("DROP FUNCTION test_refuse()"))
 
 
 @pytest.fixture
 def approval_fails_at_commit(engine, db):
     """A deferred check that fails at COMMIT, after the view answered and the entry was written."""
-    with engine.begin() as conn:
-        for statement in REFUSE_AT_COMMIT:
-            conn.execute(sa.text(statement))
-    yield
-    db.rollback()  # the test's reads hold the table, which DROP TRIGGER must lock
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP TRIGGER test_refuse_approval ON payout_batch"))
-        conn.execute(sa.text("DROP FUNCTION test_refuse_approval()"))
+    approved = "NEW.state = 'approved'"
+    with refusing(engine, db, "payout_batch", "AFTER UPDATE", approved, "closed", deferred=True):
+        yield
 
 
 def test_an_action_whose_commit_fails_leaves_no_done_entry(
@@ -174,28 +188,9 @@ def test_an_action_whose_commit_fails_leaves_no_done_entry(
 @pytest.fixture
 def done_entries_fail(engine, db):
     """The log refuses to take a "done" approval: the entry cannot be written with it."""
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                """CREATE FUNCTION test_refuse_entry() RETURNS trigger AS $$
-                BEGIN
-                    IF NEW.outcome = 'done' AND NEW.action = 'city.payout_action.approve'
-                    THEN RAISE EXCEPTION 'the log is full'; END IF;
-                    RETURN NEW;
-                END; $$ LANGUAGE plpgsql"""
-            )
-        )
-        conn.execute(
-            sa.text(
-                "CREATE TRIGGER test_refuse_entry BEFORE INSERT ON staff_action"
-                " FOR EACH ROW EXECUTE FUNCTION test_refuse_entry()"
-            )
-        )
-    yield
-    db.rollback()
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP TRIGGER test_refuse_entry ON staff_action"))
-        conn.execute(sa.text("DROP FUNCTION test_refuse_entry()"))
+    condition = "NEW.outcome = 'done' AND NEW.action = 'city.payout_action.approve'"
+    with refusing(engine, db, "staff_action", "BEFORE INSERT", condition, "the log is full"):
+        yield
 
 
 def test_an_action_whose_entry_cannot_be_written_does_not_happen(
