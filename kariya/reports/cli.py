@@ -112,9 +112,10 @@ def cmd_handover(registry, args) -> int:
 
 
 def cmd_erasure(registry, args) -> int:
+    from kariya.audit.commands import unit_of_work as audited_unit_of_work
     from kariya.reports import handover
 
-    with unit_of_work(registry) as db:
+    with audited_unit_of_work(registry) as db:
         clock = _clock(registry, db)
         step = args.erasure_command
         if step == "request":
@@ -200,7 +201,8 @@ def cmd_retention(registry, args) -> int:
 
 def add_commands(sub) -> None:
     p = sub.add_parser("export", help="the city's data on request (C-2): .xlsx or CSV")
-    p.add_argument("kind", choices=["uses", "residents", "stores", "inquiries", "access-log"])
+    kinds = ["uses", "residents", "stores", "inquiries", "access-log", "staff-actions"]
+    p.add_argument("kind", choices=kinds)  # kariya.reports.exports.OFFERED
     p.add_argument("--out", required=True, metavar="FILE")
     p.add_argument("--format", choices=["xlsx", "csv"], help="default: by the file's extension")
     p.add_argument("--encoding", choices=["utf-8-sig", "cp932"], default="utf-8-sig")

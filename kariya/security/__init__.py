@@ -74,6 +74,7 @@ class P(enum.StrEnum):
     CITY_INQUIRIES_ANSWER = "city:inquiries:answer"
     CITY_TRANSFERS_APPROVE = "city:transfers:approve"
     AUDIT_ACCESS_LOG_VIEW = "audit:access_log:view"
+    AUDIT_STAFF_ACTIONS_VIEW = "audit:staff_actions:view"  # the audit log of staff actions
     # Documents the city approves (C-4, S-3, Q-3, I-1).
     STAFF_DOCUMENTS_VIEW = "staff:documents:view"
     SECRETARIAT_DOCUMENTS_EDIT = "secretariat:documents:edit"
@@ -146,6 +147,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.CALLCENTER_INQUIRIES_EDIT,
             P.CALLCENTER_REPORTS_VIEW,
             P.AUDIT_ACCESS_LOG_VIEW,
+            P.AUDIT_STAFF_ACTIONS_VIEW,
             P.STAFF_SELF_VIEW,
             P.STAFF_DASHBOARD_VIEW,
             P.SECRETARIAT_HANDOVER_RUN,
@@ -167,6 +169,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.CITY_INQUIRIES_ANSWER,
             P.CITY_TRANSFERS_APPROVE,
             P.AUDIT_ACCESS_LOG_VIEW,
+            P.AUDIT_STAFF_ACTIONS_VIEW,
             P.STAFF_SELF_VIEW,
             P.STAFF_DASHBOARD_VIEW,
             P.CITY_EXPORTS_RUN,

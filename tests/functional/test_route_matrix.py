@@ -130,6 +130,7 @@ ROUTES: dict[str, Gate | dict[str, Gate]] = {
     "api.staff.fraud_cases": gate(SEC_CITY),
     "api.staff.fraud_case": gate(SEC_CITY, ok=404, params=(("id", "999999"),)),
     "api.staff.fraud_case_events": gate(SEC_CITY, params=(("id", "999999"),)),
+    "api.staff.audit_log": gate(SEC_CITY),
     "api.documents": gate(STAFF, params=(("kind", "store_manual"),)),  # terms: anyone
     "api.staff.documents": gate(STAFF),
     "api.staff.store_manual_pdf": gate(STAFF),
@@ -232,6 +233,7 @@ ROUTES: dict[str, Gate | dict[str, Gate]] = {
     "secretariat.fraud_case": gate(SEC_CITY, ok=404, params=(("id", "999999"),)),
     "secretariat.fraud_event": gate(C, params=(("id", "999999"),)),
     "secretariat.access_log_csv": gate(SEC_CITY),
+    "secretariat.staff_actions": gate(SEC_CITY),
     "secretariat.documents": gate(C),
     "secretariat.document_preview": gate(C),
     "secretariat.document": gate(C, params=(("kind", "store_manual"),)),
@@ -273,6 +275,7 @@ ROUTES: dict[str, Gate | dict[str, Gate]] = {
     "city.fraud_case": gate(SEC_CITY, ok=404, params=(("id", "999999"),)),
     "city.fraud_event": gate(CITY, params=(("id", "999999"),)),
     "city.access_log_csv": gate(SEC_CITY),
+    "city.staff_actions": gate(SEC_CITY),
     "city.documents": gate(CITY),
     "city.document_version": gate(CITY, params=(("kind", "store_manual"),)),
     "city.document_event": gate(CITY, params=(("kind", "store_manual"),)),
