@@ -86,6 +86,8 @@ LABELS: dict[str, str] = {
     "api.redemptions": "割引券の利用(市民の操作)",
     "resident.profile": "プロフィールの登録(市民の画面)",
     "resident.terms": "利用規約への同意(市民の画面)",
+    "api.me": "退会(市民の操作)",  # DELETE /api/v1/me
+    "resident.withdraw": "退会(市民の画面)",
     # the commands (kariya.audit.commands)
     "cli.load-campaign": "キャンペーンの登録(コマンド)",
     "cli.create-user": "職員アカウントの作成(コマンド)",

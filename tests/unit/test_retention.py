@@ -58,6 +58,19 @@ NOT_PERSONAL = {
         "store": {"till_pin_set_by"},
         "fraud_case": {"decided_by"},
         "login_attempt": {"username"},
+        # The audit log of staff actions: append only (a trigger refuses UPDATE), the auditors'
+        # record of who did what from where; staff addresses, no resident's data, no bodies.
+        "staff_action": {
+            "actor",
+            "role",
+            "address",
+            "action",
+            "method",
+            "record",
+            "outcome",
+            "detail",
+            "transition_ids",
+        },
         "login_unlock": {"username", "unlocked_by", "reason"},
         "access_record": {"actor"},
         "inquiry": {"created_by", "assignee", "answered_by"},
