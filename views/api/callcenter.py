@@ -14,6 +14,7 @@ from kariya.callcenter.calendar import BusinessCalendar
 from kariya.clock import JST, to_jst
 from kariya.errors import Invalid
 from kariya.security import P
+from views import inputs
 from views.api.support import json_body
 from views.common import viewer
 
@@ -31,6 +32,20 @@ def parse_instant(value: str | None, what: str = "at") -> dt.datetime | None:
             f"{what} は ISO 8601 形式(例: 2024-01-15T10:00:00+09:00)で指定してください。"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=JST)
+
+
+INQUIRY = {
+    "caller_type": inputs.text(None),
+    "channel": inputs.text(None),
+    "category": inputs.text(None),
+    "subject": inputs.text(None),
+    "body": inputs.text(),
+    "person_ref": inputs.text(None, nullable=True),
+    "store_code": inputs.text(None, nullable=True),
+    "confirmation_code": inputs.text(None, nullable=True),
+    "payout_line_id": inputs.integer(nullable=True),
+}
+EVENT = {"event": inputs.text(None), "note": inputs.text(), "into": inputs.integer(nullable=True)}
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -57,21 +72,9 @@ def hours(request):
     permission=P.CALLCENTER_INQUIRIES_EDIT,
 )
 def create_inquiry(request):
-    body = json_body(request)
+    body = inputs.fields(json_body(request), **INQUIRY)
     inquiry = inquiries.create(
-        request.db,
-        request.clock,
-        request.kariya_settings,
-        viewer(request),
-        caller_type=body.get("caller_type"),
-        channel=body.get("channel"),
-        category=body.get("category"),
-        subject=body.get("subject"),
-        body=body.get("body", ""),
-        person_ref=body.get("person_ref"),
-        store_code=body.get("store_code"),
-        confirmation_code=body.get("confirmation_code"),
-        payout_line_id=body.get("payout_line_id"),
+        request.db, request.clock, request.kariya_settings, viewer(request), **body
     )
     request.response.status = 201
     return reading.detail_json(request.db, inquiry)
@@ -115,7 +118,7 @@ def show_inquiry(request):
 def post_event(request):
     """`answer` is the city's (city:inquiries:answer); every other event the call centre's
     (callcenter:inquiries:edit). Refused: 403 FORBIDDEN (logged), 409 BAD_TRANSITION."""
-    body = json_body(request)
+    body = inputs.fields(json_body(request), **EVENT)
     # Not filtered by what the role sees: the city answering an inquiry that was never
     # escalated is refused by the machine (409), any other event by the role (403).
     inquiry = inquiries.get(request.db, request.matchdict["id"])
@@ -125,9 +128,9 @@ def post_event(request):
         request.kariya_settings,
         viewer(request),
         inquiry,
-        body.get("event"),
-        body.get("note", ""),
-        into=body.get("into"),
+        body["event"],
+        body["note"],
+        into=body["into"],
     )
     if applied.mails:
         request.enqueue("kariya.mail.send")

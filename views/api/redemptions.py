@@ -4,7 +4,14 @@ from pyramid.view import view_config
 
 from kariya.redemptions import uses
 from kariya.security import P
+from views import inputs
 from views.api.support import idempotent, json_body, resident_id
+
+REDEMPTION = {
+    "store_token": inputs.text(),
+    "coupons": inputs.integer(nullable=True, code="INVALID_COUPONS"),  # 1 or 2: uses.redeem
+    "bill_amount": inputs.as_sent(),  # uses.parse_bill: digits, full-width too (INVALID_BILL)
+}
 
 
 @view_config(
@@ -21,7 +28,7 @@ def qr(request):
     permission=P.RESIDENT_COUPONS_USE,
 )
 def redeem(request):
-    body = json_body(request)
+    body = inputs.fields(json_body(request), **REDEMPTION)
     person_id = resident_id(request)
     return idempotent(
         request,
@@ -30,8 +37,8 @@ def redeem(request):
             request.db,
             request.clock,
             person_id,
-            str(body.get("store_token", "")),
-            body.get("coupons"),
-            body.get("bill_amount"),
+            body["store_token"],
+            body["coupons"],
+            body["bill_amount"],
         ),
     )
