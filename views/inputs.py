@@ -8,12 +8,14 @@ sees it.
   its tabs and line breaks), and lone surrogates. PostgreSQL refuses NUL and cannot store a
   lone surrogate, so these used to answer 500.
 - The same tween parses a JSON body once (up to MAX_JSON bytes, the most any view takes), with
-  a depth limit (MAX_DEPTH; 5,000 levels used to raise RecursionError) and the same check of
-  every key and string. A body that is not JSON is left to the view, which answers MALFORMED
-  (views/api/support.json_body) only if it reads one; the parse is kept for it.
+  a depth limit (MAX_DEPTH; 5,000 levels used to raise RecursionError), and refuses a NUL or a
+  lone surrogate in any key or string (what PostgreSQL can never store). A body that is not
+  JSON is left to the view, which answers MALFORMED (views/api/support.json_body) only if it
+  reads one; the parse is kept for it.
 - Typed fields for the JSON views (`fields()`): an integer is an int within the database's
-  range, never a float or a boolean; a string is a str; a boolean is true or false; a field
-  that is missing takes its default, so the domain's own checks (and codes) stay as they were.
+  range, never a float or a boolean; a string is a str without control characters; a boolean
+  is true or false; a field that is missing takes its default, so the domain's own checks (and
+  codes) stay as they were. Members no view reads are ignored.
 - A value the database refuses all the same (a number beyond its range in a path) answers 422,
   never 500 (`refused_by_the_database`, logged).
 - A wrong method on a known route answers 405 with an Allow header (the exception view for
@@ -47,6 +49,9 @@ _MALFORMED = object()
 
 # NUL and the other C0 controls but tab, LF and CR; DEL and the C1 controls; lone surrogates.
 FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# What no string can hold anywhere in a JSON body, read or not: PostgreSQL refuses NUL and
+# cannot encode a lone surrogate. (The fields a view reads are held to FORBIDDEN: `text()`.)
+NEVER = re.compile("[\x00\ud800-\udfff]")
 # In a path nothing of the kind, not even a tab or a line break.
 FORBIDDEN_IN_PATH = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -124,6 +129,8 @@ def _check_form(request) -> None:
         pairs = list(request.POST.items())
     except UnicodeDecodeError:
         raise Invalid(NOT_UTF8) from None
+    except ValueError:  # a multipart body without its boundary, say
+        raise Invalid("フォームの形式が正しくありません。", code="MALFORMED") from None
     _check_pairs(pairs, "フォームの項目名")
 
 
@@ -148,13 +155,13 @@ def parse_json(raw: bytes) -> Any:
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            clean(item, "JSON の文字列")
+            clean(item, "JSON の文字列", NEVER)
         elif isinstance(item, dict | list):
             if depth > MAX_DEPTH:
                 raise Invalid(TOO_DEEP)
             if isinstance(item, dict):
                 for key, member in item.items():
-                    clean(key, "JSON の項目名")
+                    clean(key, "JSON の項目名", NEVER)
                     stack.append((member, depth + 1))
             else:
                 stack.extend((member, depth + 1) for member in item)
@@ -219,6 +226,9 @@ class Field:
         if not self.accepts(value):
             message = f"{name} は{self.expected}で送ってください。"
             raise Invalid(message, code=self.code, details={name: message})
+        if isinstance(value, str) and FORBIDDEN.search(value):
+            message = f"{name} に使えない文字(制御文字)が含まれています。"
+            raise Invalid(message, details={name: message})
         if isinstance(value, int) and not isinstance(value, bool):
             low = INT_MIN if self.minimum is None else self.minimum
             high = INT_MAX if self.maximum is None else self.maximum

@@ -287,3 +287,25 @@ def test_a_wrong_method_on_a_page_is_405_with_a_japanese_page(testapp, method):
 def test_an_unknown_path_is_still_404(testapp):
     testapp.request("/api/v1/nothing-here", method="TRACE", status=404, expect_errors=True)
     testapp.get("/no/such/page", status=404)
+
+
+def test_a_multipart_body_without_its_boundary_is_refused(testapp):
+    """Found by schemathesis: webob's multipart parser raised ValueError (500)."""
+    response = testapp.post(
+        "/login", b"x", content_type="multipart/form-data", status=422, expect_errors=True
+    )
+    refused_page(response)
+
+
+@pytest.mark.parametrize("at", ["", "  ", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"])
+def test_the_call_centres_hours_refuse_an_empty_or_unanswerable_instant(testapp, at):
+    """Found by schemathesis: an empty `at` was read as now; the ends of the calendar
+    overflowed (500)."""
+    refused_json(testapp.get("/api/v1/callcenter/hours", {"at": at}, status=422))
+
+
+def test_the_call_centres_hours_long_ago_carry_a_whole_minute_offset(testapp):
+    """Found by schemathesis: the year 24 answered with Japan's local mean time, +09:18:59,
+    which no RFC 3339 date-time can carry."""
+    body = testapp.get("/api/v1/callcenter/hours", {"at": "0024-09-06T18:26:19Z"}).json
+    assert body["opens_at"].endswith("+09:00")

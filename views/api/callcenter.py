@@ -21,8 +21,8 @@ from views.common import viewer
 
 def parse_instant(value: str | None, what: str = "at") -> dt.datetime | None:
     """An ISO 8601 instant from a query string; a '+' of the offset that arrived as a space is
-    read as '+'; without an offset it is Japan time."""
-    if value is None or not value.strip():
+    read as '+'; without an offset it is Japan time. Absent: None; given but empty: 422."""
+    if value is None:
         return None
     text = re.sub(r" (\d{2}:?\d{2})$", r"+\1", value.strip())
     try:
@@ -48,8 +48,16 @@ INQUIRY = {
 EVENT = {"event": inputs.text(None), "note": inputs.text(), "into": inputs.integer(nullable=True)}
 
 
+NINE_HOURS = dt.timezone(dt.timedelta(hours=9))
+
+
 def _iso(value: dt.datetime | None) -> str | None:
-    return to_jst(value).isoformat() if value is not None else None
+    if value is None:
+        return None
+    moment = to_jst(value)
+    if moment.utcoffset().seconds % 60:  # Japan's local mean time before 1888: +09:18:59
+        moment = value.astimezone(NINE_HOURS)
+    return moment.isoformat()
 
 
 @view_config(route_name="api.callcenter.hours", request_method="GET", renderer="json")
@@ -57,7 +65,10 @@ def hours(request):
     """Whether the call centre is open at `at` (default now) and, if not, when it opens next
     (Q-2). No login."""
     at = parse_instant(request.params.get("at")) or request.clock.now()
-    status = BusinessCalendar.of(request.kariya_settings).status(at)
+    try:
+        status = BusinessCalendar.of(request.kariya_settings).status(at)
+    except OverflowError:  # the next opening would be after the year 9999
+        raise Invalid("at が遠すぎて、次の受付時間を求められません。") from None
     return {
         "open": status["open"],
         "opens_at": _iso(status["opens_at"]),
