@@ -289,6 +289,18 @@ def query_int(request, name: str, default: int, *, minimum: int = 1, maximum: in
     return int(value)
 
 
+def query_bool(request, name: str) -> bool | None:
+    """true/false (1/0, yes/no) from the query string; absent or empty: None; else 422."""
+    raw = request.GET.get(name, "").strip().lower()
+    if not raw:
+        return None
+    if raw in ("true", "1", "yes"):
+        return True
+    if raw in ("false", "0", "no"):
+        return False
+    raise Invalid(f"{name} は true か false で指定してください。", details={name: "true か false"})
+
+
 # -- methods ----------------------------------------------------------------------------------
 
 

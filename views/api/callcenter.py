@@ -98,12 +98,11 @@ def create_inquiry(request):
     permission=P.CALLCENTER_INQUIRIES_VIEW,
 )
 def list_inquiries(request):
-    escalated = request.params.get("escalated", "").strip().lower()
     found = reading.listing(
         request.db,
         request.identity.role,
         states=reading.parse_states(request.params.get("state")),
-        escalated=True if escalated in ("true", "1", "yes") else None,
+        escalated=True if inputs.query_bool(request, "escalated") else None,
     )
     refs_of = reading.references(request.db, found)
     return {"inquiries": [reading.summary_json(i, refs_of[i.id]) for i in found]}
