@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 INI ?= development.ini
 
-.PHONY: install system-packages run test lint format bench clean
+.PHONY: install system-packages run test lint format bench schemathesis clean
 
 install: $(VENV)/.installed
 
@@ -44,6 +44,12 @@ format: install
 
 bench: install
 	$(BIN)/python -m tests.benchmarks.rush
+
+# The suite's schemathesis run with more examples per operation (the suite takes 6).
+SCHEMATHESIS_EXAMPLES ?= 100
+schemathesis: install
+	SCHEMATHESIS_EXAMPLES=$(SCHEMATHESIS_EXAMPLES) $(BIN)/pytest -q -s \
+		tests/functional/test_schemathesis.py
 
 clean:
 	rm -rf $(VENV) var *.egg-info
