@@ -290,14 +290,13 @@ def query_int(request, name: str, default: int, *, minimum: int = 1, maximum: in
 
 
 def query_bool(request, name: str) -> bool | None:
-    """true/false (1/0, yes/no) from the query string; absent or empty: None; else 422."""
-    raw = request.GET.get(name, "").strip().lower()
-    if not raw:
+    """`true` or `false` from the query string (as OpenAPI writes a boolean); absent: None;
+    anything else, empty too: 422."""
+    raw = request.GET.get(name)
+    if raw is None:
         return None
-    if raw in ("true", "1", "yes"):
-        return True
-    if raw in ("false", "0", "no"):
-        return False
+    if raw.strip().lower() in ("true", "false"):
+        return raw.strip().lower() == "true"
     raise Invalid(f"{name} は true か false で指定してください。", details={name: "true か false"})
 
 

@@ -309,3 +309,12 @@ def test_the_call_centres_hours_long_ago_carry_a_whole_minute_offset(testapp):
     which no RFC 3339 date-time can carry."""
     body = testapp.get("/api/v1/callcenter/hours", {"at": "0024-09-06T18:26:19Z"}).json
     assert body["opens_at"].endswith("+09:00")
+
+
+@pytest.mark.parametrize("value", ["", "null", "1", "yes"])
+def test_escalated_is_true_or_false(testapp, db, value):
+    """Found by schemathesis: `escalated=null` (and an empty one) was taken as no filter."""
+    make_user(db, "agent")
+    login_staff(testapp, "agent")
+    refused_json(testapp.get(f"/api/v1/staff/inquiries?escalated={value}", status=422))
+    assert testapp.get("/api/v1/staff/inquiries?escalated=false", status=200)
