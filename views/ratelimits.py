@@ -65,18 +65,11 @@ class RateLimited(DomainError):
     message = "短い時間に操作が集中しています。しばらく待ってからもう一度お試しください。"
 
     def __init__(self, retry_after: int):
-        minutes, seconds = divmod(max(1, retry_after), 60)
-        wait = (
-            f"{minutes}分{seconds}秒"
-            if minutes and seconds
-            else f"{minutes}分"
-            if minutes
-            else f"{seconds}秒"
-        )
+        self.retry_after = seconds = max(1, retry_after)
+        wait = f"{seconds}秒" if seconds < 60 else f"{-(-seconds // 60)}分"
         super().__init__(
             f"短い時間に操作が集中しています。{wait}ほど待ってからもう一度お試しください。"
         )
-        self.retry_after = max(1, retry_after)
 
 
 class RedisWindows:
