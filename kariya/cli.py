@@ -107,6 +107,23 @@ def cmd_create_user(registry, args) -> int:
     return 0
 
 
+def cmd_reset_second_factor(registry, args) -> int:
+    """The way back when no secretariat operator can reset a lost phone on the web (recorded,
+    by the operating system's user)."""
+    from kariya.clock import make_clock
+    from kariya.staff import second_factor
+
+    with _session(registry) as db:
+        clock = make_clock(settings_of(registry), db)
+        try:
+            by = f"cli:{getpass.getuser()}"
+        except OSError:  # no name for this process's user
+            by = "cli"
+        second_factor.reset(db, clock, args.name, "", by, args.reason)
+    print(f"second factor of {args.name} reset (recorded as {by})")
+    return 0
+
+
 def cmd_tick(registry, args) -> int:
     from kariya.callcenter import reminders
     from kariya.clock import make_clock
@@ -257,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="default: ask, or generate one")
     p.add_argument("name")
     p.set_defaults(func=cmd_create_user)
+    p = sub.add_parser(
+        "reset-second-factor", help="switch a staff account's second factor off (a lost phone)"
+    )
+    p.add_argument("name")
+    p.add_argument("--reason", required=True, help="why (recorded)")
+    p.set_defaults(func=cmd_reset_second_factor)
     p = sub.add_parser("store-qr", help="print the URL in a store's QR code (and write the image)")
     p.add_argument("code", help="store code")
     p.add_argument("--png", metavar="FILE", help="also write the QR code as a PNG image")

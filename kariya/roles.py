@@ -7,6 +7,9 @@ SECRETARIAT = "secretariat"
 CITY = "city"
 
 STAFF_ROLES = (STORE, AGENT, SECRETARIAT, CITY)
+# The roles that must log in with a second factor where `kariya.staff.require_totp` is on
+# (production); the others may enrol.
+SECOND_FACTOR_ROLES = (SECRETARIAT, CITY)
 
 ROLE_LABELS = {
     RESIDENT: "市民",

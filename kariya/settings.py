@@ -42,10 +42,12 @@ ENV_OVERRIDES = {
     "KARIYA_LINE_SIMULATOR": "kariya.line.simulator",
     "KARIYA_LINE_CHANNEL_ID": "kariya.line.channel_id",
     "KARIYA_LINE_CHANNEL_SECRET": "kariya.line.channel_secret",
+    "KARIYA_TOTP_KEY": "kariya.staff.totp_key",
     "KARIYA_SMTP_HOST": "kariya.smtp.host",
     "KARIYA_SMTP_PORT": "kariya.smtp.port",
     "KARIYA_SMTP_USERNAME": "kariya.smtp.username",
     "KARIYA_SMTP_PASSWORD": "kariya.smtp.password",
+    "KARIYA_TILL_SECRET": "kariya.till.secret",
 }
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -168,6 +170,19 @@ class RateLimit:
 
 
 @dataclasses.dataclass(frozen=True)
+class Staff:
+    """The staff's second factor (TOTP, kariya/staff/second_factor.py): required of city and
+    secretariat accounts where `require_totp` (production refuses it off); `totp_key` encrypts
+    the stored secrets (empty: a key derived from the session secret)."""
+
+    PREFIX: ClassVar[str] = "kariya.staff."
+
+    require_totp: bool = False
+    totp_key: str = dataclasses.field(default="", repr=False)
+    totp_issuer: str = "刈谷市電子割引券"
+
+
+@dataclasses.dataclass(frozen=True)
 class Settlement:
     PREFIX: ClassVar[str] = "kariya.settlement."
 
@@ -208,6 +223,19 @@ class Acquisition:
 
     # Late arrivals after a sell-out are refused from memory for this long (0: off).
     sold_out_memo_seconds: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Till:
+    """At the till (kariya/redemptions/till.py): the key of the stores' codes of the day and of
+    their staff PINs' hashes (empty: derived from the session secret, so a new session secret
+    changes the codes and voids every PIN; set its own to keep them apart), and how many wrong
+    PINs lock a store's QR for a resident until the end of the day."""
+
+    PREFIX: ClassVar[str] = "kariya.till."
+
+    secret: str = dataclasses.field(default="", repr=False)
+    max_pin_failures: int = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,10 +309,12 @@ class Settings:
     callcenter: Callcenter = dataclasses.field(default_factory=Callcenter)
     login: Login = dataclasses.field(default_factory=Login)
     rate_limit: RateLimit = dataclasses.field(default_factory=RateLimit)
+    staff: Staff = dataclasses.field(default_factory=Staff)
     settlement: Settlement = dataclasses.field(default_factory=Settlement)
     zengin: Zengin = dataclasses.field(default_factory=Zengin)
     adjustments: Adjustments = dataclasses.field(default_factory=Adjustments)
     acquisition: Acquisition = dataclasses.field(default_factory=Acquisition)
+    till: Till = dataclasses.field(default_factory=Till)
     smtp: Smtp = dataclasses.field(default_factory=Smtp)
     mail_sink: MailSink = dataclasses.field(default_factory=MailSink)
     reports: Reports = dataclasses.field(default_factory=Reports)
@@ -444,6 +474,8 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
         raise ConfigurationError(
             "kariya.rate_limit.*: the window must be at least 1 s and no limit negative"
         )
+    if s.till.max_pin_failures < 1:
+        raise ConfigurationError("kariya.till.max_pin_failures must be at least 1")
     secret = s.session_secret
     if not s.is_production:
         if not secret:
@@ -467,6 +499,10 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
             "least 32 characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             " (set KARIYA_SESSION_SECRET)"
         )
+    if not s.staff.require_totp:
+        problems.append("kariya.staff.require_totp must be true (city and secretariat accounts)")
+    if s.staff.totp_key and (weakness := secret_strength_problem(s.staff.totp_key)):
+        problems.append(f"kariya.staff.totp_key is too weak ({weakness}; set KARIYA_TOTP_KEY)")
     if not s.redis_url:
         problems.append("kariya.redis_url must be set (the sessions live in Redis)")
     if not s.public_url.startswith("https://"):
@@ -477,6 +513,11 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
         problems.append(
             "kariya.line.channel_id and kariya.line.channel_secret must be set "
             "(set KARIYA_LINE_CHANNEL_ID and KARIYA_LINE_CHANNEL_SECRET)"
+        )
+    till_weakness = s.till.secret and secret_strength_problem(s.till.secret)
+    if till_weakness:
+        problems.append(
+            f"kariya.till.secret is too weak ({till_weakness}) (set KARIYA_TILL_SECRET)"
         )
     if problems:
         raise ConfigurationError("production.ini refuses to start: " + "; ".join(problems))

@@ -40,6 +40,8 @@ BASE_SETTINGS = {
     "kariya.session_secret": "test-session-secret-not-for-production",
     "kariya.clock": "settable",
     "kariya.line.simulator": "true",
+    # The second factor only where a test switches it on (tests/functional/test_staff_totp.py).
+    "kariya.staff.require_totp": "false",
     "celery.broker_url": BROKER_URL,
     "celery.always_eager": "true",
     "kariya.zengin.remitter_code": "1234567890",

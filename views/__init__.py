@@ -24,6 +24,9 @@ def includeme(config):
     config.add_route("home", "/")
     config.add_route("login", "/login")
     config.add_route("logout", "/logout")
+    # The staff's second factor (views/second_factor.py): the login's second step, enrolment.
+    config.add_route("login.code", "/login/code")
+    config.add_route("staff.second_factor", "/staff/second-factor")
     config.add_route("health", "/healthz")
     config.add_route("health.live", "/healthz/live")
     if kariya_settings.dev_stand_ins(config.get_settings()):

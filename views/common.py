@@ -13,6 +13,7 @@ from kariya.audit.access import Viewer
 from kariya.security import Identity
 from kariya.staff import accounts
 from kariya.staff.accounts import LoginFailed, LoginThrottled
+from views import second_factor
 
 
 def home_url(request, identity: Identity) -> str:
@@ -65,8 +66,11 @@ def login(request):
             request.response.headers["X-Tm"] = "commit"  # pyramid_tm: keep the record (a 429)
         return {"username": username, "error": exc.message, "next": request.POST.get("next", "")}
     identity = Identity(role=user.role, id=user.id, username=user.username)
+    target = safe_next(request, home_url(request, identity))
+    if user.needs_second_factor(request.kariya_settings.staff.require_totp):
+        return second_factor.begin(request, user, target)  # the code (or enrolment) comes next
     headers = remember(request, identity)
-    return HTTPFound(safe_next(request, home_url(request, identity)), headers=headers)
+    return HTTPFound(target, headers=headers)
 
 
 @view_config(route_name="logout", request_method="POST")

@@ -13,12 +13,13 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from kariya.audit import access
 from kariya.errors import DomainError
+from views.second_factor import pending_step_url, pending_user
 
 log = logging.getLogger(__name__)
 
 
 JSON_PREFIXES = ("/api/", "/dev/")
-STAFF_PREFIXES = ("/secretariat", "/city", "/callcenter", "/store", "/api")
+STAFF_PREFIXES = ("/secretariat", "/city", "/callcenter", "/store", "/staff", "/api")
 
 
 def is_api(request) -> bool:
@@ -108,6 +109,10 @@ def forbidden(exc, request):
             return HTTPFound(
                 request.route_url("resident.login_line", _query={"next": request.path_qs})
             )
+        # Half logged in (the password, not yet the second factor): back to that step.
+        pending = pending_user(request)
+        if pending is not None:
+            return HTTPFound(pending_step_url(request, pending))
         return HTTPFound(request.route_url("login", _query={"next": request.path_qs}))
     log.warning("forbidden", extra={"path": request.path, "role": request.identity.role})
     log_denied(request)

@@ -1,7 +1,8 @@
 """A resident's timeline in plain Japanese, for an agent to read to the caller: each round's
-acquisition, each use (and its void), each round's coupons that expired or will expire
-("第1回の割引券2枚は1月21日24時に期限切れ"), an account transfer; each entry with the passage of
-the answer manual that explains it (kariya.callcenter.answers)."""
+acquisition, each use (and its void), a store's QR locked for the day by wrong staff PINs,
+each round's coupons that expired or will expire ("第1回の割引券2枚は1月21日24時に期限切れ"),
+an account transfer; each entry with the passage of the answer manual that explains it
+(kariya.callcenter.answers)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from kariya.campaign.models import Campaign, Round
 from kariya.clock import JST
 from kariya.coupons.models import Acquisition, Coupon
 from kariya.documents.markdown import Section
+from kariya.redemptions import till
 from kariya.redemptions.models import Redemption
 from kariya.residents import refs
 from kariya.residents.models import Person
@@ -99,6 +101,16 @@ def build(
                     "void",
                 )
             )
+    for lock, store in till.locks_of(db, person.id):
+        entries.append(
+            Entry(
+                lock.locked_at,
+                f"{moment(lock.locked_at, zone)} {store.name}({store.code})で、お店の暗証番号の"
+                f"入力を続けてまちがえたため、{till.day_label(lock.day)}はこのお店で使えなく"
+                "なりました(翌日からは使えます)",
+                "use",
+            )
+        )
     counts = db.execute(
         select(Coupon.round_id, Coupon.state, func.count())
         .where(Coupon.person_id == person.id)

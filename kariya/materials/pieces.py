@@ -51,7 +51,8 @@ def _canvas(buffer: io.BytesIO, pagesize, store: Store, piece: str, t: dict) -> 
 
 
 def sticker_pdf(store: Store, url: str, ctx: PrintContext) -> bytes:
-    """A 90 × 90 mm sticker for the till: the QR, the store's name."""
+    """A 90 × 90 mm sticker for the till: the QR, the store's name, and where the staff find
+    the code of the day that the phone shows (the portal: a printed code could not change)."""
     t = words(ctx)
     buffer = io.BytesIO()
     w, h = STICKER
@@ -66,8 +67,12 @@ def sticker_pdf(store: Store, url: str, ctx: PrintContext) -> bytes:
     c.setFillColor(colors.black)
     size, lines = fit(store.name, GOTHIC, 11, 6, w - 8 * mm, 2)
     below = draw_lines(c, lines, GOTHIC, size, w / 2, h - band - 2 * mm, leading=1.15)
-    qr_size = min(58 * mm, below - 9 * mm)
+    qr_size = min(56 * mm, below - 15 * mm)
     draw_qr(c, qr.matrix(url), (w - qr_size) / 2, below - qr_size, qr_size)
+    c.setFillColor(DARK_GREY)
+    size, lines = fit(t["sticker"]["check"], GOTHIC, 6.5, 5, w - 8 * mm, 2)
+    draw_lines(c, lines, GOTHIC, size, w / 2, below - qr_size - 1 * mm, leading=1.2)
+    c.setFillColor(colors.black)
     c.setFont(GOTHIC, 8)
     c.drawCentredString(w / 2, 4.5 * mm, t["sticker"]["scan"])
     c.setFont(GOTHIC, 5.5)

@@ -21,7 +21,7 @@ from kariya.payouts.models import (
     PayoutItem,
     PayoutLine,
 )
-from kariya.redemptions.models import Redemption, StoreUse
+from kariya.redemptions.models import Redemption, StoreUse, TillLock
 from kariya.reports.models import (
     DashboardSnapshot,
     ErasureRequest,
@@ -30,7 +30,13 @@ from kariya.reports.models import (
     StatusReport,
 )
 from kariya.residents.models import IdempotencyRecord, Person
-from kariya.staff.models import LoginAttempt, LoginUnlock, StaffUser
+from kariya.staff.models import (
+    LoginAttempt,
+    LoginUnlock,
+    RecoveryCode,
+    SecondFactorReset,
+    StaffUser,
+)
 from kariya.stores.importer.models import UploadedFile
 from kariya.stores.models import Store, StoreNotice, StoreNoticeRead
 from workflows.binding import TransitionRecord
@@ -68,8 +74,10 @@ __all__ = [
     "PayoutLine",
     "Person",
     "PersonTransfer",
+    "RecoveryCode",
     "Redemption",
     "Round",
+    "SecondFactorReset",
     "StaffUser",
     "StatusReport",
     "Store",
@@ -77,6 +85,7 @@ __all__ = [
     "StoreNoticeRead",
     "StoreUse",
     "TermsConsent",
+    "TillLock",
     "TransitionRecord",
     "UploadedFile",
 ]

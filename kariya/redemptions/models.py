@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kariya.orm import Base, UTCDateTime
@@ -52,3 +52,18 @@ class StoreUse(Base):
     store_id: Mapped[int] = mapped_column(ForeignKey("store.id"))
     round_id: Mapped[int] = mapped_column(ForeignKey("round.id"))
     used: Mapped[int] = mapped_column(default=0)
+
+
+class TillLock(Base):
+    """A store's QR locked for a resident for one day (Japan time) after too many wrong staff
+    PINs (kariya/redemptions/till.py). The count itself lives in Redis (atomic, outside the
+    refused request's transaction); this row is the record the call centre reads."""
+
+    __tablename__ = "till_lock"
+    __table_args__ = (UniqueConstraint("person_id", "store_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"))
+    day: Mapped[dt.date] = mapped_column(Date)
+    locked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

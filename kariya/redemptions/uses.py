@@ -2,7 +2,8 @@
 
 Rules, each read from the campaign: 1 coupon needs a bill of at least min_bill_one, 2 used together
 need min_bill_two; a person may use at most store_limit_per_round coupons at one store in one
-round, in total across visits; only the current round's unexpired coupons; only active stores.
+round, in total across visits; only the current round's unexpired coupons; only active stores;
+at a store that opted into a staff PIN, the PIN (kariya.redemptions.till).
 
 Race-proof in one transaction: the per (person, store, round) counter is taken with a conditional
 UPDATE (two phones of one person queue on that row and cannot pass the limit), the coupons are
@@ -27,6 +28,7 @@ from kariya.coupons import acquisition, lifecycle
 from kariya.coupons.models import Coupon
 from kariya.errors import Conflict, DomainError, Invalid, NotFound
 from kariya.orm import insert_or_skip
+from kariya.redemptions import till as at_till
 from kariya.redemptions.models import Redemption, StoreUse
 from kariya.residents import profiles
 from kariya.residents.models import Person
@@ -109,9 +111,11 @@ def _used_here(db: Session, person_id: int, store_id: int, round_id: int) -> int
     )
 
 
-def preview(db: Session, clock, person_id: int, token: str) -> dict:
+def preview(
+    db: Session, clock, person_id: int, token: str, till: at_till.Till | None = None
+) -> dict:
     """What GET /api/v1/qr/{token} answers: the store, and how many coupons the person may
-    still use there now."""
+    still use there now; with `till`, also what the till asks (`at_till.for_phone`)."""
     store = store_for_token(db, token)
     now = clock.now()
     found = acquisition.current(db, now)
@@ -129,7 +133,10 @@ def preview(db: Session, clock, person_id: int, token: str) -> dict:
         )
         left_here = campaign.store_limit_per_round - _used_here(db, person_id, store.id, rnd.id)
         usable = max(0, min(unused, left_here, len(_thresholds(campaign))))
-    return {"store": store_json(store), "usable_here": usable}
+    answer = {"store": store_json(store), "usable_here": usable}
+    if till is not None:
+        answer["till"] = at_till.for_phone(till, store, person_id, now)
+    return answer
 
 
 def _thresholds(campaign) -> list[int]:
@@ -149,7 +156,19 @@ def redemption_json(redemption: Redemption, store: Store, coupon_ids: list[int])
     }
 
 
-def redeem(db: Session, clock, person_id: int, token: str, count, bill) -> dict:
+def redeem(
+    db: Session,
+    clock,
+    person_id: int,
+    token: str,
+    count,
+    bill,
+    pin=None,
+    till: at_till.Till | None = None,
+) -> dict:
+    """Use `count` coupons at the store of `token`; at a store with a staff PIN, `pin` must be
+    it (checked with `till`, see kariya.redemptions.till; a store without one reads nothing
+    more)."""
     now = clock.now()
     store = store_for_token(db, token)
     found = acquisition.current(db, now)
@@ -172,6 +191,7 @@ def redeem(db: Session, clock, person_id: int, token: str, count, bill) -> dict:
         raise BillTooLow(
             f"{count}枚使うには、お会計が{minimum:,}円以上必要です(お会計 {amount_billed:,}円)。"
         )
+    at_till.check_pin(db, till, store, person_id, pin, now)
 
     limit = campaign.store_limit_per_round
     db.execute(

@@ -56,7 +56,10 @@ LEFT_OUT = {
     ): "個人を特定できるLINEの識別子のため含めません(利用者は ref で識別します)。",
     ("person", "display_name"): "LINEの表示名(個人情報)のため含めません。",
     ("staff_user", "password_hash"): "認証情報のため含めません。",
+    ("staff_user", "totp_secret"): "認証情報(2段階認証の秘密の値)のため含めません。",
+    ("staff_recovery_code", "code_hash"): "認証情報のため含めません。",
     ("store", "qr_token"): "QRコードの秘密の値(認証情報)のため含めません。",
+    ("store", "till_pin_hash"): "店舗の暗証番号(認証情報)のため含めません。",
 }
 BINARY = "ファイルの中身(バイナリ)のため含めません。"
 DEFUSED = "表計算ソフトが数式と読む値(= + - @ などで始まる文字)には先頭に ' を付けています。"

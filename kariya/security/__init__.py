@@ -57,6 +57,7 @@ class P(enum.StrEnum):
     SECRETARIAT_BANK_DECIDE = "secretariat:bank:decide"
     SECRETARIAT_ADJUSTMENTS_PROPOSE = "secretariat:adjustments:propose"
     SECRETARIAT_STAFF_UNLOCK = "secretariat:staff:unlock"
+    SECRETARIAT_SECOND_FACTOR_RESET = "secretariat:second_factor:reset"
     CITY_ADJUSTMENTS_DECIDE = "city:adjustments:decide"
     STAFF_DASHBOARD_VIEW = "staff:dashboard:view"
     CITY_EXPORTS_RUN = "city:exports:run"
@@ -76,6 +77,8 @@ class P(enum.StrEnum):
     STAFF_DOCUMENTS_VIEW = "staff:documents:view"
     SECRETARIAT_DOCUMENTS_EDIT = "secretariat:documents:edit"
     CITY_DOCUMENTS_APPROVE = "city:documents:approve"
+    # At the till (issue 15): the store's own staff PIN.
+    STORE_TILL_MANAGE = "store:till:manage"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
@@ -94,6 +97,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.STORE_REDEMPTIONS_VOID,
             P.STORE_NOTICES_READ,
             P.STORE_BANK_REQUEST,
+            P.STORE_TILL_MANAGE,
             P.STAFF_SELF_VIEW,
             P.STAFF_DOCUMENTS_VIEW,
         }
@@ -130,6 +134,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.SECRETARIAT_BANK_DECIDE,
             P.SECRETARIAT_ADJUSTMENTS_PROPOSE,
             P.SECRETARIAT_STAFF_UNLOCK,
+            P.SECRETARIAT_SECOND_FACTOR_RESET,
             P.CALLCENTER_PERSONS_VIEW,
             P.CALLCENTER_INQUIRIES_VIEW,
             P.CALLCENTER_INQUIRIES_EDIT,
@@ -206,12 +211,16 @@ class SecurityPolicy:
             return Allowed(f"{identity.role} may {permission}")
         return Denied(f"{identity.role} may not {permission}")
 
-    def remember(self, request, identity: Identity, **kw):
+    def remember(self, request, identity: Identity, *, second_factor: bool = False, **kw):
+        """`second_factor`: the login passed the account's second factor (a staff account that
+        needs one is nobody without it, kariya/staff/second_factor.py)."""
         request.session.invalidate()  # a fresh session (and id) at every login: no fixation
         auth = {"role": identity.role, "id": identity.id}
         if identity.is_staff:
             user = request.db.get(StaffUser, identity.id)
             auth["stamp"] = credential_stamp(request.kariya_settings, user)
+            if second_factor:
+                auth["mfa"] = True
         request.session["auth"] = auth
         return []
 
@@ -221,9 +230,13 @@ class SecurityPolicy:
 
 
 def credential_stamp(settings: Settings, user: StaffUser) -> str:
-    """What a staff session remembers of the account's credentials: a new password or role
-    changes it, and every session holding the old one ends."""
-    message = f"{user.id}:{user.role}:{user.password_hash}".encode()
+    """What a staff session remembers of the account's credentials: a new password or role,
+    a second factor switched on or reset, changes it, and every session holding the old one
+    ends."""
+    message = f"{user.id}:{user.role}:{user.password_hash}"
+    if user.totp_enabled_at is not None:
+        message += f":totp:{user.totp_enabled_at.timestamp()}"
+    message = message.encode()
     key = settings.session_secret.encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
@@ -241,6 +254,12 @@ def _load_identity(request) -> Identity | None:
         or user.role != auth["role"]
         or not hmac.compare_digest(
             str(auth.get("stamp", "")), credential_stamp(request.kariya_settings, user)
+        )
+        # A session that never passed the second factor the account now needs (the setting
+        # was switched on after it began) is nobody: log in again.
+        or (
+            user.needs_second_factor(request.kariya_settings.staff.require_totp)
+            and not auth.get("mfa")
         )
     ):
         request.session.invalidate()  # revoked: the record goes

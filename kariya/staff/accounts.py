@@ -108,6 +108,8 @@ def authenticate(
     db: Session, clock, settings: Settings, username: str, password: str, address: str
 ) -> StaffUser:
     """Return the user, or raise LoginFailed / LoginThrottled. Every attempt is recorded.
+    An account that needs a second factor (`StaffUser.needs_second_factor`) is not logged in by
+    this alone: its code comes next (kariya/staff/second_factor.py).
 
     The limits are checked and the attempt counted under this account's and address's locks
     (kariya/staff/throttle.py), held until the caller's transaction commits."""
@@ -125,8 +127,16 @@ def authenticate(
         except (VerificationError, InvalidHashError):
             ok = False
         ok = ok and user is not None and user.active
+    awaiting_code = ok and user.needs_second_factor(settings.staff.require_totp)
     db.add(
-        LoginAttempt(username=username, address=address, succeeded=ok, throttled=bool(wait), at=now)
+        LoginAttempt(
+            username=username,
+            address=address,
+            succeeded=ok,
+            throttled=bool(wait),
+            at=now,
+            awaiting_code=awaiting_code,
+        )
     )
     db.flush()
     if wait:

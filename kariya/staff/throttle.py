@@ -5,7 +5,9 @@ a person out of their own desk), one address whatever the account, and one accou
 address together (a ceiling against guessing from many places). A throttled attempt is recorded
 but not checked and does not count, so the door opens again one window after the failure that
 shut it. A success, or a secretariat operator's unlock (recorded with a reason), starts the
-account's count afresh; the address limit only runs out.
+account's count afresh; the address limit only runs out. The second factor's codes are attempts
+too (kariya/staff/second_factor.py): a wrong code counts like a wrong password, and a right
+password of an account that has a second factor is no success until its code is.
 
 Check and count are one step: on PostgreSQL the attempt takes a transaction-scoped advisory lock
 on its address and then on its account (always in that order, so never a deadlock) before it
@@ -45,7 +47,9 @@ def _account_since(db: Session, username: str, since: dt.datetime) -> dt.datetim
     unlock: whichever came last."""
     last_success = db.scalar(
         select(func.max(LoginAttempt.at)).where(
-            LoginAttempt.username == username, LoginAttempt.succeeded.is_(True)
+            LoginAttempt.username == username,
+            LoginAttempt.succeeded.is_(True),
+            LoginAttempt.awaiting_code.is_(False),  # a right password is half a login
         )
     )
     last_unlock = db.scalar(

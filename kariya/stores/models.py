@@ -34,6 +34,11 @@ class Store(Base):
     search_text: Mapped[str] = mapped_column(Text, default="")
     state: Mapped[str] = mapped_column(String(20), default=store_wf.S.applied)
     qr_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The staff PIN the store opted into (kariya/redemptions/till.py), as a keyed hash; None:
+    # no PIN, a use needs none. Read with the store at every use, so no PIN costs no lookup.
+    till_pin_hash: Mapped[str | None] = mapped_column(String(64))
+    till_pin_set_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    till_pin_set_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 

@@ -1,5 +1,6 @@
 """A resident's whole path in headless Chromium (Debian's package; no downloaded browser) on a
-phone-sized viewport: login -> first-visit profile -> acquire -> scan the store's QR -> use ->
+phone-sized viewport: login -> first-visit profile -> acquire -> scan the store's QR -> use
+(the store's code of the day compared with its portal, the staff PIN on a small phone) ->
 history; on desk screens, an agent logs a call about a confirmation code, escalates it, the city
 answers and the agent resolves it; and a change of the terms: the secretariat writes it with the
 live preview, the city reviews the diff and approves, the resident reads the new terms and agrees
@@ -65,9 +66,21 @@ def base_url(engine, registry):
     configure(registry)  # the Celery app back to the suite's app
 
 
-def test_resident_walks_from_login_to_history(base_url, db):
+def test_resident_walks_from_login_to_history(base_url, db, redis_client):
+    from kariya.clock import FixedClock
+    from kariya.redemptions import till
+    from kariya.settings import parse
+
     load_campaign(db, total=60_000, rounds=6)
     store = make_store(db, "S0001", "かりや青果店")
+    # Issue 15: the store opted into a staff PIN, typed on the resident's phone.
+    for key in redis_client.scan_iter("kariya:till:*"):
+        redis_client.delete(key)
+    till.set_pin(
+        db, FixedClock(ROUND1), till.of(parse(BASE_SETTINGS)), store, "2580", "2580", actor="test"
+    )
+    db.commit()
+    make_user(db, "store", "store1", store_code="S0001")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -133,12 +146,53 @@ def test_resident_walks_from_login_to_history(base_url, db):
         first = clock.inner_text()
         page.wait_for_timeout(1200)
         assert clock.inner_text() != first  # the confirmation screen is live, not a screenshot
+        # Issue 15: the store's name in large type and the code of the day, which the staff
+        # compare with the one their portal shows.
+        expect(page.locator("#step-confirm .store-name")).to_have_text("かりや青果店")
+        assert (
+            page.locator("#step-confirm .store-name").evaluate(
+                "e => parseFloat(getComputedStyle(e).fontSize)"
+            )
+            >= 32
+        )
+        day_code = page.locator("#confirm-day-code").inner_text()
+        assert re.fullmatch(r"\d{3}", day_code)
+        desk = browser.new_context(
+            viewport={"width": 1280, "height": 900}, locale="ja-JP"
+        ).new_page()
+        desk.goto(f"{base_url}/login")
+        desk.fill("#username", "store1")
+        desk.fill("#password", PASSWORD)
+        desk.click("button[type=submit]")
+        expect(desk.locator("#day-code")).to_have_text(day_code)
+        expect(desk.locator("#till-code")).to_contain_text("かりや青果店")
+        desk.screenshot(path=str(ARTIFACTS / "5a_store_portal_day_code.png"), full_page=True)
         shot("5_confirm")
+
+        # The staff PIN, typed on the resident's phone, on a small phone (320 px wide).
+        page.set_viewport_size({"width": 320, "height": 568})
+        expect(page.locator("#confirm")).to_have_text("お店の人が暗証番号を入力する")
         page.click("#confirm")
+        expect(page.locator("#step-pin")).to_be_visible()
+        pin = page.locator("#pin")
+        expect(pin).to_be_focused()
+        assert pin.get_attribute("inputmode") == "numeric"
+        assert pin.bounding_box()["height"] >= 60  # a large field for the digits
+        assert page.locator("#pin-confirm").bounding_box()["height"] >= 56
+        assert page.evaluate("document.scrollingElement.scrollWidth <= window.innerWidth")
+        expect(page.locator("#step-pin .day-code-phone")).to_have_text(day_code)
+        pin.fill("1111")
+        page.click("#pin-confirm")
+        expect(page.locator("#pin-error")).to_contain_text("暗証番号が違います。あと2回")
+        shot("5b_pin_wrong")
+        pin.fill("２５８０")  # full-width digits are understood
+        page.click("#pin-confirm")
         expect(page.locator("#step-done")).to_be_visible()
         code = page.locator("#done-code").inner_text()
         assert re.fullmatch(r"[2-9A-Z]{6}", code)
+        expect(page.locator("#done-day-code")).to_have_text(day_code)
         shot("6_done")
+        page.set_viewport_size({"width": 390, "height": 844})
 
         # History shows the use with its confirmation code.
         page.goto(f"{base_url}/history")

@@ -47,9 +47,10 @@ def resident_id(request) -> int:
     return identity.id
 
 
-def idempotent(request, person_id: int, action, *, status: int = 201):
+def idempotent(request, person_id: int, action, *, status: int = 201, fingerprint=None):
     """Run `action` once per Idempotency-Key (if the request carries one) and answer with the
-    first result; sets the response status."""
+    first result; sets the response status. The key's record keeps a hash of the request's body,
+    or of `fingerprint` (bytes) where the body holds a secret a hash would give away (a PIN)."""
     from kariya.residents import idempotency
 
     status, body = idempotency.run(
@@ -57,7 +58,11 @@ def idempotent(request, person_id: int, action, *, status: int = 201):
         request.clock,
         person_id,
         idempotency.check_key(request.headers.get("Idempotency-Key")),
-        idempotency.request_hash(request.method, request.path, request.body or b""),
+        idempotency.request_hash(
+            request.method,
+            request.path,
+            (request.body or b"") if fingerprint is None else fingerprint,
+        ),
         action,
         status=status,
     )

@@ -41,6 +41,8 @@ def includeme(config):
     config.add_route("secretariat.adjustments", "/adjustments")
     config.add_route("secretariat.login_locks", "/login-locks")
     config.add_route("secretariat.login_unlock", "/login-locks/unlock")
+    config.add_route("secretariat.second_factors", "/second-factors")
+    config.add_route("secretariat.second_factor_reset", "/second-factors/reset")
     config.add_route("secretariat.dashboard", "/dashboard")
     config.add_route("secretariat.dashboard_refresh", "/dashboard/refresh")
     config.add_route("secretariat.handover", "/handover")

@@ -13,3 +13,5 @@ def includeme(config):
     config.add_route("store.notice_read", "/notices/{id:\\d+}/read")
     config.add_route("store.bank", "/bank-account")
     config.add_route("store.bank_withdraw", "/bank-account/requests/{id:\\d+}/withdraw")
+    config.add_route("store.till", "/till")
+    config.add_route("store.till_off", "/till/off")

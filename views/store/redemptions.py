@@ -8,7 +8,7 @@ from pyramid.view import view_config
 from kariya.campaign import rules
 from kariya.models import Store
 from kariya.payouts import batches, statements
-from kariya.redemptions import uses
+from kariya.redemptions import till, uses
 from kariya.security import P
 from kariya.stores import notices
 
@@ -27,8 +27,10 @@ def _today_start(request) -> dt.datetime:
 )
 def home(request):
     store_id = request.identity.store_id
+    store = request.db.get(Store, store_id)
     return {
-        "store": request.db.get(Store, store_id),
+        "store": store,
+        "till": till.portal(till.of(request.kariya_settings), store, request.clock.now()),
         "unread_notices": notices.unread(request.db, store_id),
         "uses": uses.of_store(request.db, request.clock, store_id, since=_today_start(request)),
         "totals": statements.store_totals(
@@ -47,11 +49,14 @@ def home(request):
     request_method="GET",
 )
 def live(request):
-    """Polled by the portal page: today's uses, newest first."""
+    """Polled by the portal page: today's uses, newest first, and today's code (it changes at
+    midnight while the page stays open)."""
+    store = request.db.get(Store, request.identity.store_id)
     return {
-        "uses": uses.of_store(
-            request.db, request.clock, request.identity.store_id, since=_today_start(request)
-        )
+        "uses": uses.of_store(request.db, request.clock, store.id, since=_today_start(request)),
+        "day_code": till.portal(till.of(request.kariya_settings), store, request.clock.now())[
+            "day_code"
+        ],
     }
 
 
