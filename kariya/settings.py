@@ -25,6 +25,7 @@ from pyramid.exceptions import ConfigurationError
 from pyramid.registry import Registry
 
 from kariya import typed_ini
+from kariya.rate_limit import RateLimit
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -140,33 +141,6 @@ class Login:
     max_failures_per_address: int = 20
     max_failures_per_account_any_address: int = 50
     window_minutes: int = 15
-
-
-@dataclasses.dataclass(frozen=True)
-class RateLimit:
-    """Rate limits (views/ratelimits.py, DESIGN 5.1): calls counted in a window of
-    `window_seconds` in Redis. A resident's unsafe calls (POST, PUT, PATCH, DELETE) and QR
-    look-ups are counted per resident, whatever the address; only calls without a login (the
-    staff login, the LINE login and its callback, QR look-ups) are counted per address, and
-    generously (residents share carrier NAT, load tests come from one address). Staff are not
-    limited here (the staff login has its own limits, kariya.login.*). 0 turns a rule off."""
-
-    PREFIX: ClassVar[str] = "kariya.rate_limit."
-
-    enabled: bool = True
-    window_seconds: int = 60
-    per_resident: int = 30  # unsafe calls per resident and window
-    qr_per_resident: int = 60  # QR look-ups per resident and window
-    per_address: int = 600  # calls without a login per address (IPv6: per /64) and window
-    # The routes whose safe calls (GET) are counted too: per resident, the QR look-ups; per
-    # address (without a login), these and the LINE login's start and callback.
-    qr_routes: tuple[str, ...] = ("api.qr",)
-    anonymous_routes: tuple[str, ...] = (
-        "api.qr",
-        "resident.use",
-        "resident.login_line",
-        "resident.login_line_callback",
-    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -466,14 +440,7 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
         except ValueError:
             raise ConfigurationError(f"kariya.trusted_proxies: {entry!r} is no address") from None
     _check_callcenter(s.callcenter)
-    limits = s.rate_limit
-    if (
-        limits.window_seconds < 1
-        or min(limits.per_resident, limits.qr_per_resident, limits.per_address) < 0
-    ):
-        raise ConfigurationError(
-            "kariya.rate_limit.*: the window must be at least 1 s and no limit negative"
-        )
+    s.rate_limit.check()
     if s.till.max_pin_failures < 1:
         raise ConfigurationError("kariya.till.max_pin_failures must be at least 1")
     secret = s.session_secret

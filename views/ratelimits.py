@@ -39,7 +39,8 @@ from pyramid.viewderivers import INGRESS
 
 from kariya import roles
 from kariya.errors import DomainError
-from kariya.settings import RateLimit, settings_of
+from kariya.rate_limit import RateLimit
+from kariya.settings import settings_of
 from views.errors import error_response
 
 log = logging.getLogger(__name__)
