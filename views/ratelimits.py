@@ -22,8 +22,10 @@ which is the Retry-After. A refused call is counted too (a guesser does not get 
 If Redis does not answer, the call is let through and logged: the limits protect, they are not
 the record of anything. Without Redis (`make run`), one process's memory keeps the windows.
 
-It is a view deriver above the permission check, so an anonymous guess is counted before it is
-refused 401, and a refused call writes nothing (its transaction aborts like every 4xx).
+Two view derivers: calls without a login are counted above the permission check, so an
+anonymous guess is counted before it is refused 401; a resident's calls below it (what a
+resident may not do at all is refused 403 for nothing, and does not use up the window) and above
+the CSRF check. A refused call writes nothing (its transaction aborts like every 4xx).
 """
 
 from __future__ import annotations
@@ -124,18 +126,23 @@ class Limiter:
         self.qr_routes = frozenset(rules.qr_routes)
         self.anonymous_routes = frozenset(rules.anonymous_routes)
 
-    def rule_for(self, request, route_name: str | None) -> tuple[str, str, int] | None:
-        """(rule, subject, limit) that counts this call, or None. Reads the session only for
-        a call some rule may count."""
+    def rule_for(
+        self, request, route_name: str | None, *, signed_in: bool
+    ) -> tuple[str, str, int] | None:
+        """(rule, subject, limit) that counts this call, or None: the address's rule for a
+        call without a login (`signed_in` False), the resident's for a resident's call.
+        Reads the session only for a call some rule may count."""
         unsafe = request.method not in SAFE_METHODS
         qr = route_name in self.qr_routes
         if not unsafe and not qr and route_name not in self.anonymous_routes:
             return None
         identity = request.identity
         rules = self.rules
-        if identity is None:
+        if not signed_in:
+            if identity is not None:
+                return None
             return "address", subject_address(request.remote_addr or "-"), rules.per_address
-        if identity.role != roles.RESIDENT:
+        if identity is None or identity.role != roles.RESIDENT:
             return None
         if unsafe:
             return "resident", str(identity.id), rules.per_resident
@@ -143,8 +150,8 @@ class Limiter:
             return "qr", str(identity.id), rules.qr_per_resident
         return None
 
-    def check(self, request, route_name: str | None) -> None:
-        found = self.rule_for(request, route_name)
+    def check(self, request, route_name: str | None, *, signed_in: bool) -> None:
+        found = self.rule_for(request, route_name, signed_in=signed_in)
         if found is None or found[2] <= 0:
             return
         rule, subject, limit = found
@@ -164,19 +171,28 @@ def limiter_of(registry) -> Limiter:
     return registry[LIMITER_KEY]
 
 
-def rate_limited_view(view, info):
-    """The view deriver: count the call before the permission check (see the docstring)."""
-    if info.exception_only:
-        return view
-    route_name = info.options.get("route_name")
-    limiter = limiter_of(info.registry)
+def _deriver(signed_in: bool):
+    def derive(view, info):
+        if info.exception_only:
+            return view
+        route_name = info.options.get("route_name")
+        limiter = limiter_of(info.registry)
 
-    def counted(context, request):
-        if request.exception is None:
-            limiter.check(request, route_name)
-        return view(context, request)
+        def counted(context, request):
+            if request.exception is None:
+                limiter.check(request, route_name, signed_in=signed_in)
+            return view(context, request)
 
-    return counted
+        return counted
+
+    return derive
+
+
+# Calls without a login are counted before the permission check (a guess that will be refused
+# 401 is counted); a resident's after it and before the CSRF check (what a resident may not do
+# at all is refused 403 for nothing; a call without its token is counted).
+anonymous_calls = _deriver(signed_in=False)
+residents_calls = _deriver(signed_in=True)
 
 
 @exception_view_config(RateLimited)
@@ -202,4 +218,9 @@ def includeme(config):
     if not settings.rate_limit.enabled:
         return
     config.registry[LIMITER_KEY] = Limiter(settings.rate_limit, _windows(config.registry, settings))
-    config.add_view_deriver(rate_limited_view, under=INGRESS, over="secured_view")
+    config.add_view_deriver(
+        anonymous_calls, "rate_limit_anonymous", under=INGRESS, over="secured_view"
+    )
+    config.add_view_deriver(
+        residents_calls, "rate_limit_residents", under="secured_view", over="csrf_view"
+    )
