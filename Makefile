@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 INI ?= development.ini
 
-.PHONY: install system-packages run test lint format bench schemathesis clean
+.PHONY: install system-packages run test lint format bench bench-fraud drill schemathesis clean
 
 install: $(VENV)/.installed
 
@@ -44,6 +44,17 @@ format: install
 
 bench: install
 	$(BIN)/python -m tests.benchmarks.rush
+
+# The backup and restore drill on a seeded PostgreSQL database (README, "Backup and restore
+# drill"); DRILL_ARGS="--residents 20000 --stores 600" seeds more. On a real database:
+# kariya -c INI drill.
+DRILL_ARGS ?=
+drill: install
+	$(BIN)/python -m tests.benchmarks.drill $(DRILL_ARGS)
+
+# The fraud scan of a full week on a generated normal campaign (issue 15), beside a baseline.
+bench-fraud: install
+	$(BIN)/python -m tests.benchmarks.fraud
 
 # The suite's schemathesis run with more examples per operation (the suite takes 6).
 SCHEMATHESIS_EXAMPLES ?= 100

@@ -154,6 +154,25 @@ def cmd_ledger_check(registry, args) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_fraud_scan(registry, args) -> int:
+    from kariya.clock import make_clock
+    from kariya.fraud import reading, scan
+
+    with _session(registry) as db:
+        clock = make_clock(settings_of(registry), db)
+        result = scan.run(db, clock, settings_of(registry), actor="cli:fraud-scan")
+        if result.skipped:
+            print(result.skipped)
+            return 0
+        print(
+            f"{clock.now().isoformat()}: {len(result.opened)} case(s) opened, "
+            f"{len(result.extended)} given new evidence ({result.total_seconds} s)"
+        )
+        for case in result.opened:
+            print(f"  No.{case.id} {reading.subject_text(db, case)} {case.rule}: {case.summary}")
+    return 0
+
+
 def cmd_store_qr(registry, args) -> int:
     from kariya.stores import lookup, qr
 
@@ -250,6 +269,19 @@ def cmd_payouts(registry, args) -> int:
     return 0
 
 
+def cmd_drill(registry, args) -> int:
+    from kariya.audit import drill
+
+    report = drill.run(
+        registry["db.engine"].url,
+        into=args.into,
+        dump=Path(args.dump) if args.dump else None,
+        keep=args.keep,
+    )
+    print(report.text())
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kariya", description="Kariya e-coupon back office")
     parser.add_argument(
@@ -314,6 +346,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ledger", help="the coupon-funds ledger")
     lsub = p.add_subparsers(dest="ledger_command", required=True)
     lsub.add_parser("check", help="verify the money invariants").set_defaults(func=cmd_ledger_check)
+    p = sub.add_parser(
+        "drill", help="backup and restore drill: pg_dump, restore into a new database, compare"
+    )
+    p.add_argument("--into", metavar="NAME", help="the new database (default: <name>_drill)")
+    p.add_argument("--dump", metavar="FILE", help="keep the dump there (default: a temp file)")
+    p.add_argument("--keep", action="store_true", help="keep the restored database")
+    p.set_defaults(func=cmd_drill)
+    p = sub.add_parser("fraud", help="the fraud watch (issue 15)")
+    fsub = p.add_subparsers(dest="fraud_command", required=True)
+    fsub.add_parser(
+        "scan", help="run the fraud rules over the uses up to now; print the cases opened"
+    ).set_defaults(func=cmd_fraud_scan)
     from kariya.reports import cli as reports_cli
 
     reports_cli.add_commands(sub)  # export, report, handover, erasure

@@ -6,6 +6,8 @@ import contextlib
 
 import transaction
 import zope.sqlalchemy
+from pyramid.settings import asbool
+from pyramid_retry import mark_error_retryable
 from sqlalchemy import engine_from_config, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,13 +17,31 @@ def get_engine(settings: dict, prefix: str = "sqlalchemy."):
     options = {}
     if url.startswith("sqlite"):
         options["connect_args"] = {"check_same_thread": False, "timeout": 30}
-    elif prefix + "pool_pre_ping" not in settings:
+    else:
         # Safe default; an ini may turn it off (it was 11% of request time in the rush profile).
-        options["pool_pre_ping"] = True
+        # engine_from_config passes the ini's text through, and "false" is a true string.
+        options["pool_pre_ping"] = asbool(settings.get(prefix + "pool_pre_ping", True))
     engine = engine_from_config(settings, prefix, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "handle_error", _retry_when_connection_lost)
     return engine
+
+
+def _retry_when_connection_lost(context) -> None:
+    """A statement that found its connection dead (PostgreSQL restarted, a proxy dropped an
+    idle connection) belonged to a transaction that can no longer commit: nothing of it was
+    written. Such an error is marked retryable, so a web request runs again (pyramid_retry,
+    `retry.attempts`) on a fresh connection: the pool discards every connection older than the
+    failure. This is the cheap reconnect for when the pool's pre-ping is off; with it on, it
+    still covers a connection that dies between the ping and the statement.
+
+    A failed COMMIT (no statement) is not retried: whether it took effect is unknown, so the
+    request answers 503 and the client retries with its Idempotency-Key. Tasks and the CLI
+    ignore the mark (the beat runs their catch-up again)."""
+    lost = context.is_disconnect and not context.is_pre_ping
+    if lost and context.statement is not None and context.sqlalchemy_exception is not None:
+        mark_error_retryable(context.sqlalchemy_exception)
 
 
 def _sqlite_pragmas(dbapi_connection, _record):

@@ -26,6 +26,7 @@ from pyramid.registry import Registry
 
 from kariya import typed_ini
 from kariya.rate_limit import RateLimit
+from kariya.thresholds import Fraud
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -292,6 +293,7 @@ class Settings:
     smtp: Smtp = dataclasses.field(default_factory=Smtp)
     mail_sink: MailSink = dataclasses.field(default_factory=MailSink)
     reports: Reports = dataclasses.field(default_factory=Reports)
+    fraud: Fraud = dataclasses.field(default_factory=Fraud)  # kariya/thresholds.py
     celery: Celery = dataclasses.field(default_factory=Celery)
     # The effective ini mapping, for code that takes one (the libraries' own keys, and modules
     # that have not moved to the typed attributes yet). Read settings through the fields.

@@ -34,8 +34,11 @@ MODULES = (
     "tasks.mail",
     "tasks.reports",
     "tasks.callcenter",
+    "tasks.fraud",
 )
 SCHEDULE_KEY = "tasks.beat_schedule"
+# Seconds the broker may take to answer (above kombu's 1 s BRPOP, which a worker waits in).
+BROKER_TIMEOUT = 2
 
 
 def configure(registry) -> Celery:
@@ -55,7 +58,19 @@ def configure(registry) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 3600},
+        # A broker that hangs (Redis stopped answering) fails a send within seconds instead of
+        # holding the request that sends after its commit for as long as Redis hangs.
+        broker_transport_options={
+            "visibility_timeout": 3600,
+            "socket_timeout": BROKER_TIMEOUT,
+            "socket_connect_timeout": BROKER_TIMEOUT,
+        },
+        task_publish_retry_policy={
+            "max_retries": 1,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.2,
+        },
         beat_schedule=registry.get(SCHEDULE_KEY, {}),
         worker_hijack_root_logger=False,
     )

@@ -149,6 +149,33 @@ def db(session_factory):
     session.close()
 
 
+@pytest.fixture(scope="session")
+def fraud_campaign():
+    """The normal full-size campaign of tests/fraudgen.py (600 stores, 20,000 residents, three
+    weeks of uses) in a database of its own, built once per run: (engine, Generated)."""
+    from tests import fraudgen
+
+    target = make_url(DATABASE_URL)
+    engine, generated = fraudgen.database(target.set(database=f"{target.database}_fraudgen"))
+    yield engine, generated
+    engine.dispose()
+
+
+@pytest.fixture
+def fraud_db(fraud_campaign):
+    """A session on the generated campaign whose every change (a planted pattern, the cases a
+    scan opens) is rolled back after the test."""
+    from sqlalchemy.orm import Session
+
+    engine, _generated = fraud_campaign
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        session = Session(bind=connection, join_transaction_mode="create_savepoint")
+        yield session
+        session.close()
+        transaction.rollback()
+
+
 @pytest.fixture
 def set_now(db):
     """Set the shared settable clock (frozen) that web, CLI and Celery read."""

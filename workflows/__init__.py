@@ -3,12 +3,12 @@ them to database rows. Imports nothing from the web or from Celery.
 
 `ALL` is the one list of every machine (the secretariat's diagram page, the test that the
 database's CHECK constraints equal the machines); a new machine module is added here. A module
-may hold a second machine of the same entity family (payout.LINE, inquiry.TRANSFER)."""
+may hold a second machine of the same entity family (payout.LINE, inquiry.TRANSFER, store.BANK_CHANGE)."""
 
 from workflows import (
-    bank_change,
     coupon,
     document,
+    fraud,
     inquiry,
     mail,
     material_job,
@@ -24,7 +24,7 @@ ALL = (
     coupon.MACHINE,
     redemption.MACHINE,
     store.MACHINE,
-    bank_change.MACHINE,
+    store.BANK_CHANGE,
     payout.MACHINE,
     payout.LINE,
     payout.ADJUSTMENT,
@@ -35,6 +35,7 @@ ALL = (
     inquiry.MACHINE,
     inquiry.TRANSFER,
     document.MACHINE,
+    fraud.MACHINE,
 )
 
 BY_NAME = {machine.kariya_name: machine for machine in ALL}

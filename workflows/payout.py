@@ -3,8 +3,10 @@ exported -> transferred -> reconciled; a rejected batch goes back to draft. A ba
 submitted: only a draft's lines can change.
 
 A batch's line (one store's transfer) is `included` or `held` (a suspended store, a bank account
-that cannot be paid: carried to the next batch) when the batch is built, and the bank's result
-moves an included line to `transferred` or `failed` (its uses go to the next batch)."""
+that cannot be paid, a fraud case under review: carried to the next batch) when the batch is
+built, and the bank's result moves an included line to `transferred` or `failed` (its uses go to
+the next batch). A store's payout hold (kariya.payouts.holds) holds its included lines of batches
+not yet exported (`hold`) and, once lifted, includes a draft's held line again (`release`)."""
 
 from workflows.binding import define, state_names
 
@@ -45,6 +47,8 @@ LINE_STATES = ["included", "held", "transferred", "failed"]
 LINE_TRANSITIONS = [
     {"trigger": "transfer", "source": "included", "dest": "transferred"},
     {"trigger": "fail", "source": "included", "dest": "failed"},
+    {"trigger": "hold", "source": "included", "dest": "held"},
+    {"trigger": "release", "source": "held", "dest": "included"},
 ]
 
 LINE_LABELS = {
@@ -54,6 +58,8 @@ LINE_LABELS = {
     "failed": "振込不能(次回へ繰越)",
     "event:transfer": "振込完了",
     "event:fail": "振込不能",
+    "event:hold": "保留",
+    "event:release": "保留の解除",
 }
 
 LINE = define(

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from kariya.callcenter import categories, inquiries, reading
 from kariya.callcenter.models import Inquiry
 from kariya.clock import JST, to_jst
+from kariya.formats import spreadsheets
 from kariya.settings import Settings
 from workflows import inquiry as inquiry_wf
 
@@ -44,8 +45,6 @@ HEADER = [
 ]
 CALLERS = {"resident": "市民", "store": "登録店", "other": "その他"}
 CHANNELS = {"phone": "電話", "mail": "メール", "other": "その他"}
-# A spreadsheet reads a cell starting with one of these as a formula (PEERS "data").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,26 +130,21 @@ def rows(db: Session) -> tuple[list[str], list[list]]:
     return HEADER, table
 
 
-def _cell(value):
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def table_bytes(
     header: list[str], table: list[list], fmt: str = "csv", encoding: str = "utf-8-sig"
 ) -> bytes:
     """The table as CSV (UTF-8 with BOM or cp932: what Excel on the city's PCs opens) or .xlsx;
-    text a spreadsheet would read as a formula is written with a leading '. A character cp932
-    cannot hold is refused with the cell named, never dropped."""
+    text a spreadsheet would read as a formula is written with a leading ' and every .xlsx text
+    cell is a string cell (kariya.formats.spreadsheets). A character cp932 cannot hold is refused
+    with the cell named, never dropped."""
     if fmt == "xlsx":
         from openpyxl import Workbook
 
         book = Workbook(write_only=True)
         sheet = book.create_sheet()
-        sheet.append(header)
+        spreadsheets.append(sheet, header)
         for row in table:
-            sheet.append([_cell(v) for v in row])
+            spreadsheets.append(sheet, spreadsheets.csv_row(row))
         out = io.BytesIO()
         book.save(out)
         return out.getvalue()
@@ -158,7 +152,7 @@ def table_bytes(
     writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow(header)
     for row in table:
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow(spreadsheets.csv_row(row))
     data = text.getvalue()
     try:
         return data.encode(encoding)

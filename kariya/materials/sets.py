@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from kariya.clock import utcnow
 from kariya.errors import Conflict
+from kariya.formats import spreadsheets
 from kariya.materials import context
 from kariya.materials.context import PrintContext
 from kariya.materials.manual import manual_pdf
@@ -125,9 +126,11 @@ def build_all(
             files = store_files(store, settings, ctx, manual)
             for name, data in files:
                 _write(archive, name, data, when)
-            writer.writerow(
-                [store.code, store.name, store.category, store.address]
-                + [name.split("/", 1)[1] for name, _ in files]
+            writer.writerow(  # the one cell rule: a name starting with "=" stays text
+                spreadsheets.csv_row(
+                    [store.code, store.name, store.category, store.address]
+                    + [name.split("/", 1)[1] for name, _ in files]
+                )
             )
             if progress:
                 progress(done, total)

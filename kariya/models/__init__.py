@@ -10,6 +10,7 @@ from kariya.campaign.models import Campaign, Round
 from kariya.clock import ClockSetting
 from kariya.coupons.models import Acquisition, Coupon
 from kariya.documents.models import Document, DocumentVersion, TermsConsent
+from kariya.fraud.models import FraudCase, FraudEvidence
 from kariya.ledger.models import LedgerEntry, LedgerPosting
 from kariya.mail.models import OutboundMail
 from kariya.materials.models import MaterialJob, MaterialJobChunk
@@ -18,6 +19,7 @@ from kariya.payouts.models import (
     BankChangeRequest,
     PayoutAdjustment,
     PayoutBatch,
+    PayoutHold,
     PayoutItem,
     PayoutLine,
 )
@@ -55,6 +57,8 @@ __all__ = [
     "ErasureRequest",
     "ExportJob",
     "ExportJobChunk",
+    "FraudCase",
+    "FraudEvidence",
     "Document",
     "DocumentVersion",
     "IdempotencyRecord",
@@ -70,6 +74,7 @@ __all__ = [
     "OutboundMail",
     "PayoutAdjustment",
     "PayoutBatch",
+    "PayoutHold",
     "PayoutItem",
     "PayoutLine",
     "Person",

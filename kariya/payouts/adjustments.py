@@ -1,7 +1,8 @@
 """Payout adjustments (F-5): a disputed use or a correction found in reconciliation becomes a
 separate, signed amount for one store with a reason, proposed by the secretariat and approved by
 someone else (four eyes). Uses and lines are never edited; an approved adjustment is paid (or
-deducted) in the store's next payout batch, traced like a use.
+deducted) in the store's next payout batch, traced like a use. A payout hold waiting for an
+adjustment (a confirmed fraud case's deduction, kariya.payouts.holds) is lifted when it is decided.
 
 Where the money comes from (the coupon funds, F-6, stay within T):
 
@@ -27,6 +28,7 @@ from kariya.campaign.models import Campaign, Round
 from kariya.coupons import rounds
 from kariya.errors import Conflict, Forbidden, Invalid, NotFound
 from kariya.ledger import postings
+from kariya.payouts import holds
 from kariya.payouts.models import PayoutAdjustment
 from kariya.redemptions.models import Redemption
 from kariya.stores import lookup, normalize
@@ -205,6 +207,7 @@ def approve(db: Session, clock, adjustment: PayoutAdjustment, *, actor: str) -> 
         memo=f"調整 No.{adjustment.id}: {adjustment.reason}",
     )
     db.flush()
+    holds.release_awaiting(db, clock, adjustment.id, actor=actor)  # a confirmed case's hold
     return said
 
 
@@ -219,3 +222,4 @@ def reject(db: Session, clock, adjustment: PayoutAdjustment, *, actor: str, reas
     adjustment.decided_by, adjustment.decided_at = actor, now
     adjustment.decision_reason = reason[:500]
     db.flush()
+    holds.release_awaiting(db, clock, adjustment.id, actor=actor)

@@ -19,7 +19,6 @@ from kariya.payouts.models import BankChangeRequest, PayoutBatch, PayoutLine
 from kariya.settings import Settings
 from kariya.stores import bank_fields, normalize, registration
 from kariya.stores.models import Store
-from workflows import bank_change as bank_wf
 from workflows import payout as payout_wf
 from workflows import store as store_wf
 from workflows.binding import fire, label
@@ -69,7 +68,7 @@ def validate(form: dict) -> dict[str, str]:
 def open_request(db: Session, store_id: int) -> BankChangeRequest | None:
     return db.scalar(
         select(BankChangeRequest).where(
-            BankChangeRequest.store_id == store_id, BankChangeRequest.state == bank_wf.S.requested
+            BankChangeRequest.store_id == store_id, BankChangeRequest.state == store_wf.B.requested
         )
     )
 
@@ -89,7 +88,7 @@ def pending(db: Session) -> list[tuple[BankChangeRequest, Store]]:
         db.execute(
             select(BankChangeRequest, Store)
             .join(Store, Store.id == BankChangeRequest.store_id)
-            .where(BankChangeRequest.state == bank_wf.S.requested)
+            .where(BankChangeRequest.state == store_wf.B.requested)
             .order_by(BankChangeRequest.requested_at)
         ).all()
     )
@@ -100,7 +99,7 @@ def recent_decided(db: Session, limit: int = 50) -> list[tuple[BankChangeRequest
         db.execute(
             select(BankChangeRequest, Store)
             .join(Store, Store.id == BankChangeRequest.store_id)
-            .where(BankChangeRequest.state != bank_wf.S.requested)
+            .where(BankChangeRequest.state != store_wf.B.requested)
             .order_by(BankChangeRequest.id.desc())
             .limit(limit)
         ).all()
@@ -137,7 +136,7 @@ def _mail_context(store: Store, req: BankChangeRequest, settings: Settings) -> d
         "new_account": describe(req),
         "requested_at": to_jst(req.requested_at).strftime("%Y年%m月%d日 %H:%M"),
         "phone": settings.callcenter.phone,
-        "outcome": label(bank_wf.MACHINE, req.state),
+        "outcome": label(store_wf.BANK_CHANGE, req.state),
     }
 
 
@@ -174,7 +173,7 @@ def request_change(
         store_id=store.id,
         previous_account=describe(store)[:200],
         note=note,
-        state=bank_wf.S.requested,
+        state=store_wf.B.requested,
         requested_by=actor,
         requested_at=clock.now(),
         decision_reason="",
@@ -191,7 +190,15 @@ def request_change(
 
 
 def withdraw(db: Session, clock, req: BankChangeRequest, *, actor: str) -> None:
-    fire(db, bank_wf.MACHINE, req, "withdraw", actor=actor, now=clock.now(), reason="店舗が取下げ")
+    fire(
+        db,
+        store_wf.BANK_CHANGE,
+        req,
+        "withdraw",
+        actor=actor,
+        now=clock.now(),
+        reason="店舗が取下げ",
+    )
     req.decided_by, req.decided_at = actor, clock.now()
     db.flush()
 
@@ -214,7 +221,7 @@ def approve(
     store = db.get(Store, req.store_id)
     if store.state in (store_wf.S.withdrawn, store_wf.S.rejected):
         raise Conflict("登録が取り消された店舗の口座は変更できません。", code="STORE_NOT_ACTIVE")
-    fire(db, bank_wf.MACHINE, req, "approve", actor=actor, now=now, reason=reason)
+    fire(db, store_wf.BANK_CHANGE, req, "approve", actor=actor, now=now, reason=reason)
     req.decided_by, req.decided_at, req.decision_reason = actor, now, reason
     before = describe(store)
     for key in FIELDS:
@@ -275,7 +282,7 @@ def reject(
 ) -> None:
     reason = _reason(reason, "不承認")
     now = clock.now()
-    fire(db, bank_wf.MACHINE, req, "reject", actor=actor, now=now, reason=reason)
+    fire(db, store_wf.BANK_CHANGE, req, "reject", actor=actor, now=now, reason=reason)
     req.decided_by, req.decided_at, req.decision_reason = actor, now, reason
     _tell_store(db, clock, db.get(Store, req.store_id), req, settings, "bank_decided.txt.jinja2")
     db.flush()

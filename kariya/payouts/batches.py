@@ -23,7 +23,13 @@ from kariya.campaign.models import Campaign, Round
 from kariya.errors import Conflict, Forbidden, Invalid, NotFound
 from kariya.ledger import postings
 from kariya.payouts import settlement, zengin
-from kariya.payouts.models import PayoutAdjustment, PayoutBatch, PayoutItem, PayoutLine
+from kariya.payouts.models import (
+    PayoutAdjustment,
+    PayoutBatch,
+    PayoutHold,
+    PayoutItem,
+    PayoutLine,
+)
 from kariya.redemptions.models import Redemption
 from kariya.settings import Settings, settings_of
 from kariya.stores.models import Store
@@ -62,8 +68,11 @@ def account_problem(store: Store) -> str | None:
     return None
 
 
-def _payable_uses(db: Session, campaign: Campaign, until: dt.datetime, now: dt.datetime):
-    """Confirmed uses before `until` whose void window has passed and that are in no active item."""
+def _payable_uses(
+    db: Session, campaign: Campaign, until: dt.datetime, now: dt.datetime, *only_store: int
+):
+    """Confirmed uses before `until` whose void window has passed and that are in no active item
+    (of every store, or of `only_store`)."""
     window = dt.timedelta(minutes=campaign.void_window_minutes)
     return db.execute(
         select(Redemption.id, Redemption.store_id, Redemption.amount)
@@ -74,12 +83,13 @@ def _payable_uses(db: Session, campaign: Campaign, until: dt.datetime, now: dt.d
             Redemption.used_at < until,
             Redemption.used_at <= now - window,
             ~exists().where(and_(PayoutItem.redemption_id == Redemption.id, PayoutItem.active)),
+            *([Redemption.store_id == only_store[0]] if only_store else []),
         )
         .order_by(Redemption.store_id, Redemption.id)
     ).all()
 
 
-def _payable_adjustments(db: Session, campaign: Campaign):
+def _payable_adjustments(db: Session, campaign: Campaign, *only_store: int):
     """Approved adjustments in no active item."""
     return db.execute(
         select(PayoutAdjustment.id, PayoutAdjustment.store_id, PayoutAdjustment.amount)
@@ -89,9 +99,22 @@ def _payable_adjustments(db: Session, campaign: Campaign):
             ~exists().where(
                 and_(PayoutItem.adjustment_id == PayoutAdjustment.id, PayoutItem.active)
             ),
+            *([PayoutAdjustment.store_id == only_store[0]] if only_store else []),
         )
         .order_by(PayoutAdjustment.store_id, PayoutAdjustment.id)
     ).all()
+
+
+def active_holds(db: Session) -> dict[int, str]:
+    """The reason each held store's payments wait (kariya.payouts.holds), the oldest hold's."""
+    found: dict[int, str] = {}
+    for store_id, reason in db.execute(
+        select(PayoutHold.store_id, PayoutHold.reason)
+        .where(PayoutHold.released_at.is_(None))
+        .order_by(PayoutHold.id)
+    ):
+        found.setdefault(store_id, reason)
+    return found
 
 
 def approved_adjustments(db: Session, campaign: Campaign) -> int:
@@ -163,45 +186,76 @@ def cutoffs_of(settings: Settings | Mapping) -> tuple[int, ...]:
     return settings_of(settings).settlement.cutoffs
 
 
+NETTED = "差し引く調整額が支払額以上のため保留(次回以降の利用と相殺)"
+
+
 def _fill(db: Session, batch: PayoutBatch, campaign: Campaign, now: dt.datetime) -> None:
     by_store: dict[int, tuple[list, list]] = {}
     for row in _payable_uses(db, campaign, batch.period_ends, now):
         by_store.setdefault(row.store_id, ([], []))[0].append(row)
     for row in _payable_adjustments(db, campaign):
         by_store.setdefault(row.store_id, ([], []))[1].append(row)
+    held = active_holds(db)
     for store_id in sorted(by_store):
         rows, adjustments = by_store[store_id]
         store = db.get(Store, store_id)
         amount = sum(r.amount for r in rows) + sum(a.amount for a in adjustments)
-        problem = account_problem(store)
+        problem = account_problem(store) or held.get(store_id)
         if not problem and amount <= 0:
-            problem = "差し引く調整額が支払額以上のため保留(次回以降の利用と相殺)"
-        line = PayoutLine(
-            batch_id=batch.id,
-            store_id=store_id,
-            count=len(rows),
-            amount=max(amount, 0),
-            status=payout_wf.L.held if problem else payout_wf.L.included,
-            reason=problem or "",
-            bank_code=store.bank_code,
-            branch_code=store.branch_code,
-            account_type=store.account_type,
-            account_number=(store.account_number or "").rjust(7, "0"),
-            account_holder_kana=store.account_holder_kana,
-        )
+            problem = NETTED
+        line = PayoutLine(batch_id=batch.id, store_id=store_id, status=payout_wf.L.held)
+        _set_line(line, store, rows, amount, problem)
         db.add(line)
         db.flush()
         if not problem:  # held uses stay unassigned and are picked up by the next batch
-            db.execute(
-                PayoutItem.__table__.insert(),
-                [{"line_id": line.id, "redemption_id": r.id, "adjustment_id": None} for r in rows]
-                + [
-                    {"line_id": line.id, "redemption_id": None, "adjustment_id": a.id}
-                    for a in adjustments
-                ],
-            )
+            _add_items(db, line, rows, adjustments)
     db.flush()
     db.refresh(batch)
+
+
+def _set_line(line: PayoutLine, store: Store, rows, amount: int, problem: str | None) -> None:
+    line.count, line.amount = len(rows), max(amount, 0)
+    line.status = payout_wf.L.held if problem else payout_wf.L.included
+    line.reason = problem or ""
+    line.bank_code, line.branch_code = store.bank_code, store.branch_code
+    line.account_type = store.account_type
+    line.account_number = (store.account_number or "").rjust(7, "0")
+    line.account_holder_kana = store.account_holder_kana
+
+
+def _add_items(db: Session, line: PayoutLine, rows, adjustments) -> None:
+    db.execute(
+        PayoutItem.__table__.insert(),
+        [{"line_id": line.id, "redemption_id": r.id, "adjustment_id": None} for r in rows]
+        + [{"line_id": line.id, "redemption_id": None, "adjustment_id": a.id} for a in adjustments],
+    )
+
+
+def include_again(db: Session, clock, line: PayoutLine, *, actor: str) -> bool:
+    """A held line of a draft batch is paid after all (its hold was lifted): its store's uses
+    and approved adjustments payable now go into it, unless another reason still holds it (then
+    that reason is shown). A submitted batch is frozen: its held lines wait for the next batch."""
+    batch = line.batch
+    if batch.state != payout_wf.S.draft or line.status != payout_wf.L.held:
+        return False
+    campaign, now = db.get(Campaign, batch.campaign_id), clock.now()
+    store = db.get(Store, line.store_id)
+    rows = _payable_uses(db, campaign, batch.period_ends, now, store.id)
+    adjustments = _payable_adjustments(db, campaign, store.id)
+    amount = sum(r.amount for r in rows) + sum(a.amount for a in adjustments)
+    problem = account_problem(store) or active_holds(db).get(store.id)
+    if not problem and amount <= 0:
+        problem = NETTED
+    if problem:
+        _set_line(line, store, rows, amount, problem)
+        db.flush()
+        return False
+    fire(db, payout_wf.LINE, line, "release", actor=actor, now=now, reason="保留の解除")
+    _set_line(line, store, rows, amount, None)
+    db.flush()
+    _add_items(db, line, rows, adjustments)
+    db.flush()
+    return True
 
 
 def totals(batch: PayoutBatch) -> dict:

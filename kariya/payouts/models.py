@@ -15,8 +15,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kariya.orm import Base, UTCDateTime
-from workflows import bank_change as bank_wf
 from workflows import payout as payout_wf
+from workflows import store as store_wf
 from workflows.binding import state_check
 
 
@@ -131,18 +131,18 @@ class PayoutAdjustment(Base):
 
 class BankChangeRequest(Base):
     """A store asks for its transfer account to change; the secretariat approves or rejects it
-    (workflows.bank_change). Until approved, payments go to the account on record. At most one
+    (workflows.store.BANK_CHANGE). Until approved, payments go to the account on record. At most one
     open request per store (a partial unique index)."""
 
     __tablename__ = "bank_change_request"
     __table_args__ = (
-        state_check(bank_wf.MACHINE),
+        state_check(store_wf.BANK_CHANGE),
         Index(
             "uq_bank_change_request_open",
             "store_id",
             unique=True,
-            postgresql_where=text(f"state = '{bank_wf.S.requested}'"),
-            sqlite_where=text(f"state = '{bank_wf.S.requested}'"),
+            postgresql_where=text(f"state = '{store_wf.B.requested}'"),
+            sqlite_where=text(f"state = '{store_wf.B.requested}'"),
         ),
     )
 
@@ -155,9 +155,37 @@ class BankChangeRequest(Base):
     account_holder_kana: Mapped[str] = mapped_column(String(100))
     previous_account: Mapped[str] = mapped_column(String(200), default="")
     note: Mapped[str] = mapped_column(String(500), default="")
-    state: Mapped[str] = mapped_column(String(12), default=bank_wf.S.requested)
+    state: Mapped[str] = mapped_column(String(12), default=store_wf.B.requested)
     requested_by: Mapped[str] = mapped_column(String(100))
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decision_reason: Mapped[str] = mapped_column(String(500), default="")
+
+
+class PayoutHold(Base):
+    """A store's payments held for a reason of another domain (a fraud case under review): while
+    a hold is active its lines are held with the reason shown and stay out of the Zengin file.
+    One active hold per source (e.g. `fraud_case:12`, a partial unique index). A hold may wait
+    for an adjustment's decision (a confirmed case's deduction) and is lifted with it."""
+
+    __tablename__ = "payout_hold"
+    __table_args__ = (
+        Index(
+            "uq_payout_hold_active_source",
+            "source",
+            unique=True,
+            postgresql_where=text("released_at IS NULL"),
+            sqlite_where=text("released_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"), index=True)
+    source: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(300))
+    placed_by: Mapped[str] = mapped_column(String(100))
+    placed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    adjustment_id: Mapped[int | None] = mapped_column(ForeignKey("payout_adjustment.id"))
+    released_by: Mapped[str | None] = mapped_column(String(100))
+    released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

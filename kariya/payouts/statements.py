@@ -1,4 +1,6 @@
-"""Spreadsheets of the payments: the city's view of a batch, and a store's own statement."""
+"""Spreadsheets of the payments: the city's view of a batch, and a store's own statement. Every
+text cell (store names, reasons: what people typed) is a string cell, never a formula
+(kariya.formats.spreadsheets)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Session
 from kariya.campaign import rules as campaign_rules
 from kariya.campaign.models import Campaign, Round
 from kariya.clock import JST, to_jst
+from kariya.formats import spreadsheets
 from kariya.payouts import settlement
 from kariya.payouts.models import PayoutAdjustment, PayoutBatch, PayoutItem, PayoutLine
 from kariya.redemptions.models import Redemption
@@ -37,7 +40,7 @@ def _save(wb: Workbook) -> bytes:
 
 
 def _header(ws, row: list[str]) -> None:
-    ws.append(row)
+    spreadsheets.append(ws, row)
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)
 
@@ -50,7 +53,8 @@ def batch_xlsx(db: Session, batch: PayoutBatch) -> bytes:
     wb = Workbook()
     ws = wb.active
     ws.title = f"支払バッチ{batch.id}"
-    ws.append(
+    spreadsheets.append(
+        ws,
         [
             "支払バッチ",
             batch.id,
@@ -58,13 +62,14 @@ def batch_xlsx(db: Session, batch: PayoutBatch) -> bytes:
             batch.period_key,
             "状態",
             label(payout_wf.MACHINE, batch.state),
-        ]
+        ],
     )
     _header(
         ws, ["店舗コード", "店舗名", "件数", "金額(円)", "状態", "理由", "振込手数料(事業者負担)"]
     )
     for store, line in batch_rows(db, batch):
-        ws.append(
+        spreadsheets.append(
+            ws,
             [
                 store.code,
                 store.name,
@@ -73,7 +78,7 @@ def batch_xlsx(db: Session, batch: PayoutBatch) -> bytes:
                 LINE_STATUS[line.status],
                 line.reason,
                 line.fee,
-            ]
+            ],
         )
     return _save(wb)
 
@@ -105,35 +110,39 @@ def store_statement_xlsx(db: Session, batch: PayoutBatch, line: PayoutLine) -> b
     wb = Workbook()
     ws = wb.active
     ws.title = "支払明細"
-    ws.append(["支払明細書", store.name, f"店舗コード {store.code}"])
-    ws.append(["支払バッチ", batch.id, "対象期間", batch.period_key])
-    ws.append(["件数", line.count, "金額(円)", line.amount, "状態", LINE_STATUS[line.status]])
-    ws.append([campaign_rules.FEE_SENTENCE])
+    spreadsheets.append(ws, ["支払明細書", store.name, f"店舗コード {store.code}"])
+    spreadsheets.append(ws, ["支払バッチ", batch.id, "対象期間", batch.period_key])
+    spreadsheets.append(
+        ws, ["件数", line.count, "金額(円)", line.amount, "状態", LINE_STATUS[line.status]]
+    )
+    spreadsheets.append(ws, [campaign_rules.FEE_SENTENCE])
     _header(ws, ["利用日時", "確認番号", "枚数", "割引額(円)", "お会計(円)"])
     zone = _zone(db, batch)
     uses = line_uses(db, line)
     for r in uses:
-        ws.append(
+        spreadsheets.append(
+            ws,
             [
                 to_jst(r.used_at, zone).strftime("%Y-%m-%d %H:%M:%S"),
                 r.confirmation_code,
                 r.coupons,
                 r.amount,
                 r.bill_amount,
-            ]
+            ],
         )
     adjustments = line_adjustments(db, line)
     if adjustments:
-        ws.append([])
+        spreadsheets.append(ws, [])
         _header(ws, ["調整番号", "承認日時", "調整額(円)", "理由"])
         for a in adjustments:
-            ws.append(
+            spreadsheets.append(
+                ws,
                 [
                     a.id,
                     to_jst(a.decided_at, zone).strftime("%Y-%m-%d %H:%M:%S"),
                     a.amount,
                     a.reason,
-                ]
+                ],
             )
     return _save(wb)
 

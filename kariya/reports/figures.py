@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from kariya.audit.ledger_check import summary
 from kariya.campaign.models import Campaign
 from kariya.coupons.models import Acquisition, Coupon
+from kariya.fraud import reading as fraud_reading
 from kariya.ledger import postings
 from kariya.ledger.models import LedgerEntry, LedgerPosting
 from kariya.payouts.models import PayoutLine
@@ -311,6 +312,7 @@ def compute(db: Session, campaign: Campaign, now: dt.datetime) -> dict:
             "registered": len(store_rows),
         },
         "payouts": payouts,
+        "fraud": fraud_reading.per_rule(db, campaign.id),  # issue 15: flags per rule
         "store_table": store_rows,
         "series": _series(db, campaign, rounds, zone, now, confirmed),
     }
@@ -419,4 +421,9 @@ def api_json(figures: dict) -> dict:
         ],
         "stores": row(figures["stores"], ("active", "used_at_least_once")),
         "payouts": dict(figures["payouts"]),
+        # Added (issue 15): per fraud rule, the cases raised, still open, confirmed, cleared.
+        "fraud": [
+            row(f, ("rule", "raised", "flagged", "under_review", "confirmed", "cleared"))
+            for f in figures.get("fraud", [])
+        ],
     }

@@ -26,9 +26,8 @@ from reportlab.platypus import (
 from reportlab.platypus import Table as PdfTable
 
 from kariya.errors import Invalid
-from kariya.formats import pdf_fonts
+from kariya.formats import pdf_fonts, spreadsheets
 from kariya.reports import charts
-from kariya.reports.sheets import defuse
 
 PDF_STORES = 30  # the PDF lists the stores with the most use; the workbook lists every store
 
@@ -64,10 +63,10 @@ def xlsx(report: Report) -> bytes:
     wb = Workbook()
     first = wb.active
     first.title = "概要"
-    first.append([report.title])
+    spreadsheets.append(first, [report.title])
     first["A1"].font = Font(bold=True, size=14)
-    first.append([report.as_of])
-    first.append([report.intro])
+    spreadsheets.append(first, [report.as_of])
+    spreadsheets.append(first, [report.intro])
     for i, table in enumerate(report.tables):
         if i < 7:  # the short tables on the first sheet, one after another
             ws, gap = first, True
@@ -75,26 +74,27 @@ def xlsx(report: Report) -> bytes:
             ws, gap = wb.create_sheet(table.title[:31]), False
         if gap:
             ws.append([])
-        ws.append([table.title])
+        spreadsheets.append(ws, [table.title])
         ws.cell(ws.max_row, 1).font = Font(bold=True, size=12)
-        ws.append(table.headers)
+        spreadsheets.append(ws, table.headers)
         for cell in ws[ws.max_row]:
             cell.font = Font(bold=True)
         for row in table.rows:
-            ws.append([defuse(v) if isinstance(v, str) else v for v in row])
+            # The one cell rule: text is a string cell (and defused, as the exports are).
+            spreadsheets.append(
+                ws, [spreadsheets.defuse(v) if isinstance(v, str) else v for v in row]
+            )
             for cell in ws[ws.max_row]:
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"  # typed text, never a formula
-                elif isinstance(cell.value, int):
+                if isinstance(cell.value, int):
                     cell.number_format = "#,##0"
         if table.note:
-            ws.append([table.note])
+            spreadsheets.append(ws, [table.note])
     ws = wb.create_sheet(report.words["sections"]["callcenter"])
     if report.callcenter:
         for row in report.callcenter:
-            ws.append(row)
+            spreadsheets.append(ws, row)
     else:
-        ws.append([report.words["notes"]["callcenter_none"]])
+        spreadsheets.append(ws, [report.words["notes"]["callcenter_none"]])
     for sheet in wb.worksheets:
         sheet.column_dimensions["A"].width = 28
         for col in "BCDEFGHI":

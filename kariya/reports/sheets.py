@@ -3,8 +3,9 @@ with a BOM (Excel needs the BOM to read UTF-8; no `sep=` line, which makes it ig
 in cp932, and .xlsx written as its XML parts straight into the ZIP (an order of magnitude faster
 than building cells; every text cell an inline string, never a formula).
 
-What a spreadsheet would read as a formula is defused: a text cell starting with = + - @ (also
-their full-width forms, and after leading spaces), a tab, CR or LF gets a leading `'`. A
+What a spreadsheet would read as a formula is defused by the one cell rule,
+kariya/formats/spreadsheets.py: a text cell starting with = + - @ (also their full-width forms,
+and after leading spaces), a tab, CR or LF gets a leading `'`. A
 character the file cannot hold (cp932 has no 𠮷; XML has no control characters) is written as
 〓 and reported with its row and column, never dropped silently; cp932's machine-dependent
 characters (髙, 﨑: its NEC and IBM extensions) are written as they are and reported too.
@@ -20,33 +21,11 @@ import zipfile
 from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
-FORMULA_START = frozenset("=+-@")
-CONTROL_START = frozenset("\t\r\n")
-SUBSTITUTE = "〓"  # the conventional mark for a character that cannot be printed
+from kariya.formats.spreadsheets import SUBSTITUTE, XML_ILLEGAL, csv_text
+
 ENCODINGS = ("utf-8-sig", "cp932")
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_XML_ILLEGAL = XML_ILLEGAL
 _EDGE = frozenset(" \t\n\r\u3000")  # whitespace XML would not keep at a text's ends
-
-
-# Every character a spreadsheet may read as = + - @: itself or its NFKC form (＝, ＋, ⁼ …);
-# tests/unit/test_sheets.py checks the list against unicodedata.
-_FORMULA = frozenset("+-=@⁺⁼₊₌⩵⩶﬩﹢﹣﹦﹫＋－＝＠")
-_FIRST = _FORMULA | CONTROL_START
-_SPACES = frozenset(" \u3000")
-
-
-def defuse(text: str) -> str:
-    """`text` with a leading `'` when a spreadsheet would read it as a formula."""
-    if not text:
-        return text
-    first = text[0]
-    if first in _FIRST:
-        return "'" + text
-    if first in _SPACES:
-        rest = text.lstrip(" \u3000")
-        if rest and rest[0] in _FORMULA:
-            return "'" + text
-    return text
 
 
 def _extended() -> re.Pattern:
@@ -87,17 +66,7 @@ class _Table:
         self.rows = 0  # data rows written
         self.problems: list[Problem] = []
 
-    def _cell(self, value) -> str | int:
-        kind = type(value)
-        if kind is str:
-            return defuse(value)
-        if kind is int:
-            return value
-        if value is None:
-            return ""
-        if kind is bool:
-            return "true" if value else "false"
-        return defuse(str(value))
+    _cell = staticmethod(csv_text)  # the one cell rule: text defused, integers as they are
 
 
 class CsvStream(_Table):

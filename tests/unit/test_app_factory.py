@@ -59,6 +59,8 @@ def test_production_like_settings_never_import_the_stand_ins_and_tasks_declare_t
         "status_reports": {"task": "kariya.reports.weekly", "schedule": 60.0},
         # The call centre's reminders and auto-close (issue 12, Q-2).
         "callcenter": {"task": "kariya.callcenter.remind", "schedule": 60.0},
+        # The fraud watch's scan (issue 15), every kariya.fraud.scan_seconds.
+        "fraud_scan": {"task": "kariya.fraud.scan", "schedule": 600.0},
     }
 
 
@@ -80,4 +82,5 @@ def test_the_suites_app_has_the_same_schedule_in_its_registry(registry):
         "dashboard",
         "status_reports",
         "callcenter",
+        "fraud_scan",
     }

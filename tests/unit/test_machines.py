@@ -100,6 +100,9 @@ def test_each_machine_names_its_states_from_its_states_list():
     assert list(payout.LINE.states) == list(payout.LINE_STATES) == list(payout.L)
     assert list(payout.ADJUSTMENT.states) == list(payout.ADJUSTMENT_STATES) == list(payout.A)
     assert list(inquiry.TRANSFER.states) == list(inquiry.TRANSFER_STATES) == list(inquiry.T)
+    from workflows import store
+
+    assert list(store.BANK_CHANGE.states) == list(store.BANK_CHANGE_STATES) == list(store.B)
 
 
 def test_a_misspelt_state_is_an_error_not_a_silent_mismatch():

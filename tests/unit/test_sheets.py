@@ -1,43 +1,13 @@
-"""Tables for Excel on a city PC (C-2): formula-like text defused, UTF-8 with BOM or cp932 with
-what it cannot hold reported, and .xlsx whose text cells are never formulas."""
+"""Tables for Excel on a city PC (C-2): formula-like text defused (the rule itself is
+test_spreadsheet_cells.py), UTF-8 with BOM or cp932 with what it cannot hold reported, and .xlsx
+whose text cells are never formulas."""
 
 import io
 from xml.etree import ElementTree
 
 import openpyxl
-import pytest
 
 from kariya.reports import sheets
-
-
-@pytest.mark.parametrize(
-    "text,defused",
-    [
-        ("=1+1", "'=1+1"),
-        ("+81 566", "'+81 566"),
-        ("-5", "'-5"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("\t=1", "'\t=1"),
-        ("\rx", "'\rx"),
-        ("＝１＋１", "'＝１＋１"),  # full-width, as NFKC reads it
-        ("＠店", "'＠店"),
-        ("  =cmd", "'  =cmd"),  # after leading spaces
-        ("\u3000-x", "'\u3000-x"),
-        ("かりや青果店", "かりや青果店"),
-        ("A=B", "A=B"),
-        ("", ""),
-    ],
-)
-def test_formula_like_text_gets_a_leading_quote(text, defused):
-    assert sheets.defuse(text) == defused
-
-
-def test_the_formula_characters_are_those_nfkc_reads_as_formula_starts():
-    import unicodedata
-
-    starts = ("=", "+", "-", "@")
-    found = {chr(c) for c in range(0x10000) if unicodedata.normalize("NFKC", chr(c))[:1] in starts}
-    assert found == sheets._FORMULA
 
 
 def test_rows_are_numbered_across_batches():

@@ -33,3 +33,6 @@ def includeme(config):
         "api.staff.document_events", "/staff/documents/{kind}/versions/{number:\\d+}/events"
     )
     config.add_route("api.staff.document_sections", "/staff/documents/{kind}/sections")
+    config.add_route("api.staff.fraud_cases", "/staff/fraud-cases")
+    config.add_route("api.staff.fraud_case", "/staff/fraud-cases/{id:\\d+}")
+    config.add_route("api.staff.fraud_case_events", "/staff/fraud-cases/{id:\\d+}/events")

@@ -36,3 +36,6 @@ def includeme(config):
     config.add_route("city.documents", "/documents")
     config.add_route("city.document_version", "/documents/{kind}/versions/{number:\\d+}")
     config.add_route("city.document_event", "/documents/{kind}/versions/{number:\\d+}/events")
+    config.add_route("city.fraud", "/fraud")
+    config.add_route("city.fraud_case", "/fraud/{id:\\d+}")
+    config.add_route("city.fraud_event", "/fraud/{id:\\d+}/events")

@@ -1,5 +1,9 @@
 """The city's side of the call centre (Q-1): escalations with their age (on the home page too),
-the answer or instruction, the lost-phone transfers to approve (four eyes), the reports."""
+the answer or instruction, the lost-phone transfers to approve (four eyes), the reports. These
+are the city's answering desk: its pages need the city's permission to answer
+(CITY_INQUIRIES_ANSWER), not only to read inquiries, which agents and the secretariat also hold
+(tests/functional/test_route_matrix.py found both reaching them, and an agent's 500 on an inquiry
+not escalated)."""
 
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ def escalation_panel(request) -> dict:
 @view_config(
     route_name="city.callcenter",
     renderer="city/callcenter.jinja2",
-    permission=P.CALLCENTER_INQUIRIES_VIEW,
+    permission=P.CITY_INQUIRIES_ANSWER,
     request_method="GET",
 )
 def index(request):
@@ -51,7 +55,7 @@ def index(request):
 @view_config(
     route_name="city.inquiry",
     renderer="city/inquiry.jinja2",
-    permission=P.CALLCENTER_INQUIRIES_VIEW,
+    permission=P.CITY_INQUIRIES_ANSWER,
     request_method="GET",
 )
 def show(request):

@@ -63,3 +63,7 @@ def includeme(config):
     config.add_route(
         "secretariat.document_event", "/documents/{kind}/versions/{number:\\d+}/events"
     )
+    config.add_route("secretariat.fraud", "/fraud")
+    config.add_route("secretariat.fraud_scan", "/fraud/scan")
+    config.add_route("secretariat.fraud_case", "/fraud/{id:\\d+}")
+    config.add_route("secretariat.fraud_event", "/fraud/{id:\\d+}/events")

@@ -1,5 +1,6 @@
-"""The access log for the secretariat (D-1): who saw which resident's data, when and why; the
-CSV export is itself an access record."""
+"""The secretariat's checks across domains (kariya.audit): the access log (D-1: who saw which
+resident's data, when and why; the CSV export is itself an access record) and the ledger's
+invariants (the funds' balances)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from kariya.audit import access
+from kariya.audit.ledger_check import check as check_ledger
 from kariya.callcenter import reports
+from kariya.campaign import definition
 from kariya.security import P
 from views.common import viewer
 
@@ -57,3 +60,14 @@ def index(request):
 )
 def download(request):
     return access_log_csv(request)
+
+
+@view_config(
+    route_name="secretariat.ledger",
+    renderer="secretariat/ledger.jinja2",
+    permission=P.SECRETARIAT_LEDGER_VIEW,
+    request_method="GET",
+)
+def ledger_check(request):
+    campaign = definition.latest(request.db)
+    return {"report": check_ledger(request.db, campaign) if campaign else None}

@@ -19,8 +19,8 @@ from kariya.payouts import (
     transfers,
 )
 from kariya.security import P
-from workflows import bank_change as bank_wf
 from workflows import payout as payout_wf
+from workflows import store as store_wf
 from workflows.binding import label
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -172,7 +172,7 @@ def xlsx(request):
 
 
 def _bank_label(state: str) -> str:
-    return label(bank_wf.MACHINE, state)
+    return label(store_wf.BANK_CHANGE, state)
 
 
 @view_config(

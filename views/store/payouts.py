@@ -12,7 +12,7 @@ from kariya.models import Store
 from kariya.payouts import bank_accounts, batches, statements
 from kariya.security import P
 from views.secretariat.payouts import xlsx_response
-from workflows import bank_change as bank_wf
+from workflows import store as store_wf
 from workflows.binding import label
 
 
@@ -70,7 +70,7 @@ def _values(request, store: Store, error=None, problems=(), form=None) -> dict:
         "open": bank_accounts.open_request(request.db, store.id),
         "requests": bank_accounts.requests_of(request.db, store.id),
         "describe": bank_accounts.describe,
-        "state_label": lambda s: label(bank_wf.MACHINE, s),
+        "state_label": lambda s: label(store_wf.BANK_CHANGE, s),
         "error": error,
         "problems": problems,
         "form": form or {},

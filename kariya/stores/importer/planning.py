@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kariya.stores import bank_fields
+from kariya.stores.importer.bounds import refuse
 from kariya.stores.importer.columns import (
     BANK_FIELDS,
     BY_KEY,
@@ -78,6 +80,25 @@ def _check_final(number: int, final: dict[str, str], sheet: Sheet) -> list[CellE
     return errors
 
 
+def _refuse_formulas(normalised, sheet: Sheet) -> None:
+    """A value that starts with "=" once normalised (a full-width ＝, or spaces before it, in
+    the file) is refused like a formula: it is what would be stored. (Every spreadsheet we
+    write keeps such text a string cell anyway: kariya.formats.spreadsheets.)"""
+    found = [
+        f"{get_column_letter(sheet.columns[key])}{number}"
+        for number, values, _errors in normalised
+        for key, value in values.items()
+        if value.startswith("=") and key in sheet.columns
+    ]
+    if found:
+        shown = "、".join(found[:5]) + (f" ほか{len(found) - 5}か所" if len(found) > 5 else "")
+        raise refuse(
+            "FORMULA",
+            f"「=」「＝」で始まる値があります({shown})。表計算ソフトで数式として扱われるため"
+            "取り込めません。先頭の「=」を取り除いてから取り込んでください。",
+        )
+
+
 def plan(db: Session, sheet: Sheet) -> Report:
     """What importing `sheet` would do; writes nothing."""
     normalised = []
@@ -87,6 +108,7 @@ def plan(db: Session, sheet: Sheet) -> Report:
         normalised.append((number, values, errors))
         if values.get("code"):
             by_code.setdefault(values["code"], []).append(number)
+    _refuse_formulas(normalised, sheet)
     codes = list(by_code)
     existing = {}
     for start in range(0, len(codes), 1000):

@@ -1,36 +1,28 @@
 """Reading the workbook: refuse what must not be opened at all (size, encryption, not Excel, ZIP
-bombs), read the first sheet, refuse formulas, merged cells, too many rows and unusable headings,
-and map the headings to the columns."""
+bombs, more cells than the import may read: `bounds`), read the first sheet, refuse formulas,
+merged cells, too many rows and unusable headings, and map the headings to the columns."""
 
 from __future__ import annotations
 
 import dataclasses
 import io
-import posixpath
 import re
-import zipfile
-from xml.sax.handler import ContentHandler
 
 import openpyxl
-from defusedxml import ElementTree, sax
 from openpyxl.utils import get_column_letter
 
-from kariya.errors import Invalid
 from kariya.stores import normalize
+from kariya.stores.importer import bounds
+from kariya.stores.importer.bounds import (  # noqa: F401  (the import's public names)
+    MAX_BYTES,
+    NOT_XLSX_MESSAGE,
+    ImportRefused,
+    check_file,
+)
 from kariya.stores.importer.columns import _HEADER_KEYS, BY_KEY, COLUMNS
 
-MAX_BYTES = 10 * 1024 * 1024  # the upload, as sent
-MAX_UNZIPPED = 200 * 1024 * 1024  # what the .xlsx (a ZIP) may expand to: no ZIP bombs
 MAX_ROWS = 5000  # stores in one file (about 600 are expected, P-7)
-OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted .xlsx and old .xls files
-ZIP_MAGIC = b"PK\x03\x04"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-class ImportRefused(Invalid):
-    """The file as a whole cannot be read; nothing was written."""
-
-    code = "IMPORT_REFUSED"
 
 
 @dataclasses.dataclass
@@ -41,24 +33,29 @@ class Sheet:
     rows: list[tuple[int, dict[str, object]]]  # (row number in Excel, key -> cell value)
 
 
-def _refuse(code: str, message: str) -> ImportRefused:
-    return ImportRefused(message, code=code)
+_refuse = bounds.refuse
 
 
-def _cells(data: bytes):
+def _cells(data: bytes, extent: bounds.Extent):
     """Yield (row number, {column number: (value, data_type)}) of the first sheet, streaming
-    (openpyxl's read-only mode), and finally (None, merged ranges). Formulas come back as "=..."
-    because the workbook is read with data_only=False."""
+    (openpyxl's read-only mode), only within the rectangle of `extent` that holds values (the
+    survey has counted the cells already). Formulas come back as "=..." because the workbook
+    is read with data_only=False."""
+    if not extent.last_row:
+        return
     try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+        wb = openpyxl.load_workbook(
+            io.BytesIO(data), read_only=True, data_only=False, keep_links=False
+        )
     except Exception:  # openpyxl raises many kinds on a damaged or foreign file
         raise _refuse("NOT_XLSX", NOT_XLSX_MESSAGE) from None
     try:
-        if not wb.worksheets:
-            raise _refuse("NOT_XLSX", "ワークシートがありません。")
-        ws = wb.worksheets[0]
-        ws.reset_dimensions()  # the size a file states may be wrong: read every row it has
-        for number, row in enumerate(ws.iter_rows(), start=1):
+        if not wb.worksheets or wb.worksheets[0]._worksheet_path != extent.part:
+            raise _refuse("NOT_XLSX", NOT_XLSX_MESSAGE)  # not the sheet the survey read
+        rows = wb.worksheets[0].iter_rows(
+            min_row=1, max_row=extent.last_row, min_col=1, max_col=extent.last_column
+        )
+        for number, row in enumerate(rows, start=1):
             cells = {
                 column: (cell.value, cell.data_type)
                 for column, cell in enumerate(row, start=1)
@@ -66,7 +63,6 @@ def _cells(data: bytes):
             }
             if cells:
                 yield number, cells
-        yield None, _merged_ranges(data, ws.title)
     except ImportRefused:
         raise
     except Exception:
@@ -75,87 +71,10 @@ def _cells(data: bytes):
         wb.close()
 
 
-def _local(name: str) -> str:
-    """An XML tag or attribute name without its namespace."""
-    return name.rpartition("}")[2]
-
-
-def _sheet_part(archive: zipfile.ZipFile, title: str) -> str:
-    """The ZIP member holding the worksheet named `title`: the workbook names its sheets and
-    points at their parts through its relationships (ECMA-376 Part 1, 18.2.19 and Part 2)."""
-    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-    rel_id = next(
-        value
-        for sheet in workbook.iter()
-        if _local(sheet.tag) == "sheet" and sheet.get("name") == title
-        for key, value in sheet.attrib.items()
-        if _local(key) == "id"
-    )
-    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    target = next(r.get("Target", "") for r in rels if r.get("Id") == rel_id)
-    if target.startswith("/"):
-        return target.lstrip("/")
-    return posixpath.normpath(posixpath.join("xl", target))
-
-
-class _MergedCells(ContentHandler):
-    """Collects the ref of every mergeCell element ("A1:B1")."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.refs: list[str] = []
-
-    def startElement(self, name, attrs) -> None:  # the SAX interface names it so
-        if name.rpartition(":")[2] == "mergeCell":
-            self.refs.append(attrs.get("ref", ""))
-
-
-def _merged_ranges(data: bytes, title: str) -> list[str]:
-    """The merged ranges of the worksheet `title`, which openpyxl's read-only mode does not
-    expose: they follow the rows in the sheet's part, which is streamed once more through
-    defusedxml's SAX parser (no XML bombs, nothing kept but the ranges)."""
-    handler = _MergedCells()
-    with (
-        zipfile.ZipFile(io.BytesIO(data)) as archive,
-        archive.open(_sheet_part(archive, title)) as source,
-    ):
-        sax.parse(source, handler)
-    return handler.refs
-
-
-NOT_XLSX_MESSAGE = (
-    "Excelファイル(.xlsx)として読み込めませんでした。CSVなどの場合は、Excelで開いて"
-    "「Excel ブック(*.xlsx)」形式で保存し直してから取り込んでください。"
-)
-
-
-def check_file(data: bytes) -> None:
-    """Refuse what must not be opened at all: too large, encrypted or old .xls, not a ZIP."""
-    if len(data) > MAX_BYTES:
-        raise _refuse(
-            "TOO_LARGE",
-            f"ファイルが大きすぎます({len(data) / 1048576:.1f}MB)。{MAX_BYTES // 1048576}MBまでのファイルにしてください。",
-        )
-    if not data:
-        raise _refuse("NOT_XLSX", "ファイルが空です。")
-    if data.startswith(OLE2_MAGIC[:4]):
-        raise _refuse(
-            "ENCRYPTED",
-            "パスワードで保護された(暗号化された)ファイル、または古い形式(.xls)のファイルは取り込めません。"
-            "Excelでパスワードを解除し、「Excel ブック(*.xlsx)」形式で保存し直してから取り込んでください。",
-        )
-    if not data.startswith(ZIP_MAGIC):
-        raise _refuse("NOT_XLSX", NOT_XLSX_MESSAGE)
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = set(archive.namelist())
-            unzipped = sum(i.file_size for i in archive.infolist())
-    except (zipfile.BadZipFile, ValueError, OSError):
-        raise _refuse("NOT_XLSX", NOT_XLSX_MESSAGE) from None
-    if "xl/workbook.xml" not in names:
-        raise _refuse("NOT_XLSX", NOT_XLSX_MESSAGE)
-    if unzipped > MAX_UNZIPPED:
-        raise _refuse("TOO_LARGE", "ファイルの中身が大きすぎるため取り込めません。")
+def _starts_a_formula(value) -> bool:
+    """Text that starts with "=" once normalised as the import stores it (NFKC, white space
+    trimmed): "＝HYPERLINK(…)", " =cmd|…", "\u3000=1+1" as much as "=1+1"."""
+    return isinstance(value, str) and normalize.nfkc(value).startswith("=")
 
 
 def _is_blank(value) -> bool:
@@ -164,20 +83,18 @@ def _is_blank(value) -> bool:
 
 def read(data: bytes) -> Sheet:
     """The first sheet's headings and rows; ImportRefused for a file that must not be used."""
-    check_file(data)
+    extent = bounds.survey(data)
+    bounds.check_extent(extent)
     header: dict[int, object] = {}
     rows: list[tuple[int, dict[int, object]]] = []
     formulas: list[str] = []
-    merged: list[str] = []
-    stream = _cells(data)
+    merged = extent.merged
+    stream = _cells(data, extent)
     try:
         for number, cells in stream:
-            if number is None:
-                merged = cells
-                break
             values = {}
             for column, (value, data_type) in cells.items():
-                if data_type == "f" or (isinstance(value, str) and value.startswith("=")):
+                if data_type == "f" or _starts_a_formula(value):
                     formulas.append(f"{get_column_letter(column)}{number}")
                 values[column] = value
             if number == 1:
@@ -199,7 +116,8 @@ def read(data: bytes) -> Sheet:
         )
         raise _refuse(
             "FORMULA",
-            f"数式が入力されたセルがあります({shown})。数式を使わず、値として貼り付けてから取り込んでください。",
+            f"数式が入力されたセルがあります({shown})。数式を使わず、値として貼り付けてから取り込んでください"
+            "(「=」「＝」で始まる値も数式として扱われるため、先頭の「=」を取り除いてください)。",
         )
     if merged:
         in_header = [r for r in merged if _first_row(r) == 1]

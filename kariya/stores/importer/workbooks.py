@@ -10,7 +10,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy.orm import Session
 
+from kariya.formats import spreadsheets
 from kariya.residents.options import AREAS
+from kariya.stores.importer import bounds
 from kariya.stores.importer.columns import CATEGORIES, COLUMNS, FIELDS, HEADERS, TEXT_FORMAT_COLUMNS
 from kariya.stores.importer.planning import preview
 from kariya.stores.importer.reading import MAX_ROWS
@@ -31,19 +33,24 @@ def _save(wb) -> bytes:
 
 def error_workbook(data: bytes, report: Report) -> bytes:
     """The uploaded workbook with an error column added (and the wrong cells coloured), to send
-    back to whoever fixes the list."""
+    back to whoever fixes the list. openpyxl's normal mode parses every sheet of the file, so
+    all of them are surveyed first (one budget of cells: `bounds`)."""
+    bounds.survey(data, every_sheet=True)
     wb = openpyxl.load_workbook(io.BytesIO(data))
     ws = wb.worksheets[0]
     by_row: dict[int, list[CellError]] = {}
     for error in report.errors:
         by_row.setdefault(error.row, []).append(error)
     column = ws.max_column + 1
-    header = ws.cell(row=1, column=column, value=ERROR_HEADER)
+    header = spreadsheets.set_text(ws.cell(row=1, column=column), ERROR_HEADER)
     header.font = Font(bold=True, color="9C0006")
     header.fill = ERROR_FILL
     ws.column_dimensions[get_column_letter(column)].width = 80
     for number, errors in by_row.items():
-        cell = ws.cell(row=number, column=column, value="\n".join(e.line() for e in errors))
+        # The messages quote what was typed: a string cell, never a formula.
+        cell = spreadsheets.set_text(
+            ws.cell(row=number, column=column), "\n".join(e.line() for e in errors)
+        )
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         cell.font = Font(color="9C0006")
         for error in errors:
