@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 INI ?= development.ini
 
-.PHONY: install system-packages run test lint format bench bench-fraud drill clean
+.PHONY: install system-packages run test lint format bench bench-fraud drill schemathesis clean
 
 install: $(VENV)/.installed
 
@@ -55,6 +55,12 @@ drill: install
 # The fraud scan of a full week on a generated normal campaign (issue 15), beside a baseline.
 bench-fraud: install
 	$(BIN)/python -m tests.benchmarks.fraud
+
+# The suite's schemathesis run with more examples per operation (the suite takes 6).
+SCHEMATHESIS_EXAMPLES ?= 100
+schemathesis: install
+	SCHEMATHESIS_EXAMPLES=$(SCHEMATHESIS_EXAMPLES) $(BIN)/pytest -q -s \
+		tests/functional/test_schemathesis.py
 
 clean:
 	rm -rf $(VENV) var *.egg-info

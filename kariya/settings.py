@@ -25,7 +25,8 @@ from pyramid.exceptions import ConfigurationError
 from pyramid.registry import Registry
 
 from kariya import typed_ini
-from kariya.thresholds import Fraud, Privacy
+from kariya.rate_limit import RateLimit
+from kariya.thresholds import Fraud, Privacy, Till
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -201,19 +202,6 @@ class Acquisition:
 
 
 @dataclasses.dataclass(frozen=True)
-class Till:
-    """At the till (kariya/redemptions/till.py): the key of the stores' codes of the day and of
-    their staff PINs' hashes (empty: derived from the session secret, so a new session secret
-    changes the codes and voids every PIN; set its own to keep them apart), and how many wrong
-    PINs lock a store's QR for a resident until the end of the day."""
-
-    PREFIX: ClassVar[str] = "kariya.till."
-
-    secret: str = dataclasses.field(default="", repr=False)
-    max_pin_failures: int = 3
-
-
-@dataclasses.dataclass(frozen=True)
 class Smtp:
     """Mail to stores (S-4). No host: mail waits in the outbox. Development and the tests point
     this at a local SMTP server (kariya mail-sink, or aiosmtpd in the tests)."""
@@ -277,18 +265,18 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     # Strict-Transport-Security max-age, sent where the public URL is https (0: not sent).
     hsts_seconds: int = 31_536_000
-    # Bulk materials jobs keep their progress files and ZIPs here (shared by web and workers).
     # Development only: with eager Celery, run the beat schedule in a thread this often (0: off).
     inprocess_beat_seconds: float = 0.0
     line: Line = dataclasses.field(default_factory=Line)
     callcenter: Callcenter = dataclasses.field(default_factory=Callcenter)
     login: Login = dataclasses.field(default_factory=Login)
+    rate_limit: RateLimit = dataclasses.field(default_factory=RateLimit)
     staff: Staff = dataclasses.field(default_factory=Staff)
     settlement: Settlement = dataclasses.field(default_factory=Settlement)
     zengin: Zengin = dataclasses.field(default_factory=Zengin)
     adjustments: Adjustments = dataclasses.field(default_factory=Adjustments)
     acquisition: Acquisition = dataclasses.field(default_factory=Acquisition)
-    till: Till = dataclasses.field(default_factory=Till)
+    till: Till = dataclasses.field(default_factory=Till)  # kariya/thresholds.py
     smtp: Smtp = dataclasses.field(default_factory=Smtp)
     mail_sink: MailSink = dataclasses.field(default_factory=MailSink)
     reports: Reports = dataclasses.field(default_factory=Reports)
@@ -442,6 +430,7 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
         except ValueError:
             raise ConfigurationError(f"kariya.trusted_proxies: {entry!r} is no address") from None
     _check_callcenter(s.callcenter)
+    s.rate_limit.check()
     if s.till.max_pin_failures < 1:
         raise ConfigurationError("kariya.till.max_pin_failures must be at least 1")
     secret = s.session_secret

@@ -2,7 +2,8 @@
 ini keys `kariya.fraud.*`), kept here so that settings.py stays readable; read like every other
 setting (typed, defaults written once, environment over ini). kariya/fraud/rules.py says what
 each rule compares. Beside them, for the same reason, the privacy group (`settings.privacy`,
-`kariya.privacy.*`): the withdrawal's key and the erasure's retention period."""
+`kariya.privacy.*`): the withdrawal's key and the erasure's retention period; and the till's
+(`settings.till`, `kariya.till.*`)."""
 
 from __future__ import annotations
 
@@ -80,3 +81,16 @@ class Privacy:
             f"kariya.privacy.withdrawal_key is too weak ({weakness}): it must be a random value "
             "of its own, kept for the whole campaign (set KARIYA_WITHDRAWAL_KEY)"
         ]
+
+
+@dataclasses.dataclass(frozen=True)
+class Till:
+    """At the till (kariya/redemptions/till.py): the key of the stores' codes of the day and of
+    their staff PINs' hashes (empty: derived from the session secret, so a new session secret
+    changes the codes and voids every PIN; set its own to keep them apart), and how many wrong
+    PINs lock a store's QR for a resident until the end of the day."""
+
+    PREFIX: ClassVar[str] = "kariya.till."
+
+    secret: str = dataclasses.field(default="", repr=False)
+    max_pin_failures: int = 3

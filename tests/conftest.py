@@ -102,9 +102,12 @@ def redis_client():
 @pytest.fixture(autouse=True)
 def clean_db(engine, redis_client):
     """Every test starts from empty tables (the schema stays), but for version 1 of each
-    document, which `kariya initdb` publishes."""
+    document, which `kariya initdb` publishes, and with no rate-limit window open (ids and the
+    client address repeat from test to test)."""
     truncate_all(engine)
     seed_documents(engine)
+    for key in redis_client.scan_iter(match="kariya:rate:*", count=1000):
+        redis_client.delete(key)
     yield
 
 

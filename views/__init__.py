@@ -7,6 +7,8 @@ from kariya.materials import context
 
 def includeme(config):
     config.add_static_view("static", "views:static", cache_max_age=3600)
+    config.include("views.inputs")  # every input checked before any view (issue 14, defect 7)
+    config.include("views.ratelimits")  # 429 RATE_LIMITED (issue 14, defect 8; DESIGN 5.1)
     # The campaign's rules for any page that states one (never written into a template).
     config.add_request_method(
         lambda request: rules.current(request.db, request.kariya_settings),

@@ -74,7 +74,7 @@ def test_every_response_carries_a_request_id_and_logs_use_it(testapp, caplog):
     from kariya.logs import JsonFormatter
 
     caplog.set_level(logging.WARNING)
-    response = testapp.get("/api/v1/acquisitions", status=404, headers={"X-Request-ID": "req-123"})
+    response = testapp.get("/api/v1/acquisitions", status=405, headers={"X-Request-ID": "req-123"})
     assert response.headers["X-Request-ID"] == "req-123"
     testapp.post("/login", {"username": "x"}, status=403, headers={"X-Request-ID": "req-456"})
     record = next(r for r in caplog.records if r.getMessage() == "csrf check failed")

@@ -14,14 +14,15 @@ from kariya.callcenter.calendar import BusinessCalendar
 from kariya.clock import JST, to_jst
 from kariya.errors import Invalid
 from kariya.security import P
+from views import inputs
 from views.api.support import json_body
 from views.common import viewer
 
 
 def parse_instant(value: str | None, what: str = "at") -> dt.datetime | None:
     """An ISO 8601 instant from a query string; a '+' of the offset that arrived as a space is
-    read as '+'; without an offset it is Japan time."""
-    if value is None or not value.strip():
+    read as '+'; without an offset it is Japan time. Absent: None; given but empty: 422."""
+    if value is None:
         return None
     text = re.sub(r" (\d{2}:?\d{2})$", r"+\1", value.strip())
     try:
@@ -33,8 +34,30 @@ def parse_instant(value: str | None, what: str = "at") -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=JST)
 
 
+INQUIRY = {
+    "caller_type": inputs.text(None),
+    "channel": inputs.text(None),
+    "category": inputs.text(None),
+    "subject": inputs.text(None),
+    "body": inputs.text(),
+    "person_ref": inputs.text(None, nullable=True),
+    "store_code": inputs.text(None, nullable=True),
+    "confirmation_code": inputs.text(None, nullable=True),
+    "payout_line_id": inputs.integer(nullable=True),
+}
+EVENT = {"event": inputs.text(None), "note": inputs.text(), "into": inputs.integer(nullable=True)}
+
+
+NINE_HOURS = dt.timezone(dt.timedelta(hours=9))
+
+
 def _iso(value: dt.datetime | None) -> str | None:
-    return to_jst(value).isoformat() if value is not None else None
+    if value is None:
+        return None
+    moment = to_jst(value)
+    if moment.utcoffset().seconds % 60:  # Japan's local mean time before 1888: +09:18:59
+        moment = value.astimezone(NINE_HOURS)
+    return moment.isoformat()
 
 
 @view_config(route_name="api.callcenter.hours", request_method="GET", renderer="json")
@@ -42,7 +65,10 @@ def hours(request):
     """Whether the call centre is open at `at` (default now) and, if not, when it opens next
     (Q-2). No login."""
     at = parse_instant(request.params.get("at")) or request.clock.now()
-    status = BusinessCalendar.of(request.kariya_settings).status(at)
+    try:
+        status = BusinessCalendar.of(request.kariya_settings).status(at)
+    except OverflowError:  # the next opening would be after the year 9999
+        raise Invalid("at が遠すぎて、次の受付時間を求められません。") from None
     return {
         "open": status["open"],
         "opens_at": _iso(status["opens_at"]),
@@ -57,21 +83,9 @@ def hours(request):
     permission=P.CALLCENTER_INQUIRIES_EDIT,
 )
 def create_inquiry(request):
-    body = json_body(request)
+    body = inputs.fields(json_body(request), **INQUIRY)
     inquiry = inquiries.create(
-        request.db,
-        request.clock,
-        request.kariya_settings,
-        viewer(request),
-        caller_type=body.get("caller_type"),
-        channel=body.get("channel"),
-        category=body.get("category"),
-        subject=body.get("subject"),
-        body=body.get("body", ""),
-        person_ref=body.get("person_ref"),
-        store_code=body.get("store_code"),
-        confirmation_code=body.get("confirmation_code"),
-        payout_line_id=body.get("payout_line_id"),
+        request.db, request.clock, request.kariya_settings, viewer(request), **body
     )
     request.response.status = 201
     return reading.detail_json(request.db, inquiry)
@@ -84,12 +98,11 @@ def create_inquiry(request):
     permission=P.CALLCENTER_INQUIRIES_VIEW,
 )
 def list_inquiries(request):
-    escalated = request.params.get("escalated", "").strip().lower()
     found = reading.listing(
         request.db,
         request.identity.role,
         states=reading.parse_states(request.params.get("state")),
-        escalated=True if escalated in ("true", "1", "yes") else None,
+        escalated=True if inputs.query_bool(request, "escalated") else None,
     )
     refs_of = reading.references(request.db, found)
     return {"inquiries": [reading.summary_json(i, refs_of[i.id]) for i in found]}
@@ -115,7 +128,7 @@ def show_inquiry(request):
 def post_event(request):
     """`answer` is the city's (city:inquiries:answer); every other event the call centre's
     (callcenter:inquiries:edit). Refused: 403 FORBIDDEN (logged), 409 BAD_TRANSITION."""
-    body = json_body(request)
+    body = inputs.fields(json_body(request), **EVENT)
     # Not filtered by what the role sees: the city answering an inquiry that was never
     # escalated is refused by the machine (409), any other event by the role (403).
     inquiry = inquiries.get(request.db, request.matchdict["id"])
@@ -125,9 +138,9 @@ def post_event(request):
         request.kariya_settings,
         viewer(request),
         inquiry,
-        body.get("event"),
-        body.get("note", ""),
-        into=body.get("into"),
+        body["event"],
+        body["note"],
+        into=body["into"],
     )
     if applied.mails:
         request.enqueue("kariya.mail.send")

@@ -13,10 +13,11 @@ from pyramid.view import view_config
 
 from kariya.clock import to_jst
 from kariya.documents import kinds, reading, versions
-from kariya.errors import Conflict, Invalid
+from kariya.errors import Conflict
 from kariya.materials.context import PrintContext
 from kariya.materials.manual import manual_pdf
 from kariya.security import P
+from views import inputs
 from views.api.support import json_body
 
 # A body of markdown.MAX_CHARS characters, each up to 4 bytes in UTF-8 and escaped in JSON,
@@ -24,11 +25,8 @@ from views.api.support import json_body
 MAX_REQUEST = 4 * 1024 * 1024
 
 
-def _text(body: dict, key: str) -> str:
-    value = body.get(key, "")
-    if not isinstance(value, str):
-        raise Invalid(f"{key} は文字列で送ってください。", details={key: "文字列にしてください。"})
-    return value
+VERSION_TEXT = {"body": inputs.text(), "change_note": inputs.text()}
+EVENT = {"event": inputs.text(), "note": inputs.text()}
 
 
 def _version_of(request):
@@ -71,15 +69,8 @@ def list_versions(request):
 )
 def create_version(request):
     kind = request.matchdict["kind"]
-    body = json_body(request, max_bytes=MAX_REQUEST)
-    ver = versions.create(
-        request.db,
-        request.clock,
-        kind,
-        body=_text(body, "body"),
-        change_note=_text(body, "change_note"),
-        actor=request.identity.actor,
-    )
+    text = inputs.fields(json_body(request, max_bytes=MAX_REQUEST), **VERSION_TEXT)
+    ver = versions.create(request.db, request.clock, kind, **text, actor=request.identity.actor)
     request.response.status = 201
     return _state(kind, ver)
 
@@ -125,15 +116,8 @@ def show_version(request):
 )
 def edit_version(request):
     ver = _version_of(request)
-    body = json_body(request, max_bytes=MAX_REQUEST)
-    versions.edit(
-        request.db,
-        request.clock,
-        ver,
-        body=_text(body, "body"),
-        change_note=_text(body, "change_note"),
-        actor=request.identity.actor,
-    )
+    text = inputs.fields(json_body(request, max_bytes=MAX_REQUEST), **VERSION_TEXT)
+    versions.edit(request.db, request.clock, ver, **text, actor=request.identity.actor)
     return _state(request.matchdict["kind"], ver)
 
 
@@ -145,15 +129,15 @@ def edit_version(request):
 )
 def post_event(request):
     ver = _version_of(request)
-    body = json_body(request)
+    body = inputs.fields(json_body(request), **EVENT)
     outcome = versions.act(
         request.db,
         request.clock,
         ver,
-        _text(body, "event"),
+        body["event"],
         actor=request.identity.actor,
         role=request.identity.role,
-        note=_text(body, "note"),
+        note=body["note"],
         settings=request.kariya_settings,
     )
     if outcome.notice is not None:

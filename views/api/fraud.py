@@ -8,8 +8,15 @@ from pyramid.view import view_config
 
 from kariya.fraud import cases, reading
 from kariya.security import P
+from views import inputs
 from views.api.support import json_body
 from views.common import viewer
+
+EVENT = {
+    "event": inputs.text(None),
+    "note": inputs.text(),
+    "amount": inputs.integer(nullable=True, minimum=0),
+}
 
 
 @view_config(
@@ -42,7 +49,7 @@ def show_case(request):
     permission=P.STAFF_FRAUD_VIEW,
 )
 def post_event(request):
-    body = json_body(request)
+    body = inputs.fields(json_body(request), **EVENT)
     case = cases.get(request.db, request.matchdict["id"])
     cases.apply(
         request.db,
@@ -50,8 +57,8 @@ def post_event(request):
         request.kariya_settings,
         viewer(request),
         case,
-        body.get("event"),
-        body.get("note", ""),
-        amount=body.get("amount"),
+        body["event"],
+        body["note"],
+        amount=body["amount"],
     )
     return {"id": case.id, "state": case.state}

@@ -6,7 +6,15 @@ from pyramid.view import view_config
 
 from kariya.redemptions import till, uses
 from kariya.security import P
+from views import inputs
 from views.api.support import idempotent, json_body, resident_id
+
+REDEMPTION = {
+    "store_token": inputs.text(),
+    "coupons": inputs.integer(nullable=True, code="INVALID_COUPONS"),  # 1 or 2: uses.redeem
+    "bill_amount": inputs.as_sent(),  # uses.parse_bill: digits, full-width too (INVALID_BILL)
+    "pin": inputs.as_sent(),  # till.parse_pin: 4 digits, full-width too (INVALID_PIN)
+}
 
 
 @view_config(
@@ -29,10 +37,11 @@ def qr(request):
     permission=P.RESIDENT_COUPONS_USE,
 )
 def redeem(request):
-    body = json_body(request)
+    raw = json_body(request)
+    body = inputs.fields(raw, **REDEMPTION)
     person_id = resident_id(request)
     # The PIN stays out of the Idempotency-Key's stored hash (10,000 tries would recover it).
-    rest = json.dumps({k: v for k, v in body.items() if k != "pin"}, sort_keys=True)
+    rest = json.dumps({k: v for k, v in raw.items() if k != "pin"}, sort_keys=True)
     return idempotent(
         request,
         person_id,
@@ -40,10 +49,10 @@ def redeem(request):
             request.db,
             request.clock,
             person_id,
-            str(body.get("store_token", "")),
-            body.get("coupons"),
-            body.get("bill_amount"),
-            pin=body.get("pin"),
+            body["store_token"],
+            body["coupons"],
+            body["bill_amount"],
+            pin=body["pin"],
             till=till.of(request.kariya_settings),
         ),
         fingerprint=rest.encode(),

@@ -14,7 +14,14 @@ from kariya.errors import DomainError
 from kariya.models import Person
 from kariya.residents import options, withdrawal
 from kariya.security import P
+from views import inputs
 from views.api.support import json_body, resident_id
+
+PROFILE = {
+    "age_band": inputs.text(),
+    "area": inputs.text(),
+    "agreed_terms": inputs.integer(nullable=True),
+}
 
 
 class Unauthenticated(DomainError):
@@ -60,7 +67,7 @@ def me(request):
     permission=P.RESIDENT_PROFILE_EDIT,
 )
 def put_profile(request):
-    body = json_body(request)
+    body = inputs.fields(json_body(request), **PROFILE)
     person = request.db.get(Person, resident_id(request))
     if person is None or person.withdrawn:
         forget(request)
@@ -69,9 +76,9 @@ def put_profile(request):
         request.db,
         request.clock,
         person,
-        str(body.get("age_band", "")),
-        str(body.get("area", "")),
-        agreed_terms=body.get("agreed_terms"),
+        body["age_band"],
+        body["area"],
+        agreed_terms=body["agreed_terms"],
     )
     return profile_json(person)
 

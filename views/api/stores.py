@@ -2,20 +2,16 @@
 
 from pyramid.view import view_config
 
-from kariya.errors import Invalid
 from kariya.stores import finder
+from views import inputs
 
 
 @view_config(route_name="api.stores", request_method="GET", renderer="json")
 def stores(request):
-    try:
-        page = int(request.params.get("page", "1"))
-    except ValueError:
-        raise Invalid("page は数字で指定してください。") from None
     return finder.search(
         request.db,
         q=request.params.get("q", ""),
         category=request.params.get("category", ""),
         area=request.params.get("area", ""),
-        page=page,
+        page=inputs.query_int(request, "page", 1),
     )

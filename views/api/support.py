@@ -1,11 +1,11 @@
-"""Parsing helpers shared by the API views: size, content type, JSON, the resident."""
+"""Parsing helpers shared by the API views: size, content type, JSON (parsed and checked at the
+edge, views/inputs.py; typed fields with `inputs.fields`), the resident."""
 
 from __future__ import annotations
 
-import json
-
 from kariya import roles
 from kariya.errors import DomainError, Invalid
+from views import inputs
 
 MAX_BODY = 16 * 1024
 
@@ -35,10 +35,7 @@ def json_body(request, *, required: bool = True, max_bytes: int = MAX_BODY) -> d
         return {}
     if request.content_type != "application/json":
         raise WrongContentType()
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise Invalid("JSON の形式が正しくありません。", code="MALFORMED") from None
+    body = inputs.parsed_json(request)  # checked at the edge (views/inputs.py)
     if not isinstance(body, dict):
         raise Invalid("JSON オブジェクトを送ってください。", code="MALFORMED")
     return body
