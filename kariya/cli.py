@@ -24,7 +24,9 @@ def _registry(ini: str):
 
 
 def _session(registry):
-    from kariya.db import unit_of_work
+    """A unit of work; a data-changing command's entry in the audit log of staff actions is
+    written into it (kariya.audit.commands)."""
+    from kariya.audit.commands import unit_of_work
 
     return unit_of_work(registry)
 
@@ -365,16 +367,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from kariya.audit import commands as audited
+
     args = build_parser().parse_args(argv)
     registry = _registry(args.config)
+    audited.start(registry, audited.describe(args))
     try:
         return args.func(registry, args)
     except DomainError as exc:
+        audited.finished(registry, exc.status)
         print(f"kariya: {exc.message}", file=sys.stderr)
         details = exc.details if isinstance(exc.details, list) else []
         for line in details:
             print(f"  - {line}", file=sys.stderr)
         return 2
+    except Exception:
+        audited.finished(registry, 500)
+        raise
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pyramid.registry import Registry
 
 from kariya import typed_ini
 from kariya.rate_limit import RateLimit
-from kariya.thresholds import Fraud
+from kariya.thresholds import Fraud, Privacy, Till
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -49,6 +49,7 @@ ENV_OVERRIDES = {
     "KARIYA_SMTP_PORT": "kariya.smtp.port",
     "KARIYA_SMTP_USERNAME": "kariya.smtp.username",
     "KARIYA_SMTP_PASSWORD": "kariya.smtp.password",
+    "KARIYA_WITHDRAWAL_KEY": "kariya.privacy.withdrawal_key",
     "KARIYA_TILL_SECRET": "kariya.till.secret",
 }
 
@@ -201,19 +202,6 @@ class Acquisition:
 
 
 @dataclasses.dataclass(frozen=True)
-class Till:
-    """At the till (kariya/redemptions/till.py): the key of the stores' codes of the day and of
-    their staff PINs' hashes (empty: derived from the session secret, so a new session secret
-    changes the codes and voids every PIN; set its own to keep them apart), and how many wrong
-    PINs lock a store's QR for a resident until the end of the day."""
-
-    PREFIX: ClassVar[str] = "kariya.till."
-
-    secret: str = dataclasses.field(default="", repr=False)
-    max_pin_failures: int = 3
-
-
-@dataclasses.dataclass(frozen=True)
 class Smtp:
     """Mail to stores (S-4). No host: mail waits in the outbox. Development and the tests point
     this at a local SMTP server (kariya mail-sink, or aiosmtpd in the tests)."""
@@ -277,7 +265,6 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     # Strict-Transport-Security max-age, sent where the public URL is https (0: not sent).
     hsts_seconds: int = 31_536_000
-    # Bulk materials jobs keep their progress files and ZIPs here (shared by web and workers).
     # Development only: with eager Celery, run the beat schedule in a thread this often (0: off).
     inprocess_beat_seconds: float = 0.0
     line: Line = dataclasses.field(default_factory=Line)
@@ -289,10 +276,11 @@ class Settings:
     zengin: Zengin = dataclasses.field(default_factory=Zengin)
     adjustments: Adjustments = dataclasses.field(default_factory=Adjustments)
     acquisition: Acquisition = dataclasses.field(default_factory=Acquisition)
-    till: Till = dataclasses.field(default_factory=Till)
+    till: Till = dataclasses.field(default_factory=Till)  # kariya/thresholds.py
     smtp: Smtp = dataclasses.field(default_factory=Smtp)
     mail_sink: MailSink = dataclasses.field(default_factory=MailSink)
     reports: Reports = dataclasses.field(default_factory=Reports)
+    privacy: Privacy = dataclasses.field(default_factory=Privacy)  # kariya/thresholds.py
     fraud: Fraud = dataclasses.field(default_factory=Fraud)  # kariya/thresholds.py
     celery: Celery = dataclasses.field(default_factory=Celery)
     # The effective ini mapping, for code that takes one (the libraries' own keys, and modules
@@ -468,6 +456,7 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
             "least 32 characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             " (set KARIYA_SESSION_SECRET)"
         )
+    problems += s.privacy.production_problems(secret)
     if not s.staff.require_totp:
         problems.append("kariya.staff.require_totp must be true (city and secretariat accounts)")
     if s.staff.totp_key and (weakness := secret_strength_problem(s.staff.totp_key)):

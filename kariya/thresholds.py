@@ -1,7 +1,9 @@
 """The fraud watch's thresholds (issue 15): a group of kariya.settings.Settings (`settings.fraud`,
 ini keys `kariya.fraud.*`), kept here so that settings.py stays readable; read like every other
 setting (typed, defaults written once, environment over ini). kariya/fraud/rules.py says what
-each rule compares."""
+each rule compares. Beside them, for the same reason, the privacy group (`settings.privacy`,
+`kariya.privacy.*`): the withdrawal's key and the erasure's retention period; and the till's
+(`settings.till`, `kariya.till.*`)."""
 
 from __future__ import annotations
 
@@ -43,3 +45,52 @@ class Fraud:
     bulk_minutes: int = 10  # ... and bulk_factor times as many as that profile's share of all
     bulk_factor: float = 3.0  # the registrations in those minutes would give
     bulk_before_hours: int = 72  # before a round opens
+
+
+@dataclasses.dataclass(frozen=True)
+class Privacy:
+    """Withdrawal (DESIGN §5.1, kariya/residents/withdrawal.py): a withdrawn resident's LINE user
+    id is kept only as HMAC-SHA256 under `withdrawal_key`, so that the account cannot acquire
+    twice in a round by withdrawing and returning. Production needs a random key of its own
+    (KARIYA_WITHDRAWAL_KEY), kept for the whole campaign (a new key forgets who withdrew); empty
+    elsewhere: derived from the session secret. The erasure after the hand-over
+    (kariya/reports/retention.py) deletes the access records older than `access_log_days`."""
+
+    PREFIX: ClassVar[str] = "kariya.privacy."
+
+    withdrawal_key: str = dataclasses.field(default="", repr=False)
+    access_log_days: int = 365
+
+    def __post_init__(self) -> None:
+        if self.access_log_days < 0:
+            from pyramid.exceptions import ConfigurationError
+
+            raise ConfigurationError("kariya.privacy.access_log_days must not be negative")
+
+    def production_problems(self, session_secret: str) -> list[str]:
+        """Why production must not start with this group (kariya.settings.check)."""
+        from kariya.settings import secret_strength_problem
+
+        key = self.withdrawal_key
+        weakness = secret_strength_problem(key) or (
+            key == session_secret and "it is the session secret"
+        )
+        if not weakness:
+            return []
+        return [
+            f"kariya.privacy.withdrawal_key is too weak ({weakness}): it must be a random value "
+            "of its own, kept for the whole campaign (set KARIYA_WITHDRAWAL_KEY)"
+        ]
+
+
+@dataclasses.dataclass(frozen=True)
+class Till:
+    """At the till (kariya/redemptions/till.py): the key of the stores' codes of the day and of
+    their staff PINs' hashes (empty: derived from the session secret, so a new session secret
+    changes the codes and voids every PIN; set its own to keep them apart), and how many wrong
+    PINs lock a store's QR for a resident until the end of the day."""
+
+    PREFIX: ClassVar[str] = "kariya.till."
+
+    secret: str = dataclasses.field(default="", repr=False)
+    max_pin_failures: int = 3

@@ -21,7 +21,7 @@ from kariya import make_config
 from kariya.clock import set_clock
 from kariya.db import get_session_factory
 from kariya.migrations import upgrade
-from tests.helpers import seed_documents, truncate_all
+from tests.helpers import WITHDRAWAL_KEY, seed_documents, truncate_all
 
 DATABASE_URL = os.environ.get(
     "KARIYA_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/kariya_test"
@@ -38,6 +38,7 @@ BASE_SETTINGS = {
     # The URL the tests address the app by (absolute URLs come from it, never from Host).
     "kariya.public_url": "http://localhost",
     "kariya.session_secret": "test-session-secret-not-for-production",
+    "kariya.privacy.withdrawal_key": WITHDRAWAL_KEY,
     "kariya.clock": "settable",
     "kariya.line.simulator": "true",
     # The second factor only where a test switches it on (tests/functional/test_staff_totp.py).

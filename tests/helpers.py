@@ -16,6 +16,9 @@ from kariya.stores import registration
 PASSWORD = "correct-horse-battery"
 JST = dt.timezone(dt.timedelta(hours=9))
 ROUND1 = dt.datetime(2024, 1, 15, tzinfo=JST)
+# The key the test app (tests/conftest.py) and the CLI ini hash withdrawn LINE ids with.
+WITHDRAWAL_KEY = "test-withdrawal-key-not-for-production"
+HASH_KEY = WITHDRAWAL_KEY.encode()
 
 
 def campaign_toml(
@@ -113,7 +116,7 @@ def make_person(db, n: int = 0, profile: bool = True):
     from kariya.residents import profiles
 
     clock = FixedClock(ROUND1)
-    person = profiles.get_or_create(db, clock, f"U{n:032x}", f"市民{n}")
+    person = profiles.get_or_create(db, clock, f"U{n:032x}", f"市民{n}", hash_key=HASH_KEY)
     if profile:
         consent.save_profile(db, clock, person, "70s", "kariya", agreed_terms=1)
     db.commit()
@@ -174,6 +177,7 @@ def write_cli_ini(tmp_path, **extra: str) -> str:
         "use = egg:kariya",
         f"sqlalchemy.url = {DATABASE_URL}",
         "kariya.session_secret = test-session-secret",
+        f"kariya.privacy.withdrawal_key = {WITHDRAWAL_KEY}",
         "kariya.clock = settable",
         "celery.always_eager = true",
     ] + [f"{key} = {value}" for key, value in extra.items()]

@@ -21,6 +21,7 @@ def includeme(config):
         "document_facts",
         reify=True,
     )
+    config.include("views.staff_actions")  # the audit log's request hook
     config.add_route("home", "/")
     config.add_route("login", "/login")
     config.add_route("logout", "/logout")

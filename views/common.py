@@ -14,6 +14,7 @@ from kariya.security import Identity
 from kariya.staff import accounts
 from kariya.staff.accounts import LoginFailed, LoginThrottled
 from views import second_factor
+from views.staff_actions import note
 
 
 def home_url(request, identity: Identity) -> str:
@@ -60,6 +61,7 @@ def login(request):
         )
     except (LoginFailed, LoginThrottled) as exc:
         # The attempt is recorded and committed; the page says nothing of which part was wrong.
+        note(request, record={"account": username.strip()}, outcome="refused", detail=exc.code)
         if isinstance(exc, LoginThrottled):
             request.response.status = 429
             request.response.headers["Retry-After"] = str(exc.retry_after)
@@ -67,7 +69,9 @@ def login(request):
         return {"username": username, "error": exc.message, "next": request.POST.get("next", "")}
     identity = Identity(role=user.role, id=user.id, username=user.username)
     target = safe_next(request, home_url(request, identity))
+    note(request, record={"account": user.username}, actor=identity.actor, role=user.role)
     if user.needs_second_factor(request.kariya_settings.staff.require_totp):
+        note(request, detail="SECOND_FACTOR_NEXT")  # the password was right; the code comes next
         return second_factor.begin(request, user, target)  # the code (or enrolment) comes next
     headers = remember(request, identity)
     return HTTPFound(target, headers=headers)
@@ -75,6 +79,9 @@ def login(request):
 
 @view_config(route_name="logout", request_method="POST")
 def logout(request):
+    identity = request.identity  # who it was, before the session goes
+    if identity is not None:
+        note(request, actor=identity.actor, role=identity.role)
     headers = forget(request)
     return HTTPFound(request.route_url("home"), headers=headers)
 

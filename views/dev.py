@@ -15,7 +15,7 @@ from kariya.clock import set_clock
 from kariya.dev import LINE_SIMULATOR_KEY, mail_sink
 from kariya.dev.line_simulator import NOW_KEY
 from kariya.errors import Invalid
-from kariya.residents import profiles
+from kariya.residents import profiles, withdrawal
 from kariya.security import Identity
 from kariya.settings import settings_of
 from views import inputs
@@ -47,7 +47,13 @@ def line_login(request):
     line_user_id = body["line_user_id"].strip()
     if not line_user_id:
         raise Invalid("line_user_id を指定してください。")
-    person = profiles.get_or_create(request.db, request.clock, line_user_id, body["display_name"])
+    person = profiles.get_or_create(
+        request.db,
+        request.clock,
+        line_user_id,
+        body["display_name"],
+        hash_key=withdrawal.hash_key(request.kariya_settings),
+    )
     if person.blocked:
         raise profiles.AccountMoved()
     headers = remember(request, Identity(role=roles.RESIDENT, id=person.id))

@@ -23,6 +23,7 @@ from kariya.security import Identity, credential_stamp
 from kariya.staff import second_factor
 from kariya.staff.accounts import LoginThrottled
 from kariya.staff.models import StaffUser
+from views.staff_actions import note
 
 PENDING = "pending_login"
 PENDING_SECONDS = 10 * 60
@@ -68,8 +69,14 @@ def pending_user(request) -> StaffUser | None:
 
 
 def _again(request) -> HTTPFound:
+    note(request, outcome="refused", detail="LOGIN_EXPIRED")  # no half login (any more)
     request.session.flash("もう一度ユーザー名とパスワードでログインしてください。")
     return HTTPFound(request.route_url("login"))
+
+
+def _noted(request, user: StaffUser) -> None:
+    """Who the half login is, for the audit log of staff actions (it has no staff session)."""
+    note(request, record={"account": user.username}, actor=f"staff:{user.username}", role=user.role)
 
 
 def _complete(request, user: StaffUser) -> str:
@@ -101,6 +108,7 @@ def code_submit(request):
         return _again(request)
     if not user.has_second_factor:
         return HTTPFound(request.route_url("staff.second_factor"))
+    _noted(request, user)
     try:
         second_factor.verify_login(
             request.db,
@@ -117,6 +125,7 @@ def code_submit(request):
         request.response.headers["X-Tm"] = "commit"  # pyramid_tm: keep the record (a 429)
         return {"error": exc.message}
     except second_factor.CodeRefused as exc:
+        note(request, outcome="refused", detail=exc.code)
         return {"error": exc.message}  # a 200: the attempt is recorded and committed
     return HTTPFound(_complete(request, user))
 
@@ -182,6 +191,7 @@ def enrol_submit(request):
     user, half = _enrolling(request)
     if user is None:
         return _again(request)
+    _noted(request, user)
     settings = request.kariya_settings
     secret = second_factor.unseal(settings, request.session.get(ENROL_SECRET))
     if secret is None:  # the page expired, or was never shown in this session

@@ -56,10 +56,21 @@ class Move(NamedTuple):
     reason: str = ""
 
 
+# Where a session keeps the ids of the transition records it wrote (`db.info[WRITTEN]`): the
+# audit log of staff actions links to them instead of writing who/from/to a second time.
+WRITTEN = "kariya.transition_records"
+
+
+def written(db: Session) -> list[int]:
+    """The ids of the transition records this session has written, in order."""
+    return db.info.get(WRITTEN, [])
+
+
 def record(
     db: Session, machine: Machine, moves: Iterable[Move], *, actor: str, now: dt.datetime
 ) -> None:
-    """Write the transition record of `moves` (who, when, from, to, why), in one INSERT."""
+    """Write the transition record of `moves` (who, when, from, to, why), in one INSERT; the
+    new ids are kept in the session (`written`)."""
     rows = [
         dict(
             machine=machine.kariya_name,
@@ -74,7 +85,8 @@ def record(
         for move in moves
     ]
     if rows:
-        db.execute(insert(TransitionRecord), rows)
+        ids = db.execute(insert(TransitionRecord).returning(TransitionRecord.id), rows).scalars()
+        db.info.setdefault(WRITTEN, []).extend(ids)
 
 
 def define(

@@ -35,6 +35,7 @@ TOPIC_WORDS = {
     "line": ("LINE", "ログイン"),
     "transfer": ("紛失", "なくした", "機種", "移行"),
     "complaint": ("苦情", "トラブル", "報告"),
+    "withdrawal": ("退会",),
 }
 
 # The versions a note may quote: the one in use, or one it replaced (never a draft).

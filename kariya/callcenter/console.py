@@ -101,6 +101,8 @@ def search_residents(db: Session, clock, viewer: Viewer, q, inquiry_id) -> list[
 
 
 def resident_brief(person: Person) -> dict:
+    """A resident as a search lists them (a withdrawn one has no name left: the pages say
+    退会済み; the JSON keeps the shape of DESIGN §5.2)."""
     return {"person_ref": person.ref, "display_name": person.display_name}
 
 
@@ -155,7 +157,7 @@ def resident_json(db: Session, person: Person) -> dict:
         "person_ref": person.ref,
         "display_name": person.display_name,
         "profile": {"age_band": person.age_band, "area": person.area}
-        if person.has_profile
+        if person.has_profile and not person.withdrawn
         else None,
         "rounds": [
             {

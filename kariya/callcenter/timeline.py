@@ -158,5 +158,25 @@ def build(
                 "transfer",
             )
         )
+    if person.withdrawn_at is not None:
+        entries.append(
+            Entry(
+                person.withdrawn_at,
+                f"{moment(person.withdrawn_at, zone)} 退会しました(表示名・年代・地区は消去済み。"
+                "未使用の割引券は使えず、その回の終わりに期限切れになります)",
+                "withdrawal",
+            )
+        )
+    if person.returned_from_id is not None:
+        earlier = db.get(Person, person.returned_from_id)
+        entries.append(
+            Entry(
+                person.created_at,
+                f"{moment(person.created_at, zone)} 以前に退会した記録(お客さま番号 "
+                f"{refs.display(earlier.ref if earlier else '')})と同じLINEアカウントで再登録"
+                "しました(その記録で受け取った回は、受け取り済みになります)",
+                "withdrawal",
+            )
+        )
     entries.sort(key=lambda e: (e.at, e.text))
     return [dataclasses.replace(e, passage=answers.passage(manual, e.topic)) for e in entries]

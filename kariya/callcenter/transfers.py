@@ -125,6 +125,8 @@ def _refuse_overlap(db: Session, old: Person, new: Person) -> None:
 def _people(db: Session, old: Person, new: Person) -> None:
     if new.id == old.id:
         raise Invalid("移行先には、旧アカウントとは別のお客さま番号を指定してください。")
+    if old.withdrawn or new.withdrawn:
+        raise TransferConflict("退会済みのアカウントとの間では移行できません。")
     if old.blocked:
         raise TransferConflict("旧アカウントはすでに移行済みです。")
     if new.blocked:

@@ -4,14 +4,22 @@ The hot path of the weekly rush, in one short transaction at READ COMMITTED:
   1. read the current round's facts as one plain row (no lock, no ORM objects); refuse at once
      if it is not open (sold out: no write; a process that has seen the sell-out refuses from
      memory for a second, SoldOutMemo);
-  2. INSERT the acquisition ... SELECT FROM person WHERE it has a profile, is not blocked and
-     has agreed to the published terms ... ON CONFLICT (round, person) DO NOTHING: nothing back
-     means a record whose account moved to a new one (ACCOUNT_MOVED, a lost-phone transfer), no
-     profile (PROFILE_REQUIRED), a second try by the same person (ALREADY_ACQUIRED; the unique
-     constraint is the guarantee) or terms not yet agreed to (CONSENT_REQUIRED); one more
-     query, on that refusal path only, says which. The blocked check is a column of the person
-     row the claim reads anyway, and the consent check is two index lookups inside the claim
-     statement (kariya.documents.consent.satisfied): neither costs a round trip of its own;
+  2. INSERT the acquisition ... SELECT FROM person WHERE it has a profile, is not blocked nor
+     withdrawn, has agreed to the published terms and never withdrew before (returned_from_id
+     IS NULL) ... FOR KEY SHARE ... ON CONFLICT (round, person) DO NOTHING: nothing back means
+     a record whose account moved to a new one (ACCOUNT_MOVED, a lost-phone transfer), a
+     withdrawn one (a session that outlived the withdrawal: UNAUTHENTICATED), no profile
+     (PROFILE_REQUIRED), a second try (ALREADY_ACQUIRED; the unique constraint is the
+     guarantee), terms not yet agreed to (CONSENT_REQUIRED), or the new record of a LINE
+     account that withdrew before; one more query, on that refusal path only, says which. The
+     last gets a claim of its own that also requires that no withdrawn record of the account
+     acquired in this round (three index lookups; ALREADY_ACQUIRED otherwise), so the account
+     acquires once per round (I-2) and the rush's claim carries none of it. The blocked,
+     withdrawn and returning checks are columns of the person row the claim reads anyway, the
+     consent check is two index lookups inside the claim statement
+     (kariya.documents.consent.satisfied), and the row lock is the one the acquisition's
+     foreign key takes anyway, taken earlier so that a withdrawal waits for the claim or the
+     claim sees the withdrawal (kariya.residents.withdrawal): none costs a round trip;
   3. INSERT its coupons and the ledger entry;
   4. last, take the quota: UPDATE round SET issued = issued + pack WHERE state = 'open' AND
      issued + pack <= quota. PostgreSQL re-checks the WHERE after waiting for a concurrent
@@ -25,8 +33,8 @@ from __future__ import annotations
 import threading
 import time
 
-from sqlalchemy import insert, literal, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, insert, literal, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from kariya.campaign.models import Campaign, Round
 from kariya.clock import to_jst
@@ -36,7 +44,7 @@ from kariya.documents import consent
 from kariya.errors import Conflict, DomainError
 from kariya.ledger import postings
 from kariya.orm import UTCDateTime, insert_or_skip
-from kariya.residents import profiles
+from kariya.residents import profiles, withdrawal
 from kariya.residents.models import Person
 from kariya.settings import Settings
 from workflows import coupon as coupon_wf
@@ -172,30 +180,97 @@ def _current_facts(db: Session, now):
 # Built once: the claim's consent check (the same clause for every person; SQL correlates it).
 _AGREED = consent.satisfied(Person.id)
 
+_EARLIER = aliased(Person, name="earlier")  # the latest withdrawn record of a returning account
+_SAME = aliased(Person, name="same_account")  # every withdrawn record with the same hash
 
-def _why_not_claimed(db: Session, round_id: int, person_id: int) -> DomainError:
-    """The claim gave no row: the account moved to another record (a lost-phone transfer), no
-    profile, acquired already, or the terms not agreed to."""
-    already = (
+
+def _not_acquired_by_earlier(round_id) -> ColumnElement[bool]:
+    """True unless the person (the `person` row of the enclosing statement) is the new record of
+    a LINE account that withdrew before and one of that account's withdrawn records acquired in
+    this round (I-2: the account acquires once per round, whatever it tries). For everyone else
+    the first test decides and nothing is looked up."""
+    earlier = (
         select(Acquisition.id)
-        .where(Acquisition.round_id == round_id, Acquisition.person_id == person_id)
+        .join(_SAME, _SAME.id == Acquisition.person_id)
+        .join(_EARLIER, _EARLIER.line_hash == _SAME.line_hash)
+        .where(Acquisition.round_id == round_id, _EARLIER.id == Person.returned_from_id)
         .exists()
     )
+    return or_(Person.returned_from_id.is_(None), ~earlier)
+
+
+def _own_acquisition(round_id) -> ColumnElement[bool]:
+    """The person (of the enclosing statement) acquired in this round."""
+    return (
+        select(Acquisition.id)
+        .where(Acquisition.round_id == round_id, Acquisition.person_id == Person.id)
+        .exists()
+    )
+
+
+def _acquired(round_id) -> ColumnElement[bool]:
+    """The person (of the enclosing statement) or their LINE account acquired in this round."""
+    return _own_acquisition(round_id) | ~_not_acquired_by_earlier(round_id)
+
+
+def _why_not_claimed(db: Session, round_id: int, person_id: int) -> DomainError | None:
+    """The claim gave no row: the account moved to another record (a lost-phone transfer), the
+    person withdrew, no profile, acquired already, or the terms not agreed to. None: the person
+    is the new record of a LINE account that withdrew before (the plain claim leaves such a
+    person to the returning claim, which alone decides whether the account acquired)."""
     row = db.execute(
         select(
             Person.blocked_at.is_not(None),
+            Person.withdrawn_at.is_not(None),
             Person.profile_at.is_not(None),
-            already,
+            _own_acquisition(round_id),
             consent.satisfied(Person.id),
+            Person.returned_from_id.is_not(None),
         ).where(Person.id == person_id)
     ).first()
+    if row is not None and row[1]:
+        return withdrawal.Withdrawn()
     if row is not None and row[0]:
         return profiles.AccountMoved()
-    if row is None or not row[1]:
+    if row is None or not row[2]:
         return ProfileRequired()
-    if row[2] or row[3]:
+    if row[3]:
         return AlreadyAcquired()
-    return ConsentRequired()
+    if not row[4]:
+        return ConsentRequired()
+    if row[5]:
+        return None
+    return AlreadyAcquired()  # a double tap: the first claim holds the (round, person) row
+
+
+def _claim(db: Session, rnd, person_id: int, pack: int, now, *, returning: bool):
+    """INSERT the acquisition if the person may acquire; its id, or None. The profile, blocked,
+    withdrawn and consent checks ride on the claim: only a person with a profile, not moved to a
+    new record nor withdrawn, who has agreed to the published terms yields a row to insert. The
+    plain claim (the rush) takes only people who never withdrew (`returned_from_id IS NULL`: a
+    column test, no lookup); the returning claim, made only for the new record of a LINE account
+    that withdrew before, adds that no withdrawn record of the account acquired this round.
+    FOR KEY SHARE: the lock the foreign key takes anyway, taken before the checks, so that a
+    concurrent withdrawal is waited for and then seen."""
+    acquisitions = Acquisition.__table__
+    account = _not_acquired_by_earlier(rnd.id) if returning else Person.returned_from_id.is_(None)
+    return db.scalar(
+        insert_or_skip(db, acquisitions, on=["round_id", "person_id"])
+        .from_select(
+            ["round_id", "person_id", "amount", "created_at"],
+            select(literal(rnd.id), Person.id, literal(pack), literal(now, UTCDateTime))
+            .where(
+                Person.id == person_id,
+                Person.profile_at.is_not(None),
+                Person.blocked_at.is_(None),
+                Person.withdrawn_at.is_(None),
+                _AGREED,
+                account,
+            )
+            .with_for_update(read=True, key_share=True),
+        )
+        .returning(acquisitions.c.id)
+    )
 
 
 def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None) -> dict:
@@ -209,24 +284,14 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
         raise refused
 
     pack = rnd.coupon_face * rnd.coupons_per_pack
-    acquisitions = Acquisition.__table__
-    # The profile, blocked and consent checks ride on the claim: only a person with a profile,
-    # not moved to a new record, who has agreed to the published terms yields a row to insert.
-    acquisition_id = db.scalar(
-        insert_or_skip(db, acquisitions, on=["round_id", "person_id"])
-        .from_select(
-            ["round_id", "person_id", "amount", "created_at"],
-            select(literal(rnd.id), Person.id, literal(pack), literal(now, UTCDateTime)).where(
-                Person.id == person_id,
-                Person.profile_at.is_not(None),
-                Person.blocked_at.is_(None),
-                _AGREED,
-            ),
-        )
-        .returning(acquisitions.c.id)
-    )
+    acquisition_id = _claim(db, rnd, person_id, pack, now, returning=False)
     if acquisition_id is None:
-        raise _why_not_claimed(db, rnd.id, person_id)
+        refused = _why_not_claimed(db, rnd.id, person_id)
+        if refused is None:  # a returning LINE account: its own claim, with its check
+            acquisition_id = _claim(db, rnd, person_id, pack, now, returning=True)
+            refused = AlreadyAcquired()  # as an earlier record of the account, or a double tap
+        if acquisition_id is None:
+            raise refused
     coupons = Coupon.__table__
     coupon_ids = db.scalars(
         insert(coupons).returning(coupons.c.id, sort_by_parameter_order=True),
@@ -315,17 +380,18 @@ def round_status(db: Session, clock, person_id: int | None) -> dict:
         reason = "UNAUTHENTICATED"
     elif reason is None:
         person = db.execute(
-            select(Person.profile_at.is_not(None), consent.satisfied(Person.id)).where(
-                Person.id == person_id
-            )
+            select(
+                Person.profile_at.is_not(None),
+                consent.satisfied(Person.id),
+                _acquired(rnd.id),
+                Person.withdrawn_at.is_not(None),
+            ).where(Person.id == person_id)
         ).first()
-        if person is None or not person[0]:
+        if person is not None and person[3]:
+            reason = withdrawal.Withdrawn.code
+        elif person is None or not person[0]:
             reason = ProfileRequired.code
-        elif db.scalar(
-            select(Acquisition.id).where(
-                Acquisition.round_id == rnd.id, Acquisition.person_id == person_id
-            )
-        ):
+        elif person[2]:
             reason = AlreadyAcquired.code
         elif not person[1]:
             reason = ConsentRequired.code

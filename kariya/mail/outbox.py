@@ -17,6 +17,7 @@ import jinja2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kariya.errors import Conflict
 from kariya.mail.models import OutboundMail
 from kariya.orm import insert_or_skip
 from kariya.settings import PROJECT_ROOT, Settings
@@ -156,7 +157,11 @@ def send_pending(db: Session, clock, settings: Settings, *, limit: int = 500) ->
 
 
 def retry(db: Session, clock, mail: OutboundMail, *, actor: str) -> None:
-    """Put a failed mail back in the outbox (e.g. after the store corrected its address)."""
+    """Put a failed mail back in the outbox (e.g. after the store corrected its address); not
+    one whose address and body the erasure after the hand-over removed (kariya.reports.retention
+    writes `erased:<id>` as its address)."""
+    if mail.to_addr.startswith("erased:"):
+        raise Conflict("個人情報の消去により、このメールは再送できません。", code="MAIL_ERASED")
     fire(db, mail_wf.MACHINE, mail, "retry", actor=actor, now=clock.now())
     mail.attempts = 0
     db.flush()

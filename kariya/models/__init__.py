@@ -4,7 +4,7 @@ this module, so it can import them all."""
 
 from sqlalchemy.orm import configure_mappers
 
-from kariya.audit.models import AccessRecord
+from kariya.audit.models import AccessRecord, StaffAction
 from kariya.callcenter.models import Inquiry, InquiryEvent, InquiryReminder, PersonTransfer
 from kariya.campaign.models import Campaign, Round
 from kariya.clock import ClockSetting
@@ -83,6 +83,7 @@ __all__ = [
     "Redemption",
     "Round",
     "SecondFactorReset",
+    "StaffAction",
     "StaffUser",
     "StatusReport",
     "Store",

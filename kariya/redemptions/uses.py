@@ -30,7 +30,7 @@ from kariya.errors import Conflict, DomainError, Invalid, NotFound
 from kariya.orm import insert_or_skip
 from kariya.redemptions import till as at_till
 from kariya.redemptions.models import Redemption, StoreUse
-from kariya.residents import profiles
+from kariya.residents import profiles, withdrawal
 from kariya.residents.models import Person
 from kariya.stores import qr
 from kariya.stores.finder import store_json
@@ -182,6 +182,8 @@ def redeem(
         )
     amount_billed = parse_bill(bill)
     person = db.get(Person, person_id)
+    if person is not None and person.withdrawn:
+        raise withdrawal.Withdrawn()
     if person is not None and person.blocked:
         raise profiles.AccountMoved()
     if person is None or not person.has_profile:

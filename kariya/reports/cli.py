@@ -1,14 +1,17 @@
 """The batch side of the city's view (DESIGN §5.3), wired into the `kariya` console script by
-kariya/cli.py: `export`, `report weekly|final`, `handover`, the four-eyes `erasure` steps, and
-what `kariya tick` runs of this domain (the dashboard's figures, the rounds' reports)."""
+kariya/cli.py: `export`, `report weekly|final`, `handover`, the four-eyes `erasure` steps,
+`retention check`, and what `kariya tick` runs of this domain (the dashboard's figures, the
+rounds' reports)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import hashlib
 import sys
 from pathlib import Path
 
+from kariya.clock import JST
 from kariya.db import unit_of_work
 from kariya.errors import DomainError, Invalid
 from kariya.settings import settings_of
@@ -109,9 +112,10 @@ def cmd_handover(registry, args) -> int:
 
 
 def cmd_erasure(registry, args) -> int:
+    from kariya.audit.commands import unit_of_work as audited_unit_of_work
     from kariya.reports import handover
 
-    with unit_of_work(registry) as db:
+    with audited_unit_of_work(registry) as db:
         clock = _clock(registry, db)
         step = args.erasure_command
         if step == "request":
@@ -136,16 +140,69 @@ def cmd_erasure(registry, args) -> int:
                     actor=_staff(db, args.as_user, "city"),
                     reason=getattr(args, "reason", "") or "",
                 )
+            elif step == "proof":
+                if not row.proof:
+                    raise DomainError(f"消去の依頼 No.{row.id} はまだ実行されていません。")
+                _write(row.proof, args.out)
+                print(f"sha256 {row.proof_sha256}")
+                return 0
             else:
+                from kariya.reports import retention
+
                 actor = _staff(db, args.as_user, "secretariat")
-                print(handover.execute(db, clock, row, actor=actor), end="")
+                text = retention.execute(
+                    db,
+                    clock,
+                    settings_of(registry),
+                    row,
+                    actor=actor,
+                    before=_instant(args.before) if args.before else None,
+                )
+                _write(text, args.out)
         print(f"erasure request {row.id}: {row.state}")
     return 0
 
 
+def _write(text: str, out: str | None) -> None:
+    """Print `text`, and also write it to `out` if given (UTF-8)."""
+    print(text, end="")
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+
+
+def _instant(text: str) -> dt.datetime:
+    """--before: an ISO date (midnight in Japan time) or date and time with its offset."""
+    try:
+        if len(text) == 10:
+            return dt.datetime.fromisoformat(text).replace(tzinfo=JST)
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise Invalid(
+            "日付は 2024-03-01 か 2024-03-01T00:00:00+09:00 の形で指定してください。"
+        ) from None
+    if value.tzinfo is None:
+        raise Invalid("日時には時差(例: +09:00)を付けてください。")
+    return value
+
+
+def cmd_retention(registry, args) -> int:
+    """`kariya retention check`: the erasure's check queries now (read only); exit 1 while any
+    personal data (or a record past its retention) is left."""
+    from kariya.reports import retention
+
+    with unit_of_work(registry) as db:
+        clock = _clock(registry, db)
+        before = _instant(args.before) if args.before else None
+        cutoff = retention.cutoff_of(settings_of(registry), clock.now(), before)
+        clean, text = retention.check_report(db, cutoff)
+    _write(text, args.out)
+    return 0 if clean else 1
+
+
 def add_commands(sub) -> None:
     p = sub.add_parser("export", help="the city's data on request (C-2): .xlsx or CSV")
-    p.add_argument("kind", choices=["uses", "residents", "stores", "inquiries", "access-log"])
+    kinds = ["uses", "residents", "stores", "inquiries", "access-log", "staff-actions"]
+    p.add_argument("kind", choices=kinds)  # kariya.reports.exports.OFFERED
     p.add_argument("--out", required=True, metavar="FILE")
     p.add_argument("--format", choices=["xlsx", "csv"], help="default: by the file's extension")
     p.add_argument("--encoding", choices=["utf-8-sig", "cp932"], default="utf-8-sig")
@@ -180,5 +237,23 @@ def add_commands(sub) -> None:
         q.add_argument("--as", dest="as_user", required=True, metavar="USER")
         if name == "reject":
             q.add_argument("--reason", required=True)
+        if name == "execute":
+            q.add_argument(
+                "--before",
+                metavar="DATE",
+                help="delete the access records before DATE (default: the retention period)",
+            )
+            q.add_argument("--out", metavar="FILE", help="also write the proof to FILE")
         q.set_defaults(func=cmd_erasure)
     esub.add_parser("list", help="the requests and their states").set_defaults(func=cmd_erasure)
+    q = esub.add_parser("proof", help="the proof an executed request recorded")
+    q.add_argument("request", type=int)
+    q.add_argument("--out", metavar="FILE")
+    q.set_defaults(func=cmd_erasure)
+
+    p = sub.add_parser("retention", help="what personal data is left (the erasure's checks)")
+    rsub = p.add_subparsers(dest="retention_command", required=True)
+    q = rsub.add_parser("check", help="one query per personal column; exit 1 if any is left")
+    q.add_argument("--before", metavar="DATE", help="the access records' cutoff to check")
+    q.add_argument("--out", metavar="FILE", help="also write the report to FILE")
+    q.set_defaults(func=cmd_retention)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
-from kariya.audit import access
+from kariya.audit import access, actions
 from kariya.callcenter import reports as callcenter_reports
 from kariya.campaign import definition
 from kariya.campaign.models import Round
@@ -40,6 +40,7 @@ from workflows.binding import label
 log = logging.getLogger(__name__)
 
 KINDS_OF_DESIGN = ("uses", "residents", "stores", "inquiries", "access-log")  # DESIGN §5.3
+OFFERED = (*KINDS_OF_DESIGN, "staff-actions")  # the city's page and `kariya export`
 FORMATS = ("xlsx", "csv")
 BATCH = 5000  # rows fetched from the database at a time
 
@@ -356,6 +357,17 @@ register(
     )
 )
 register(_table_kind("access-log", "個人情報の閲覧記録", access.HEADER, access.rows, True))
+# The audit log of staff actions (issue 14): staff accounts and addresses, no resident's data.
+register(
+    Kind(
+        "staff-actions",
+        "職員の操作記録",
+        tuple(actions.HEADER),
+        lambda db, ctx: actions.count(db),
+        lambda db, ctx: actions.rows(db),
+        personal=False,
+    )
+)
 
 
 # --- running an export ------------------------------------------------------------------------------

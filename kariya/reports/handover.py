@@ -7,10 +7,11 @@ file's SHA-256 in the format `sha256sum -c` reads. Left out: credentials (passwo
 secrets), the residents' LINE identifiers and display names (the data set knows residents by
 their `person_ref`), and file contents (binary).
 
-Afterwards, four eyes (workflows/reports.py, ERASURE): the secretariat requests the erasure of the
-residents' personal data, naming the hand-over it follows; a city approver who is not the
-requester approves it; `kariya erasure execute` erases it once and records the proof of what
-remains (row counts, the money figures, a check that no LINE identifier or name is left).
+Afterwards, four eyes (workflows/reports.py, ERASURE): the secretariat requests the erasure of
+what the programme no longer needs, naming the hand-over it follows; a city approver who is not
+the requester approves it; `kariya erasure execute` erases it once (kariya.reports.retention)
+and records the proof: what was erased per column, a check query per personal column that finds
+nothing, every table's row count, the money records unchanged and the ledger check.
 """
 
 from __future__ import annotations
@@ -27,10 +28,9 @@ from collections.abc import Callable
 from importlib import resources
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import LargeBinary, delete, func, select, update
+from sqlalchemy import LargeBinary, func, select
 from sqlalchemy.orm import Session
 
-from kariya.audit import ledger_check
 from kariya.campaign import definition
 from kariya.campaign.models import Round
 from kariya.clock import JST
@@ -38,13 +38,10 @@ from kariya.errors import Conflict, Invalid, NotFound
 from kariya.orm import Base
 from kariya.reports import sheets
 from kariya.reports.models import ErasureRequest, ExportJob
-from kariya.residents.models import IdempotencyRecord, Person
-from kariya.staff.models import LoginAttempt
 from workflows import reports as reports_wf
 from workflows import round as round_wf
 from workflows.binding import fire
 
-ERASED_PREFIX = "erased:"
 SKIPPED_TABLES = {
     "material_job_chunk": "掲示物のZIPの断片(作成物の中身)のため含めません。",
     "export_job_chunk": "出力ファイルの断片(作成物の中身)のため含めません。",
@@ -55,6 +52,7 @@ LEFT_OUT = {
         "line_user_id",
     ): "個人を特定できるLINEの識別子のため含めません(利用者は ref で識別します)。",
     ("person", "display_name"): "LINEの表示名(個人情報)のため含めません。",
+    ("person", "line_hash"): "退会した方のLINEの識別子から作った値(照合用)のため含めません。",
     ("staff_user", "password_hash"): "認証情報のため含めません。",
     ("staff_user", "totp_secret"): "認証情報(2段階認証の秘密の値)のため含めません。",
     ("staff_recovery_code", "code_hash"): "認証情報のため含めません。",
@@ -320,69 +318,3 @@ def decide(db: Session, clock, row: ErasureRequest, *, approve: bool, actor: str
     fire(db, reports_wf.ERASURE, row, event, actor=actor, now=now, reason=reason)
     row.decided_by, row.decided_at, row.decision_reason = actor, now, reason[:500]
     db.flush()
-
-
-def execute(db: Session, clock, row: ErasureRequest, *, actor: str) -> str:
-    """Erase the residents' personal data (their LINE identifier becomes `erased:<ref>`, their
-    display name empty), the staff logins' addresses and the replay records; then prove what
-    remains. Once: the machine refuses a second run."""
-    now = clock.now()
-    fire(db, reports_wf.ERASURE, row, "execute", actor=actor, now=now, reason="個人情報の消去")
-    persons = db.execute(
-        update(Person)
-        .where(Person.line_user_id.not_like(f"{ERASED_PREFIX}%") | (Person.display_name != ""))
-        .values(line_user_id=ERASED_PREFIX + Person.ref, display_name="")
-    ).rowcount
-    addresses = db.execute(
-        update(LoginAttempt).where(LoginAttempt.address != "").values(address="")
-    ).rowcount
-    replays = db.execute(delete(IdempotencyRecord)).rowcount
-    row.executed_by, row.executed_at = actor, now
-    row.proof = proof(
-        db, row, erased={"persons": persons, "addresses": addresses, "replays": replays}
-    )
-    row.proof_sha256 = hashlib.sha256(row.proof.encode("utf-8")).hexdigest()
-    db.flush()
-    return row.proof
-
-
-def proof(db: Session, row: ErasureRequest, *, erased: dict[str, int]) -> str:
-    campaign = definition.latest(db)
-    zone = ZoneInfo(campaign.timezone) if campaign else JST
-    left = db.scalar(
-        select(func.count())
-        .select_from(Person)
-        .where(Person.line_user_id.not_like(f"{ERASED_PREFIX}%") | (Person.display_name != ""))
-    )
-    lines = [
-        "個人情報の消去の記録",
-        f"依頼 No.{row.id}: {row.requested_by}({row.requested_at.astimezone(zone):%Y-%m-%d %H:%M})",
-        f"承認: {row.decided_by}({row.decided_at.astimezone(zone):%Y-%m-%d %H:%M})",
-        f"実行: {row.executed_by}({row.executed_at.astimezone(zone):%Y-%m-%d %H:%M})",
-        f"消去の前に引き渡したデータ(ZIP)のSHA-256: {row.handover_sha256}",
-        "",
-        "消去したもの:",
-        f"  市民 {erased['persons']:,} 人のLINEの識別子と表示名",
-        f"  職員ログインの記録 {erased['addresses']:,} 件の接続元アドレス",
-        f"  二重送信の防止の記録 {erased['replays']:,} 件",
-        "",
-        f"確認: LINEの識別子か表示名が残っている市民 {left:,} 人",
-        "",
-        "残っているもの(表ごとの行数):",
-    ]
-    for table in sorted(Base.metadata.sorted_tables, key=lambda t: t.name):
-        n = db.scalar(select(func.count()).select_from(table)) or 0
-        lines.append(f"  {table.name}: {n:,}")
-    if campaign is not None:
-        report = ledger_check.check(db, campaign)
-        f = report.figures
-        lines += [
-            "",
-            "お金の記録(消去の対象外、利用者番号のみで管理):",
-            f"  総額 {f['T']:,}円 / 利用 {f['used']:,}円 / 振込済み {f['paid']:,}円 / "
-            f"市へ返還 {f['returned']:,}円",
-            f"  資金台帳の検証: {'OK' if report.ok else '不一致あり'}",
-        ]
-    if left:
-        raise Conflict("消去できなかった個人情報があります。", code="ERASURE_INCOMPLETE")
-    return "\n".join(lines) + "\n"

@@ -350,6 +350,8 @@ def chunks(
     count = db.scalar(
         select(func.count()).select_from(ExportJobChunk).where(ExportJobChunk.job_id == job.id)
     )
+    if not count and job.size:  # the erasure after the hand-over deleted the contents
+        raise NotFound(job.message or "出力ファイルは削除されました。", code="FILE_ERASED")
     engine, key = db.get_bind(), job.id
 
     def read_chunks() -> Iterator[bytes]:

@@ -30,7 +30,7 @@ import jwt
 from sqlalchemy.orm import Session
 
 from kariya.errors import DomainError
-from kariya.residents import profiles
+from kariya.residents import profiles, withdrawal
 from kariya.residents.models import Person
 from kariya.settings import Settings, settings_of
 
@@ -110,6 +110,9 @@ class LineConfig:
     friendship_url: str
     redirect_uri: str
     timeout: float = 10.0
+    # The key of the LINE ids' hashes (kariya.residents.withdrawal): a returning account is
+    # linked to its withdrawn records when its new record is made.
+    hash_key: bytes = dataclasses.field(default=b"", repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LineConfig:
@@ -122,6 +125,7 @@ class LineConfig:
             friendship_url=line.friendship_url,
             redirect_uri=line.redirect_uri,
             timeout=line.timeout_seconds,
+            hash_key=withdrawal.hash_key(settings),
         )
 
 
@@ -243,7 +247,9 @@ class LineLogin:
             raise refuse("not a friend of the official account (friendFlag false)", NotFriend)
 
         name = claims.get("name") if isinstance(claims.get("name"), str) else ""
-        person = profiles.get_or_create(db, clock, claims["sub"], name)
+        person = profiles.get_or_create(
+            db, clock, claims["sub"], name, hash_key=self.config.hash_key
+        )
         if person.blocked:
             raise refuse("the record moved to a new account (call centre transfer)", AccountMoved)
         log.info("LINE login", extra={"person_id": person.id})

@@ -29,6 +29,13 @@ class Person(Base):
     # phone): the record can no longer log in, acquire or use (kariya.callcenter.transfers).
     blocked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     successor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    # Withdrawal (kariya.residents.withdrawal): when the resident left; their LINE user id is
+    # then replaced and kept only as `line_hash` (HMAC-SHA256 under a key of the settings).
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    line_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # A record made for a LINE account that had withdrawn before: the latest withdrawn record
+    # of that account (by the hash), whose acquisitions still count for one per round (I-2).
+    returned_from_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
 
     @property
     def has_profile(self) -> bool:
@@ -37,6 +44,10 @@ class Person(Base):
     @property
     def blocked(self) -> bool:
         return self.blocked_at is not None
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
 
 
 class IdempotencyRecord(Base):

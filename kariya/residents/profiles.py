@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from kariya.errors import DomainError, Invalid
 from kariya.orm import insert_or_skip
-from kariya.residents import refs
+from kariya.residents import refs, withdrawal
 from kariya.residents.models import Person
 from kariya.residents.options import AGE_BANDS, AREAS
 
@@ -26,9 +26,18 @@ class AccountMoved(DomainError):
     )
 
 
-def get_or_create(db: Session, clock, line_user_id: str, display_name: str = "") -> Person:
-    if len(line_user_id) > 64:
+def get_or_create(
+    db: Session, clock, line_user_id: str, display_name: str = "", *, hash_key: bytes
+) -> Person:
+    """The resident of this LINE account, made at their first login. A new record of an account
+    that withdrew before is linked to its withdrawn records by the keyed hash of the id
+    (`hash_key`, kariya.residents.withdrawal.hash_key), so that it acquires once per round."""
+    if len(line_user_id) > 64 or line_user_id.startswith(withdrawal.PLACEHOLDERS):
         raise Invalid("LINE のユーザーIDが正しくありません。")
+    person = db.scalar(select(Person).where(Person.line_user_id == line_user_id))
+    if person is not None:
+        return _renamed(person, display_name)
+    earlier = withdrawal.returned_from(withdrawal.line_hash(hash_key, line_user_id))
     for _ in range(5):  # a new ref that another person holds already: draw again
         db.execute(
             insert_or_skip(db, Person).values(
@@ -36,6 +45,7 @@ def get_or_create(db: Session, clock, line_user_id: str, display_name: str = "")
                 ref=refs.new_ref(),
                 display_name=display_name[:100],
                 created_at=clock.now(),
+                returned_from_id=earlier,
             )
         )
         person = db.scalar(select(Person).where(Person.line_user_id == line_user_id))
@@ -43,6 +53,10 @@ def get_or_create(db: Session, clock, line_user_id: str, display_name: str = "")
             break
     else:
         raise RuntimeError("could not draw a free resident reference")
+    return _renamed(person, display_name)
+
+
+def _renamed(person: Person, display_name: str) -> Person:
     if display_name and person.display_name != display_name[:100]:
         person.display_name = display_name[:100]
     return person

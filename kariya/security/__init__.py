@@ -29,6 +29,7 @@ class P(enum.StrEnum):
     RESIDENT_PROFILE_EDIT = "resident:profile:edit"
     RESIDENT_COUPONS_ACQUIRE = "resident:coupons:acquire"
     RESIDENT_COUPONS_USE = "resident:coupons:use"
+    RESIDENT_ACCOUNT_WITHDRAW = "resident:account:withdraw"
     STORE_HOME_VIEW = "store:home:view"
     STORE_REDEMPTIONS_VOID = "store:redemptions:void"
     CALLCENTER_HOME_VIEW = "callcenter:home:view"
@@ -73,6 +74,7 @@ class P(enum.StrEnum):
     CITY_INQUIRIES_ANSWER = "city:inquiries:answer"
     CITY_TRANSFERS_APPROVE = "city:transfers:approve"
     AUDIT_ACCESS_LOG_VIEW = "audit:access_log:view"
+    AUDIT_STAFF_ACTIONS_VIEW = "audit:staff_actions:view"  # the audit log of staff actions
     # Documents the city approves (C-4, S-3, Q-3, I-1).
     STAFF_DOCUMENTS_VIEW = "staff:documents:view"
     SECRETARIAT_DOCUMENTS_EDIT = "secretariat:documents:edit"
@@ -92,6 +94,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.RESIDENT_PROFILE_EDIT,
             P.RESIDENT_COUPONS_ACQUIRE,
             P.RESIDENT_COUPONS_USE,
+            P.RESIDENT_ACCOUNT_WITHDRAW,
         }
     ),
     roles.STORE: frozenset(
@@ -144,6 +147,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.CALLCENTER_INQUIRIES_EDIT,
             P.CALLCENTER_REPORTS_VIEW,
             P.AUDIT_ACCESS_LOG_VIEW,
+            P.AUDIT_STAFF_ACTIONS_VIEW,
             P.STAFF_SELF_VIEW,
             P.STAFF_DASHBOARD_VIEW,
             P.SECRETARIAT_HANDOVER_RUN,
@@ -165,6 +169,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[P]] = {
             P.CITY_INQUIRIES_ANSWER,
             P.CITY_TRANSFERS_APPROVE,
             P.AUDIT_ACCESS_LOG_VIEW,
+            P.AUDIT_STAFF_ACTIONS_VIEW,
             P.STAFF_SELF_VIEW,
             P.STAFF_DASHBOARD_VIEW,
             P.CITY_EXPORTS_RUN,

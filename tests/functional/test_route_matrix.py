@@ -103,7 +103,8 @@ ROUTES: dict[str, Gate | dict[str, Gate]] = {
     # The JSON API (DESIGN §5): residents'.
     "api.openapi": PUBLIC,
     "api.profile_options": PUBLIC,
-    "api.me": gate(R, refusal=401),  # a resident's session or none
+    # a resident's session or none; DELETE: the withdrawal (DESIGN §5.1)
+    "api.me": {"GET": gate(R, refusal=401), "DELETE": gate(R)},
     "api.me.profile": gate(R),
     "api.rounds.current": PUBLIC,
     "api.acquisitions": gate(R),
@@ -129,6 +130,7 @@ ROUTES: dict[str, Gate | dict[str, Gate]] = {
     "api.staff.fraud_cases": gate(SEC_CITY),
     "api.staff.fraud_case": gate(SEC_CITY, ok=404, params=(("id", "999999"),)),
     "api.staff.fraud_case_events": gate(SEC_CITY, params=(("id", "999999"),)),
+    "api.staff.audit_log": gate(SEC_CITY),
     "api.documents": gate(STAFF, params=(("kind", "store_manual"),)),  # terms: anyone
     "api.staff.documents": gate(STAFF),
     "api.staff.store_manual_pdf": gate(STAFF),
@@ -146,6 +148,8 @@ ROUTES: dict[str, Gate | dict[str, Gate]] = {
     "resident.store": PUBLIC,
     "resident.excluded": PUBLIC,
     "resident.help": PUBLIC,
+    "resident.withdraw": gate(R),  # the confirmation (GET) and the withdrawal (POST)
+    "resident.withdrawn": PUBLIC,  # after the withdrawal the session has ended
     "resident.terms": {"GET": PUBLIC, "POST": gate(R)},
     "resident.use": gate(R, params=(("token", "token"),)),
     "resident.login_line": gate(EVERYONE, ok=302),  # to LINE, or home when signed in
@@ -229,6 +233,7 @@ ROUTES: dict[str, Gate | dict[str, Gate]] = {
     "secretariat.fraud_case": gate(SEC_CITY, ok=404, params=(("id", "999999"),)),
     "secretariat.fraud_event": gate(C, params=(("id", "999999"),)),
     "secretariat.access_log_csv": gate(SEC_CITY),
+    "secretariat.staff_actions": gate(SEC_CITY),
     "secretariat.documents": gate(C),
     "secretariat.document_preview": gate(C),
     "secretariat.document": gate(C, params=(("kind", "store_manual"),)),
@@ -270,6 +275,7 @@ ROUTES: dict[str, Gate | dict[str, Gate]] = {
     "city.fraud_case": gate(SEC_CITY, ok=404, params=(("id", "999999"),)),
     "city.fraud_event": gate(CITY, params=(("id", "999999"),)),
     "city.access_log_csv": gate(SEC_CITY),
+    "city.staff_actions": gate(SEC_CITY),
     "city.documents": gate(CITY),
     "city.document_version": gate(CITY, params=(("kind", "store_manual"),)),
     "city.document_event": gate(CITY, params=(("kind", "store_manual"),)),

@@ -11,12 +11,16 @@ from kariya import settings as kariya_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_SECRET = "k3Jd9sPq0vXz7LmN2bR5tY8wQ1eA4cF6"
+GOOD_KEY = "Wq8zR2mT5vB9xN1cL4kJ7hG3fD6sA0pE"  # kariya.privacy.withdrawal_key
 
 
 def production(**overrides):
+    """production.ini's values, with the withdrawal key an operator sets (the tests of that
+    key override it)."""
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(ROOT / "production.ini")
     values = dict(parser["app:main"])
+    values["kariya.privacy.withdrawal_key"] = GOOD_KEY
     values.update(overrides)
     return values
 
@@ -34,6 +38,7 @@ def test_production_starts_with_a_real_secret_from_the_environment():
         production(), environ={"KARIYA_SESSION_SECRET": GOOD_SECRET, **LINE_CHANNEL}
     )
     assert merged["kariya.session_secret"] == GOOD_SECRET
+    assert kariya_settings.settings_of(merged).privacy.withdrawal_key == GOOD_KEY
     assert merged["kariya.line.channel_secret"] == "a" * 32
     assert merged["kariya.line.redirect_uri"] == "https://coupon.example.jp/login/line/callback"
 
@@ -144,6 +149,7 @@ def test_environment_overrides_reach_the_typed_settings():
         ("kariya.settlement.cutoffs", "15;30", "kariya.settlement.cutoffs must be integers"),
         ("kariya.line.timeout_seconds", "ten", "kariya.line.timeout_seconds must be a number"),
         ("kariya.session_secure", "yes please", "kariya.session_secure must be true or false"),
+        ("kariya.privacy.access_log_days", "-1", "kariya.privacy.access_log_days must not be"),
     ],
 )
 def test_a_bad_value_refuses_to_start_with_its_key(key, value, message):
@@ -159,12 +165,32 @@ def test_the_application_keeps_one_typed_settings_object(registry):
     assert typed.raw["sqlalchemy.url"] == registry.settings["sqlalchemy.url"]
 
 
+@pytest.mark.parametrize(
+    "key,problem",
+    [
+        ("", "shorter than 32"),
+        ("a" * 40, "fewer than 12 different characters"),
+        ("withdrawal-key-dev-only-change-me-1234567", "development default"),
+        (GOOD_SECRET, "it is the session secret"),
+    ],
+)
+def test_production_refuses_a_weak_or_shared_withdrawal_key(key, problem):
+    """D-1: the hash of a withdrawn resident's LINE id is only as good as its key: production
+    needs a random key of its own, not the session secret (a key known elsewhere would let the
+    hashes be tested against known LINE ids)."""
+    environ = {"KARIYA_SESSION_SECRET": GOOD_SECRET, **LINE_CHANNEL}
+    as_shipped = production(**{"kariya.privacy.withdrawal_key": ""})
+    with pytest.raises(ConfigurationError, match=f"withdrawal_key is too weak \\(.*{problem}"):
+        kariya_settings.load(as_shipped, environ={**environ, "KARIYA_WITHDRAWAL_KEY": key})
+
+
 def test_secrets_are_not_in_the_settings_repr():
     typed = kariya_settings.parse(
         {
             "kariya.session_secret": "s3cr3t-session",
             "kariya.smtp.password": "s3cr3t-smtp",
             "kariya.line.channel_secret": "s3cr3t-line",
+            "kariya.privacy.withdrawal_key": "s3cr3t-withdrawal",
         }
     )
     assert "s3cr3t" not in repr(typed)

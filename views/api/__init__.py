@@ -21,6 +21,7 @@ def includeme(config):
     config.add_route("api.staff.residents", "/staff/residents")
     config.add_route("api.staff.resident", "/staff/residents/{person_ref}")
     config.add_route("api.staff.access_log", "/staff/access-log")
+    config.add_route("api.staff.audit_log", "/staff/audit-log")
     config.add_route("api.documents", "/documents/{kind}")
     config.add_route("api.staff.documents", "/staff/documents")
     # any store manual version as the PDF the stores' sets carry (DESIGN.md section 5.2)

@@ -33,6 +33,7 @@ def includeme(config):
     )
     config.add_route("city.access_log", "/access-log")
     config.add_route("city.access_log_csv", "/access-log.csv")
+    config.add_route("city.staff_actions", "/staff-actions")
     config.add_route("city.documents", "/documents")
     config.add_route("city.document_version", "/documents/{kind}/versions/{number:\\d+}")
     config.add_route("city.document_event", "/documents/{kind}/versions/{number:\\d+}/events")

@@ -134,7 +134,7 @@ def job_json(request, job: jobs.JobStatus, page: str) -> dict:
 
 def _exports_page(request, error: str | None = None, status_code: int = 200):
     values = {
-        "kinds": [(name, exports.KINDS.get(name)) for name in exports.KINDS_OF_DESIGN],
+        "kinds": [(name, exports.KINDS.get(name)) for name in exports.OFFERED],
         "jobs": [job_json(request, j, "exports") for j in jobs.recent(request.db)],
         "error": error,
     }

@@ -15,6 +15,8 @@ def includeme(config):
     config.add_route("resident.excluded", "/excluded")
     config.add_route("resident.help", "/help")
     config.add_route("resident.terms", "/terms")
+    config.add_route("resident.withdraw", "/withdraw")
+    config.add_route("resident.withdrawn", "/withdrawn")
     config.add_route("resident.use", "/s/{token}")
     config.add_route("resident.login_line", "/login/line")
     config.add_route("resident.login_line_callback", "/login/line/callback")

@@ -1,20 +1,22 @@
 """Residents themselves: the first-visit profile (I-1: age band, area and agreement to the
 terms, which the page shows; asked once and editable later, the agreement asked again when the
-terms change) and the login through LINE Login v2.1 (P-1; the rules are in
+terms change), the withdrawal (a page that says what happens, then one button; the rules are
+in kariya.residents.withdrawal) and the login through LINE Login v2.1 (P-1; the rules are in
 kariya.residents.line_login)."""
 
 from __future__ import annotations
 
 from pyramid.httpexceptions import HTTPFound
 from pyramid.renderers import render_to_response
-from pyramid.security import remember
+from pyramid.security import forget, remember
 from pyramid.view import view_config
 
 from kariya import roles
+from kariya.coupons import acquisition
 from kariya.documents import consent, kinds, reading
 from kariya.errors import Invalid
 from kariya.models import Person
-from kariya.residents import line_login, options
+from kariya.residents import line_login, options, withdrawal
 from kariya.security import Identity, P
 from views.common import safe_next
 
@@ -71,6 +73,49 @@ def save_profile(request):
         return _form(request, person, exc.details or {}, values)
     request.session.flash("登録しました。")
     return HTTPFound(safe_next(request, request.route_url("resident.home")))
+
+
+# -- withdrawal (退会) -------------------------------------------------------------------------
+
+
+@view_config(
+    route_name="resident.withdraw",
+    renderer="resident/withdraw.jinja2",
+    permission=P.RESIDENT_ACCOUNT_WITHDRAW,
+    request_method="GET",
+)
+def confirm_withdrawal(request):
+    """The confirmation step: what withdrawing does, in plain words, and the coupons it leaves
+    unused; then one button (or back to the help page)."""
+    person = request.db.get(Person, request.identity.id)
+    if person is None or person.withdrawn:
+        headers = forget(request)
+        return HTTPFound(request.route_url("resident.withdrawn"), headers=headers)
+    unused = [c for c in acquisition.coupons_of(request.db, person.id) if c["state"] == "issued"]
+    return {"unused": len(unused), "unused_until": unused[0]["expires_at"] if unused else None}
+
+
+@view_config(
+    route_name="resident.withdraw",
+    permission=P.RESIDENT_ACCOUNT_WITHDRAW,
+    request_method="POST",
+)
+def withdraw(request):
+    withdrawal.withdraw(
+        request.db,
+        request.clock,
+        request.identity.id,
+        withdrawal.hash_key(request.kariya_settings),
+    )
+    headers = forget(request)  # the session ends with the withdrawal
+    return HTTPFound(request.route_url("resident.withdrawn"), headers=headers)
+
+
+@view_config(
+    route_name="resident.withdrawn", renderer="resident/withdrawn.jinja2", request_method="GET"
+)
+def withdrawn(request):
+    return {}
 
 
 # -- login through LINE ------------------------------------------------------------------------

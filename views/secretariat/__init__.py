@@ -54,6 +54,7 @@ def includeme(config):
     config.add_route("secretariat.inquiry", "/callcenter/inquiries/{id:\\d+}")
     config.add_route("secretariat.access_log", "/access-log")
     config.add_route("secretariat.access_log_csv", "/access-log.csv")
+    config.add_route("secretariat.staff_actions", "/staff-actions")
     config.add_route("secretariat.documents", "/documents")
     config.add_route("secretariat.document_preview", "/documents/preview")
     config.add_route("secretariat.document", "/documents/{kind}")

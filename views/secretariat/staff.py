@@ -11,6 +11,7 @@ from kariya.errors import Conflict, Invalid
 from kariya.roles import ROLE_LABELS
 from kariya.security import P
 from kariya.staff import second_factor, throttle
+from views.staff_actions import note
 
 
 def _page(request, error: str | None = None, reason: str = ""):
@@ -44,6 +45,7 @@ def login_locks(request):
 def login_unlock(request):
     username = request.POST.get("username", "")
     reason = request.POST.get("reason", "")
+    note(request, record={"account": username.strip()})  # the account, never the reason
     try:
         throttle.unlock(request.db, request.clock, username, request.identity.actor, reason)
     except Invalid as exc:
@@ -86,6 +88,7 @@ def second_factors(request):
 def second_factor_reset(request):
     username = request.POST.get("username", "")
     reason = request.POST.get("reason", "")
+    note(request, record={"account": username.strip()})  # the account, never the reason
     identity = request.identity
     try:
         second_factor.reset(
