@@ -3,10 +3,12 @@
     python -m tests.benchmarks.loadgen < spec.json
 
 Reads a JSON spec on stdin: base_url (only 127.0.0.1 is accepted), secret (the session secret of
-the app's ini), person_ids, concurrency, trivial_requests, request_timeout, phase_timeout.
+the app's ini), redis_url (the app's session store), person_ids, concurrency, trivial_requests,
+request_timeout, phase_timeout.
 
-1. Mints, offline, one signed session cookie and CSRF token per person, exactly as Pyramid's
-   SignedCookieSessionFactory and SessionCSRFStoragePolicy would have written them at login.
+1. Mints, without a login, one session per person exactly as kariya/security/sessions.py keeps
+   them after a LINE login: a record in Redis (identity and CSRF token) and the signed cookie
+   that carries its id.
 2. Checks with one real request that a minted cookie is accepted (GET /api/v1/me: 200 and the
    same CSRF token back).
 3. Sends one `POST /api/v1/acquisitions` per person, `concurrency` at a time (closed loop), and
@@ -22,22 +24,20 @@ import asyncio
 import dataclasses
 import json
 import math
+import secrets
 import sys
 import time
 import urllib.parse
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 
 import aiohttp
-from webob.cookies import JSONSerializer, SignedSerializer
+import redis
 
-# What kariya/security.py gives SignedCookieSessionFactory, and that factory's own defaults.
-COOKIE_NAME = "kariya_session"
-SESSION_SALT = "pyramid.session."
-SESSION_HASHALG = "sha512"
-CSRF_KEY = "_csrft_"  # SessionCSRFStoragePolicy's session key
+from kariya.security.sessions import COOKIE_NAME, CSRF_KEY, KEY_PREFIX, SessionFactory
+
 RESIDENT = "resident"
+SESSION_TTL = 3600  # longer than any run
 
 ACQUIRE_PATH = "/api/v1/acquisitions"
 TRIVIAL_PATH = "/healthz/live"
@@ -45,24 +45,32 @@ ME_PATH = "/api/v1/me"
 
 
 class SessionMinter:
-    """Writes session cookies the way Pyramid's signed cookie session factory does."""
+    """Writes residents' sessions the way kariya/security/sessions.py does at login: the record
+    under its random id in Redis, and the cookie that carries the id, signed with the app's
+    secret (the factory's own signer, so the two cannot drift apart)."""
 
-    def __init__(self, secret: str) -> None:
-        self._serializer = SignedSerializer(
-            secret, SESSION_SALT, SESSION_HASHALG, serializer=JSONSerializer()
-        )
+    def __init__(self, secret: str, redis_url: str) -> None:
+        self._signer = SessionFactory(
+            None, secret, ttl=lambda state: SESSION_TTL, secure=False
+        ).signer
+        self._redis = redis.Redis.from_url(redis_url)
 
-    def mint(self, person_id: int, now: float | None = None) -> tuple[str, str]:
-        """A logged-in resident's (cookie value, CSRF token).
-
-        The cookie holds (accessed, created, state), signed; `accessed` is now, so the session
-        is neither expired (timeout) nor reissued (reissue_time) during the run.
-        """
+    def mint_all(
+        self, person_ids: Sequence[int], now: float | None = None
+    ) -> list[tuple[str, str]]:
+        """A logged-in resident's (cookie value, CSRF token) for each person; the records are
+        written in one pipeline."""
         now = time.time() if now is None else now
-        token = uuid.uuid4().hex  # what SessionCSRFStoragePolicy generates
-        state = {"auth": {"role": RESIDENT, "id": person_id}, CSRF_KEY: token}
-        cookie = self._serializer.dumps((int(now), now, state)).decode("ascii")
-        return cookie, token
+        sessions = []
+        with self._redis.pipeline(transaction=False) as pipe:
+            for person_id in person_ids:
+                sid, token = secrets.token_urlsafe(32), secrets.token_hex(20)
+                state = {"auth": {"role": RESIDENT, "id": person_id}, CSRF_KEY: token}
+                record = json.dumps({"c": now, "a": now, "d": state}, separators=(",", ":"))
+                pipe.set(KEY_PREFIX + sid, record, ex=SESSION_TTL)
+                sessions.append((self._signer.dumps(sid).decode("ascii"), token))
+            pipe.execute()
+        return sessions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,9 +220,9 @@ async def run(spec: dict) -> dict:
     phase_timeout = float(spec.get("phase_timeout", 120))
     person_ids = [int(p) for p in spec["person_ids"]]
 
-    minter = SessionMinter(spec["secret"])
+    minter = SessionMinter(spec["secret"], spec["redis_url"])
     now = time.time()
-    sessions = [minter.mint(pid, now) for pid in person_ids]
+    sessions = minter.mint_all(person_ids, now)
     acquire_calls = [
         Call("POST", ACQUIRE_PATH, {"Cookie": f"{COOKIE_NAME}={cookie}", "X-CSRF-Token": token})
         for cookie, token in sessions

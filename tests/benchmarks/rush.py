@@ -490,6 +490,7 @@ def rush(args: argparse.Namespace, setup: Setup, deadline: float) -> tuple[dict,
         spec = {
             "base_url": server.base_url,
             "secret": setup.settings["kariya.session_secret"],
+            "redis_url": setup.settings["kariya.redis_url"],
             "person_ids": setup.person_ids,
             "concurrency": args.concurrency,
             "trivial_requests": args.trivial,
