@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.cookiejar
+import json
 import re
 import socketserver
 import threading
+import urllib.error
+import urllib.request
 import wsgiref.simple_server
 
 from kariya.campaign import definition
@@ -232,3 +236,45 @@ class LiveServer:
             self._thread.join(10)
             assert not self._thread.is_alive(), "the test server did not stop"
         self._server.server_close()
+
+
+class Phone:
+    """A resident's phone over real HTTP (a LiveServer): its own cookie jar, logged in through
+    the LINE simulator, with the session's CSRF token."""
+
+    def __init__(self, base: str, line_user_id: str):
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+        self.call("POST", "/dev/line-login", {"line_user_id": line_user_id})
+        self.token = self.call("GET", "/api/v1/me")[1]["csrf_token"]
+
+    def call(self, method, path, body=None, headers=None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        for k, v in (headers or {}).items():
+            request.add_header(k, v)
+        try:
+            with self.opener.open(request, timeout=60) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+
+def storm(calls):
+    """Run the callables at the same instant (threads behind one barrier); their results."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(i):
+        barrier.wait()
+        results[i] = calls[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results

@@ -5,11 +5,9 @@ three wrong PINs, against PostgreSQL and Redis. Round 1 runs 2024-01-15 to 2024-
 from __future__ import annotations
 
 import collections
-import http.cookiejar
 import json
 import re
 import threading
-import urllib.request
 
 import pytest
 import webtest
@@ -25,12 +23,14 @@ from kariya.settings import settings_of
 from tests.helpers import (
     ROUND1,
     LiveServer,
+    Phone,
     csrf_from,
     load_campaign,
     login_resident,
     login_staff,
     make_store,
     make_user,
+    storm,
 )
 
 PIN = "2580"
@@ -111,23 +111,6 @@ def tries(db, ctx, store, line_user_id: str = "U" + "0" * 32) -> int:
     """The PIN tries counted today (15 Jan) for the resident at the store."""
     person = db.scalar(select(Person).where(Person.line_user_id == line_user_id))
     return ctx.attempts.taken(till._counter_key(store.id, person.id, ROUND1.date()))
-
-
-def storm(calls):
-    """Run the callables at the same instant; returns their results."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i):
-        barrier.wait()
-        results[i] = calls[i]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
 
 
 def set_clock(testapp, when: str):
@@ -368,30 +351,6 @@ def test_a_right_pin_gives_its_try_back(testapp, db, ctx, shop, phone):
 # --- concurrency ----------------------------------------------------------------------------------
 
 
-class _Phone:
-    """A resident's phone over real HTTP: its own cookie jar."""
-
-    def __init__(self, base: str, line_user_id: str):
-        self.base = base
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-        )
-        self.call("POST", "/dev/line-login", {"line_user_id": line_user_id})
-        self.token = self.call("GET", "/api/v1/me")[1]["csrf_token"]
-
-    def call(self, method, path, body=None, headers=None):
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        for k, v in (headers or {}).items():
-            request.add_header(k, v)
-        try:
-            with self.opener.open(request, timeout=60) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read())
-
-
 def test_simultaneous_wrong_pins_never_get_more_than_three_checks(app, db, ctx, shop, monkeypatch):
     """Twelve guesses at the same instant from two phones of one resident, each check slowed
     down so that the guesses overlap: exactly 3 PINs are ever compared, 2 answers say WRONG_PIN
@@ -399,7 +358,7 @@ def test_simultaneous_wrong_pins_never_get_more_than_three_checks(app, db, ctx, 
     with_pin(db, ctx)
     server = LiveServer().start(app)
     try:
-        phones = [_Phone(server.base, "U" + "0" * 32) for _ in range(2)]
+        phones = [Phone(server.base, "U" + "0" * 32) for _ in range(2)]
         phones[0].call(
             "PUT",
             "/api/v1/me/profile",

@@ -2,10 +2,7 @@
 one acquisition per person per round, and never past the quota, whatever the concurrency."""
 
 import collections
-import http.cookiejar
 import json
-import threading
-import urllib.request
 
 import pytest
 from sqlalchemy import func, select
@@ -14,7 +11,7 @@ from kariya.audit import ledger_check
 from kariya.clock import FixedClock
 from kariya.coupons import ticker
 from kariya.models import Acquisition, Coupon, Round
-from tests.helpers import ROUND1, LiveServer, load_campaign, make_person
+from tests.helpers import ROUND1, LiveServer, Phone, load_campaign, make_person, storm
 
 pytestmark = pytest.mark.integration
 
@@ -26,51 +23,14 @@ def server(app):
     srv.stop()
 
 
-class Client:
+class Client(Phone):
     """A resident's phone: its own cookie jar, logged in through the LINE simulator."""
-
-    def __init__(self, base: str, line_user_id: str):
-        self.base = base
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-        )
-        self.call("POST", "/dev/line-login", {"line_user_id": line_user_id})
-        self.token = self.call("GET", "/api/v1/me")[1]["csrf_token"]
-
-    def call(self, method, path, body=None, headers=None):
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        for k, v in (headers or {}).items():
-            request.add_header(k, v)
-        try:
-            with self.opener.open(request, timeout=60) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read())
 
     def acquire(self, key=None):
         headers = {"X-CSRF-Token": self.token}
         if key:
             headers["Idempotency-Key"] = key
         return self.call("POST", "/api/v1/acquisitions", headers=headers)
-
-
-def storm(calls):
-    """Run the callables at the same instant; returns their results."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i):
-        barrier.wait()
-        results[i] = calls[i]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
 
 
 def open_round_1(db, set_now, planned):
