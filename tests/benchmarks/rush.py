@@ -35,21 +35,16 @@ from __future__ import annotations
 
 import argparse
 import configparser
-import contextlib
 import dataclasses
 import datetime as dt
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -63,7 +58,9 @@ from kariya.db import get_session_factory
 from kariya.migrations import upgrade
 from kariya.models import Acquisition, Campaign, Coupon, Person, Round, TermsConsent
 from kariya.residents import refs
-from kariya.settings import ENV_OVERRIDES, PROJECT_ROOT
+from kariya.settings import PROJECT_ROOT
+from tests.benchmarks.serving import child_env, gunicorn, tail
+from tests.benchmarks.spy import print_profile, profiled
 from tests.helpers import campaign_toml, seed_documents
 
 BENCH_INI = Path(__file__).with_name("bench.ini")
@@ -73,7 +70,6 @@ FACE, PER_PACK = 500, 4  # what tests.helpers.campaign_toml writes
 PACK = FACE * PER_PACK
 ROUNDS = 6
 CAMPAIGN_NAME = "週次ラッシュ ベンチマーク"
-READY_DIR_ENV = "KARIYA_BENCH_READY_DIR"
 
 # Measured best here (see the module docstring): gthread with 4 threads per worker.
 WORKER_CLASS, THREADS = "gthread", 4
@@ -85,14 +81,6 @@ MAX_P99_MS = 1500.0
 
 class BenchTimeout(Exception):
     """The run went past its overall time limit."""
-
-
-def post_worker_init(worker: object) -> None:
-    """gunicorn hook (rush.py doubles as gunicorn's config module): a worker has loaded the
-    app; leave a file named by its pid so that the run starts only when every worker is ready."""
-    ready_dir = os.environ.get(READY_DIR_ENV)
-    if ready_dir:
-        Path(ready_dir, str(getattr(worker, "pid", os.getpid()))).touch()
 
 
 def app_settings(ini: Path) -> dict[str, str]:
@@ -168,214 +156,6 @@ def insert_persons(engine: sa.Engine, count: int, now: dt.datetime) -> list[int]
             sa.insert(TermsConsent), [{"person_id": i, "version": 1, "agreed_at": now} for i in ids]
         )
         return ids
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    """This environment without the variables that would point the app elsewhere."""
-    env = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES}
-    env.update(extra)
-    return env
-
-
-@dataclasses.dataclass
-class Server:
-    base_url: str
-    worker_pids: list[int]
-    log: Path
-
-
-@contextlib.contextmanager
-def gunicorn(
-    ini: Path, workers: int, worker_class: str, threads: int, workdir: Path, deadline: float
-) -> Iterator[Server]:
-    """Serve `ini` under gunicorn on a free port of 127.0.0.1 until the block ends; always
-    stopped (TERM, then KILL of its process group)."""
-    port = free_port()
-    ready_dir = workdir / "ready"
-    ready_dir.mkdir()
-    log = workdir / "gunicorn.log"
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        "python:tests.benchmarks.rush",
-        "--paste",
-        str(ini),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        worker_class,
-        "--threads",
-        str(threads),
-        "--backlog",
-        "2048",
-        "--timeout",
-        "60",
-        "--graceful-timeout",
-        "5",
-        "--worker-tmp-dir",
-        "/dev/shm",
-        "--no-control-socket",  # nothing to manage, and no socket shared with other gunicorns
-    ]
-    with open(log, "wb") as log_file:
-        proc = subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env=child_env(**{READY_DIR_ENV: str(ready_dir)}),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so that it can be stopped whole
-        )
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        wait_ready(proc, base_url, ready_dir, workers, min(deadline, time.monotonic() + 60), log)
-        pids = sorted(int(p.name) for p in ready_dir.iterdir())
-        yield Server(base_url, pids, log)
-    finally:
-        stop(proc)
-
-
-def wait_ready(
-    proc: subprocess.Popen, base_url: str, ready_dir: Path, workers: int, until: float, log: Path
-) -> None:
-    """Wait until every worker has loaded the app and /healthz/live answers."""
-    while time.monotonic() < until:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited ({proc.returncode}):\n{tail(log)}")
-        if len(list(ready_dir.iterdir())) >= workers:
-            try:
-                with urllib.request.urlopen(base_url + "/healthz/live", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-        time.sleep(0.1)
-    raise RuntimeError(f"gunicorn did not become ready:\n{tail(log)}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """Stop gunicorn: TERM to the master, KILL to its process group if it lingers."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=15)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-@contextlib.contextmanager
-def profiled(pids: list[int], outdir: Path | None, rate: int) -> Iterator[list[Path]]:
-    """py-spy records each pid (wall clock: idle included) for the block; yields the files of
-    collapsed stacks it writes."""
-    if outdir is None:
-        yield []
-        return
-    outdir.mkdir(parents=True, exist_ok=True)
-    spies, files = [], []
-    for pid in pids:
-        out = outdir / f"worker-{pid}.txt"
-        spy = [Path(sys.executable).with_name("py-spy"), "record", "--pid", str(pid)]
-        spy += ["--idle", "--nonblocking", "--rate", str(rate), "--format", "raw"]
-        spy += ["--output", str(out)]
-        with open(outdir / f"py-spy-{pid}.log", "wb") as log:
-            spies.append(subprocess.Popen(spy, stdout=log, stderr=subprocess.STDOUT))
-        files.append(out)
-    time.sleep(1)  # let py-spy attach
-    try:
-        yield files
-    finally:
-        for spy in spies:
-            if spy.poll() is None:
-                spy.send_signal(signal.SIGINT)
-        for spy in spies:
-            try:
-                spy.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                spy.kill()
-                spy.wait()
-
-
-# Where a sample of a request is attributed: the innermost frame that matches, leaf first.
-PROFILE_PLACES = (
-    ("_do_ping_w_event", "pool checkout: pre-ping SELECT 1"),
-    ("Transaction._commitResources", "COMMIT (pyramid_tm)"),
-    ("Transaction.abort", "ROLLBACK and session close (pyramid_tm)"),
-    ("Response.write (gunicorn", "writing the response (gunicorn)"),
-)
-PROJECT_PACKAGES = ("kariya/", "views/", "workflows/", "tasks/")
-
-
-def profile_place(frames: list[str]) -> str:
-    """The innermost project function (or notable library step) of one sampled stack."""
-    for frame in reversed(frames):
-        for needle, place in PROFILE_PLACES:
-            if needle in frame:
-                return place
-        name, _, where = frame.partition(" (")
-        if where.startswith(PROJECT_PACKAGES) and not where.startswith("kariya/logs.py"):
-            return f"{name} ({where.rpartition(':')[0]})"
-    return "framework (gunicorn, pyramid, webob, request-id tween)"
-
-
-def profile_breakdown(files: list[Path]) -> tuple[int, int, list[tuple[str, int, int]]]:
-    """Reads py-spy's collapsed stacks (wall clock, idle included). Returns the samples of the
-    workers, those inside a request, and per place: (place, samples waiting on PostgreSQL, i.e.
-    in psycopg, other samples), busiest first."""
-    total = in_requests = 0
-    places: dict[str, list[int]] = {}
-    for path in files:
-        if not path.exists():
-            continue
-        for line in path.read_text(errors="replace").splitlines():
-            stack, _, count = line.rpartition(" ")
-            if not count.isdigit():
-                continue
-            samples = int(count)
-            total += samples
-            if ".handle_request (gunicorn/workers/" not in stack:
-                continue  # waiting for a connection, closing one, or the gthread poller
-            in_requests += samples
-            frames = stack.split(";")
-            row = places.setdefault(profile_place(frames), [0, 0])
-            row[0 if frames[-1].partition(" (")[2].startswith("psycopg/") else 1] += samples
-    ranked = sorted(places.items(), key=lambda item: -sum(item[1]))
-    return total, in_requests, [(place, db, other) for place, (db, other) in ranked]
-
-
-def print_profile(files: list[Path], outdir: Path) -> None:
-    """The request time of the workers, by place, split into PostgreSQL wait and the rest."""
-    total, in_requests, rows = profile_breakdown(files)
-    if not in_requests:
-        print("profile: no samples")
-        return
-    db = sum(r[1] for r in rows)
-    print(
-        f"profile (py-spy, wall clock, {outdir}): {in_requests / total:.0%} of the workers' "
-        f"time in requests; of that {db / in_requests:.0%} in psycopg (waiting on PostgreSQL) "
-        f"and {1 - db / in_requests:.0%} elsewhere (Python)"
-    )
-    print(f"  {'share':>6} {'psycopg':>8} {'other':>6}  place")
-    for place, db_samples, other in rows[:18]:
-        share = (db_samples + other) / in_requests
-        if share >= 0.005:
-            print(
-                f"  {share:>6.1%} {db_samples / in_requests:>8.1%} "
-                f"{other / in_requests:>6.1%}  {place}"
-            )
 
 
 def run_loadgen(spec: dict, timeout: float) -> dict:

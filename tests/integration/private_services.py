@@ -29,7 +29,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from kariya.settings import PROJECT_ROOT
-from tests.benchmarks.rush import child_env, free_port, tail
+from tests.benchmarks.serving import child_env, free_port, tail
 
 PG_BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
 PG_BIN = Path(PG_BINS[-1]) if PG_BINS else None

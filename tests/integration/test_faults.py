@@ -55,7 +55,7 @@ from kariya.models import (
 )
 from kariya.redemptions import uses
 from tasks import configure
-from tests.benchmarks import rush
+from tests.benchmarks import serving
 from tests.conftest import BASE_SETTINGS
 from tests.helpers import (
     PASSWORD,
@@ -106,7 +106,7 @@ def workdir(tmp_path):
 
 def serve(ini: Path, workdir: Path):
     """The app under gunicorn: 2 gthread workers of 4 threads, as in production."""
-    return rush.gunicorn(ini, 2, "gthread", 4, workdir, time.monotonic() + 90)
+    return serving.gunicorn(ini, 2, "gthread", 4, workdir, time.monotonic() + 90)
 
 
 # --- the data and the invariants --------------------------------------------------------------

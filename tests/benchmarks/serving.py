@@ -1,0 +1,138 @@
+"""Serving the app for the benchmarks and the fault tests: gunicorn on a free port of 127.0.0.1,
+started in its own process group and always stopped. This module doubles as gunicorn's config
+module (its `post_worker_init` hook tells when every worker has loaded the app).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from kariya.settings import ENV_OVERRIDES, PROJECT_ROOT
+
+READY_DIR_ENV = "KARIYA_BENCH_READY_DIR"
+
+
+def post_worker_init(worker: object) -> None:
+    """gunicorn hook (rush.py doubles as gunicorn's config module): a worker has loaded the
+    app; leave a file named by its pid so that the run starts only when every worker is ready."""
+    ready_dir = os.environ.get(READY_DIR_ENV)
+    if ready_dir:
+        Path(ready_dir, str(getattr(worker, "pid", os.getpid()))).touch()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """This environment without the variables that would point the app elsewhere."""
+    env = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES}
+    env.update(extra)
+    return env
+
+
+@dataclasses.dataclass
+class Server:
+    base_url: str
+    worker_pids: list[int]
+    log: Path
+
+
+@contextlib.contextmanager
+def gunicorn(
+    ini: Path, workers: int, worker_class: str, threads: int, workdir: Path, deadline: float
+) -> Iterator[Server]:
+    """Serve `ini` under gunicorn on a free port of 127.0.0.1 until the block ends; always
+    stopped (TERM, then KILL of its process group)."""
+    port = free_port()
+    ready_dir = workdir / "ready"
+    ready_dir.mkdir()
+    log = workdir / "gunicorn.log"
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:tests.benchmarks.serving",
+        "--paste",
+        str(ini),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        worker_class,
+        "--threads",
+        str(threads),
+        "--backlog",
+        "2048",
+        "--timeout",
+        "60",
+        "--graceful-timeout",
+        "5",
+        "--worker-tmp-dir",
+        "/dev/shm",
+        "--no-control-socket",  # nothing to manage, and no socket shared with other gunicorns
+    ]
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=child_env(**{READY_DIR_ENV: str(ready_dir)}),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so that it can be stopped whole
+        )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_ready(proc, base_url, ready_dir, workers, min(deadline, time.monotonic() + 60), log)
+        pids = sorted(int(p.name) for p in ready_dir.iterdir())
+        yield Server(base_url, pids, log)
+    finally:
+        stop(proc)
+
+
+def wait_ready(
+    proc: subprocess.Popen, base_url: str, ready_dir: Path, workers: int, until: float, log: Path
+) -> None:
+    """Wait until every worker has loaded the app and /healthz/live answers."""
+    while time.monotonic() < until:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited ({proc.returncode}):\n{tail(log)}")
+        if len(list(ready_dir.iterdir())) >= workers:
+            try:
+                with urllib.request.urlopen(base_url + "/healthz/live", timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+        time.sleep(0.1)
+    raise RuntimeError(f"gunicorn did not become ready:\n{tail(log)}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop gunicorn: TERM to the master, KILL to its process group if it lingers."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=15)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
