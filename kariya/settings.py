@@ -26,7 +26,7 @@ from pyramid.registry import Registry
 
 from kariya import typed_ini
 from kariya.rate_limit import RateLimit
-from kariya.thresholds import Fraud, Privacy, Till
+from kariya.thresholds import Acquisition, Fraud, Privacy, Till
 
 if TYPE_CHECKING:
     from pyramid.config import Configurator
@@ -194,14 +194,6 @@ class Adjustments:
 
 
 @dataclasses.dataclass(frozen=True)
-class Acquisition:
-    PREFIX: ClassVar[str] = "kariya.acquisition."
-
-    # Late arrivals after a sell-out are refused from memory for this long (0: off).
-    sold_out_memo_seconds: float = 1.0
-
-
-@dataclasses.dataclass(frozen=True)
 class Smtp:
     """Mail to stores (S-4). No host: mail waits in the outbox. Development and the tests point
     this at a local SMTP server (kariya mail-sink, or aiosmtpd in the tests)."""
@@ -275,7 +267,9 @@ class Settings:
     settlement: Settlement = dataclasses.field(default_factory=Settlement)
     zengin: Zengin = dataclasses.field(default_factory=Zengin)
     adjustments: Adjustments = dataclasses.field(default_factory=Adjustments)
-    acquisition: Acquisition = dataclasses.field(default_factory=Acquisition)
+    acquisition: Acquisition = dataclasses.field(
+        default_factory=Acquisition
+    )  # kariya/thresholds.py
     till: Till = dataclasses.field(default_factory=Till)  # kariya/thresholds.py
     smtp: Smtp = dataclasses.field(default_factory=Smtp)
     mail_sink: MailSink = dataclasses.field(default_factory=MailSink)

@@ -2,8 +2,9 @@
 ini keys `kariya.fraud.*`), kept here so that settings.py stays readable; read like every other
 setting (typed, defaults written once, environment over ini). kariya/fraud/rules.py says what
 each rule compares. Beside them, for the same reason, the privacy group (`settings.privacy`,
-`kariya.privacy.*`): the withdrawal's key and the erasure's retention period; and the till's
-(`settings.till`, `kariya.till.*`)."""
+`kariya.privacy.*`): the withdrawal's key and the erasure's retention period; the till's
+(`settings.till`, `kariya.till.*`); and the acquisition's (`settings.acquisition`,
+`kariya.acquisition.*`): the sold-out memo and the group commit of the rush."""
 
 from __future__ import annotations
 
@@ -94,3 +95,20 @@ class Till:
 
     secret: str = dataclasses.field(default="", repr=False)
     max_pin_failures: int = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class Acquisition:
+    """The rush's acquisitions (kariya/coupons/acquisition.py, group_commit.py)."""
+
+    PREFIX: ClassVar[str] = "kariya.acquisition."
+
+    # Late arrivals after a sell-out are refused from memory for this long (0: off).
+    sold_out_memo_seconds: float = 1.0
+    # Group commit: one transaction for the acquisitions that arrive within the window, at most
+    # group_commit_max of them (1 or less: off, every acquisition its own transaction). The
+    # batch leaves group_commit_reserve packs for the single path, which sells the round out.
+    group_commit_max: int = 64
+    group_commit_window_ms: float = 2.0
+    group_commit_reserve: int = 1
+    group_commit_wait_seconds: float = 10.0

@@ -178,7 +178,7 @@ def _current_facts(db: Session, now):
 
 
 # Built once: the claim's consent check (the same clause for every person; SQL correlates it).
-_AGREED = consent.satisfied(Person.id)
+AGREED = consent.satisfied(Person.id)
 
 _EARLIER = aliased(Person, name="earlier")  # the latest withdrawn record of a returning account
 _SAME = aliased(Person, name="same_account")  # every withdrawn record with the same hash
@@ -264,7 +264,7 @@ def _claim(db: Session, rnd, person_id: int, pack: int, now, *, returning: bool)
                 Person.profile_at.is_not(None),
                 Person.blocked_at.is_(None),
                 Person.withdrawn_at.is_(None),
-                _AGREED,
+                AGREED,
                 account,
             )
             .with_for_update(read=True, key_share=True),

@@ -47,24 +47,25 @@ def resident_id(request) -> int:
     return identity.id
 
 
+def idempotency_key(request, fingerprint: bytes | None = None) -> tuple[str | None, str]:
+    """The request's Idempotency-Key (None without one; 422 when malformed) and the hash its
+    record keeps: of the body, or of `fingerprint` where the body holds a secret."""
+    from kariya.residents import idempotency
+
+    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
+    body = (request.body or b"") if fingerprint is None else fingerprint
+    return key, idempotency.request_hash(request.method, request.path, body)
+
+
 def idempotent(request, person_id: int, action, *, status: int = 201, fingerprint=None):
     """Run `action` once per Idempotency-Key (if the request carries one) and answer with the
     first result; sets the response status. The key's record keeps a hash of the request's body,
     or of `fingerprint` (bytes) where the body holds a secret a hash would give away (a PIN)."""
     from kariya.residents import idempotency
 
+    key, digest = idempotency_key(request, fingerprint)
     status, body = idempotency.run(
-        request.db,
-        request.clock,
-        person_id,
-        idempotency.check_key(request.headers.get("Idempotency-Key")),
-        idempotency.request_hash(
-            request.method,
-            request.path,
-            (request.body or b"") if fingerprint is None else fingerprint,
-        ),
-        action,
-        status=status,
+        request.db, request.clock, person_id, key, digest, action, status=status
     )
     request.response.status = status
     return body

@@ -1,0 +1,218 @@
+"""Many acquisitions in one transaction: the group commit of the weekly rush (I-9, issue 16).
+
+`acquire_many` takes the asks a process collected within a few milliseconds
+(kariya.coupons.group_commit) and writes them as one transaction, with the same rules and the
+same guarantees as the single path (kariya.coupons.acquisition), in about eight statements
+whatever the number of asks:
+
+  1. the current round's facts for the batch's time, with its committed remaining quota;
+  2. the claim: INSERT the acquisitions ... SELECT FROM person WHERE id IN (the asks) AND the
+     person has a profile, is not blocked nor withdrawn, agreed to the published terms and never
+     withdrew before ... ORDER BY id FOR KEY SHARE ... ON CONFLICT (round, person) DO NOTHING:
+     the single path's claim for k people at once (the unique constraint is the guarantee);
+  3. their coupons, in one multi-row INSERT; 4. their ledger entries and postings, in two;
+  5. the quota, last, as one UPDATE for all k packs that also leaves a reserve untouched;
+  6. the Idempotency-Key records of the asks that carried one, with their answers.
+
+An ask the claim did not take (a second tap, no profile, terms not agreed, a returning LINE
+account, a moved or withdrawn record) is left to the single path, which says why or, for a
+returning account, makes its own claim. The batch never sells a round out: the quota UPDATE
+requires that `reserve` packs stay after it, so the last packs go one by one through the single
+path, which takes the round to sold_out through its machine. When the UPDATE finds less than
+that (near the end, or the round halted meanwhile) the batch raises `Fallback`: the caller
+rolls the whole transaction back and every ask goes the single path. The batch is only ever an
+optimisation of the single path: all or nothing, and nothing of it decides a refusal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+from sqlalchemy import insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from kariya.campaign.models import Campaign, Round
+from kariya.clock import to_jst
+from kariya.coupons.acquisition import AGREED
+from kariya.coupons.models import Acquisition, Coupon
+from kariya.ledger import postings
+from kariya.orm import UTCDateTime, insert_or_skip
+from kariya.residents.models import IdempotencyRecord, Person
+from workflows import coupon as coupon_wf
+from workflows import round as round_wf
+
+
+class Fallback(Exception):
+    """The batch cannot be written as a whole (near the end of the quota, the round not open,
+    an Idempotency-Key taken meanwhile): roll it back and take every ask the single path."""
+
+
+@dataclasses.dataclass
+class Ask:
+    """One resident's acquisition, as the request saw it: who, when, and the Idempotency-Key
+    with the hash of the request (None without a key)."""
+
+    person_id: int
+    now: dt.datetime
+    key: str | None = None
+    digest: str | None = None
+
+
+def _facts(db: Session, now: dt.datetime):
+    return db.execute(
+        select(
+            Round.id,
+            Round.number,
+            Round.state,
+            Round.starts,
+            Round.ends,
+            Round.issued,
+            Round.quota,
+            Round.campaign_id,
+            Campaign.coupon_face,
+            Campaign.coupons_per_pack,
+        )
+        .join(Campaign, Campaign.id == Round.campaign_id)
+        .where(Round.starts <= now, Round.ends > now)
+        .order_by(Round.campaign_id.desc())
+        .limit(1)
+    ).first()
+
+
+def _claim(db: Session, rnd, person_ids: list[int], pack: int, now) -> dict[int, int]:
+    """The single path's plain claim for many people: {person id: acquisition id}."""
+    acquisitions = Acquisition.__table__
+    rows = db.execute(
+        insert_or_skip(db, acquisitions, on=["round_id", "person_id"])
+        .from_select(
+            ["round_id", "person_id", "amount", "created_at"],
+            select(literal(rnd.id), Person.id, literal(pack), literal(now, UTCDateTime))
+            .where(
+                Person.id.in_(person_ids),
+                Person.profile_at.is_not(None),
+                Person.blocked_at.is_(None),
+                Person.withdrawn_at.is_(None),
+                AGREED,
+                Person.returned_from_id.is_(None),
+            )
+            .order_by(Person.id)  # the same lock order in every batch
+            .with_for_update(read=True, key_share=True),
+        )
+        .returning(acquisitions.c.person_id, acquisitions.c.id)
+    ).all()
+    return dict(rows)
+
+
+def acquire_many(db: Session, asks: list[Ask], *, reserve: int) -> dict[int, dict]:
+    """Acquire for the asks (one per person) in the session's transaction, which the caller
+    commits; {person id: the 201 answer} for those acquired. Raises Fallback (the caller rolls
+    back) when the batch cannot be written whole; `reserve` packs must remain after it."""
+    now = max(ask.now for ask in asks)
+    rnd = _facts(db, now)
+    if rnd is None or rnd.state != round_wf.S.open:
+        raise Fallback("no open round")
+    pack = rnd.coupon_face * rnd.coupons_per_pack
+    # Asks made before the round began are the single path's (NOT_OPEN at their time).
+    asks = [ask for ask in asks if ask.now >= rnd.starts]
+    if not asks or rnd.quota - rnd.issued < (len(asks) + reserve) * pack:
+        raise Fallback("near the end of the quota")
+
+    claimed = _claim(db, rnd, [ask.person_id for ask in asks], pack, now)
+    if not claimed:
+        return {}
+    coupons = Coupon.__table__
+    coupon_rows = db.execute(
+        insert(coupons).returning(
+            coupons.c.acquisition_id, coupons.c.id, sort_by_parameter_order=True
+        ),
+        [
+            {
+                "acquisition_id": acquisition_id,
+                "person_id": person_id,
+                "round_id": rnd.id,
+                "face": rnd.coupon_face,
+                "state": coupon_wf.S.issued,
+            }
+            for person_id, acquisition_id in claimed.items()
+            for _ in range(rnd.coupons_per_pack)
+        ],
+    ).all()
+    postings.post_many(
+        db,
+        campaign_id=rnd.campaign_id,
+        kind="acquire",
+        entries=[
+            (
+                f"acquire:{acquisition_id}",
+                [(postings.quota(rnd.id), postings.outstanding(rnd.id), pack)],
+                f"person:{person_id}",
+            )
+            for person_id, acquisition_id in claimed.items()
+        ],
+        now=now,
+    )
+    rounds = Round.__table__
+    amount = pack * len(claimed)
+    taken = db.execute(
+        update(rounds)
+        .where(
+            rounds.c.id == rnd.id,
+            rounds.c.state == round_wf.S.open,
+            rounds.c.issued + amount <= rounds.c.quota - reserve * pack,
+        )
+        .values(issued=rounds.c.issued + amount)
+        .returning(rounds.c.issued)
+    ).first()
+    if taken is None:
+        raise Fallback("the quota moved meanwhile")
+
+    by_acquisition: dict[int, list[int]] = {}
+    for acquisition_id, coupon_id in coupon_rows:
+        by_acquisition.setdefault(acquisition_id, []).append(coupon_id)
+    expires_at = to_jst(rnd.ends).isoformat()
+    answers = {
+        person_id: {
+            "round": rnd.number,
+            "coupons": [
+                {
+                    "id": coupon_id,
+                    "round": rnd.number,
+                    "face": rnd.coupon_face,
+                    "state": coupon_wf.S.issued,
+                    "expires_at": expires_at,
+                }
+                for coupon_id in by_acquisition[acquisition_id]
+            ],
+        }
+        for person_id, acquisition_id in claimed.items()
+    }
+    _remember_keys(db, [ask for ask in asks if ask.key and ask.person_id in answers], answers)
+    return answers
+
+
+def _remember_keys(db: Session, asks: list[Ask], answers: dict[int, dict]) -> None:
+    """The Idempotency-Key records of the acquired asks, with their answers, as
+    kariya.residents.idempotency.run stores them. A key already there (a request with the same
+    key running meanwhile) makes the batch fall back: that request and this one are settled by
+    the single path, which claims the key first."""
+    if not asks:
+        return
+    records = IdempotencyRecord.__table__
+    stored = db.execute(
+        insert_or_skip(db, records, on=["person_id", "key"]).returning(records.c.id),
+        [
+            {
+                "person_id": ask.person_id,
+                "key": ask.key,
+                "request_hash": ask.digest,
+                "status": 201,
+                "body": json.dumps(answers[ask.person_id], ensure_ascii=False),
+                "created_at": ask.now,
+            }
+            for ask in asks
+        ],
+    ).all()
+    if len(stored) != len(asks):
+        raise Fallback("an Idempotency-Key was taken meanwhile")
