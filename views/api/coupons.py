@@ -29,7 +29,9 @@ def acquire(request):
     memo = request.registry[SOLD_OUT_MEMO_KEY]
     committer = request.registry[GROUP_COMMIT_KEY]
     now = request.clock.now()
-    if committer is not None and not (memo is not None and memo.refuses(now)):
+    if memo is not None and memo.refuses(now):
+        raise acquisition.SoldOut()  # the late arrivals: no database session at all
+    if committer is not None:
         # The rush's group commit (kariya.coupons.group_commit); None: the single path below.
         answer = committer.acquire(batch.Ask(person_id, now, *idempotency_key(request)))
         if answer is not None:
