@@ -193,7 +193,9 @@ defaults
     timeout queue 60s
     timeout http-request 30s
     timeout http-keep-alive 10s
-    # A check waits in gunicorn's queue like any request: under the rush it takes seconds.
+    # A check waits in gunicorn's queue like any request: under the rush it takes seconds. With
+    # the default (the check's interval) both instances were taken out in the first second of
+    # a small rush, and most residents got HAProxy's own 503.
     timeout check 10s
 
 frontend rush

@@ -1,13 +1,15 @@
 """Benchmark: the weekly rush past one machine (issue 16). Two app instances behind HAProxy,
 PgBouncer in transaction mode in front of PostgreSQL, the rush run through them.
 
+    make bench-scaleout   # = .venv/bin/python -m tests.benchmarks.scaleout
     .venv/bin/python -m tests.benchmarks.scaleout [--instances 2] [--workers-per-instance 1]
                                                   [--pool 8] [--balance leastconn] [--single]
 
 Needs, besides PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379, Debian's `pgbouncer`
-(1.18 in Debian 12) and `haproxy` (2.6): `apt-get install --no-install-recommends pgbouncer
-haproxy`. Neither runs as a service: each is started here as a plain process on a free port of
-127.0.0.1 with a config generated in a temporary directory, like gunicorn.
+(1.18 in Debian 12) and `haproxy` (2.6); if missing, install them with `apt-get install
+--no-install-recommends pgbouncer haproxy` (`make bench-scaleout` does). Neither runs as a
+service: proxies.py starts each as a plain process on a free port of 127.0.0.1 with a config
+generated in the run's temporary directory, like gunicorn.
 
 1. Writes two copies of tests/benchmarks/bench.ini into a temporary directory, both on the
    database `kariya_bench_scaleout` and Redis database 4 (not bench.ini's, which other runs use):
