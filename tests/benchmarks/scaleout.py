@@ -305,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
         except (RuntimeError, Stopped) as exc:
             print(f"benchmark failed: {exc}")
             return 2
+        except KeyboardInterrupt:
+            print("benchmark interrupted (everything it started is stopped)")
+            return 130
         finally:
             signal.alarm(0)
 
