@@ -4,7 +4,8 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 INI ?= development.ini
 
-.PHONY: install system-packages run test lint format bench bench-fraud drill schemathesis clean
+.PHONY: install system-packages scaleout-packages run test lint format bench bench-scaleout \
+	bench-fraud drill schemathesis clean
 
 install: $(VENV)/.installed
 
@@ -44,6 +45,19 @@ format: install
 
 bench: install
 	$(BIN)/python -m tests.benchmarks.rush
+
+# The rush through two app instances behind HAProxy, with PgBouncer in transaction mode in front of
+# PostgreSQL (issue 16; Debian's pgbouncer and haproxy, started as plain processes, never as
+# services). SCALEOUT_ARGS=--single runs the single-machine baseline on the same database copy.
+SCALEOUT_ARGS ?=
+scaleout-packages:
+	@if ! command -v pgbouncer >/dev/null 2>&1 || ! command -v haproxy >/dev/null 2>&1; then \
+		echo "installing Debian packages: pgbouncer haproxy"; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends pgbouncer haproxy; \
+	fi
+
+bench-scaleout: install scaleout-packages
+	$(BIN)/python -m tests.benchmarks.scaleout $(SCALEOUT_ARGS)
 
 # The backup and restore drill on a seeded PostgreSQL database (README, "Backup and restore
 # drill"); DRILL_ARGS="--residents 20000 --stores 600" seeds more. On a real database:

@@ -6,15 +6,21 @@ import contextlib
 
 import transaction
 import zope.sqlalchemy
+from pyramid.exceptions import ConfigurationError
 from pyramid.settings import asbool
 from pyramid_retry import mark_error_retryable
 from sqlalchemy import engine_from_config, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
 def get_engine(settings: dict, prefix: str = "sqlalchemy."):
     url = settings[prefix + "url"]
     options = {}
+    threshold_key = prefix + "prepare_threshold"  # ours, not create_engine()'s: taken out
+    if threshold_key in settings:
+        options["connect_args"] = {"prepare_threshold": _prepare_threshold(settings, prefix)}
+        settings = {k: v for k, v in settings.items() if k != threshold_key}
     if url.startswith("sqlite"):
         options["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
@@ -26,6 +32,29 @@ def get_engine(settings: dict, prefix: str = "sqlalchemy."):
         event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "handle_error", _retry_when_connection_lost)
     return engine
+
+
+def _prepare_threshold(settings: dict, prefix: str) -> int | None:
+    """`sqlalchemy.prepare_threshold`: after how many executions psycopg 3 prepares a statement
+    on the server (psycopg's default, 5, when the key is absent), or `none` for never.
+
+    Set it to `none` when the app reaches PostgreSQL through PgBouncer in transaction mode
+    (the scale-out topology, README): a prepared statement lives in one server connection, and
+    PgBouncer before 1.21 (Debian 12 ships 1.18) hands each transaction whichever server
+    connection is free, so a later EXECUTE finds it missing ("prepared statement "_pg3_0" does
+    not exist") or a PREPARE finds it there already. Only for postgresql+psycopg URLs."""
+    text = str(settings[prefix + "prepare_threshold"]).strip().lower()
+    if make_url(settings[prefix + "url"]).get_driver_name() != "psycopg":
+        raise ConfigurationError(f"{prefix}prepare_threshold is for postgresql+psycopg URLs")
+    if text == "none":
+        return None
+    try:
+        threshold = int(text)
+    except ValueError:
+        threshold = -1
+    if threshold < 0:
+        raise ConfigurationError(f"{prefix}prepare_threshold must be none or a count, not {text!r}")
+    return threshold
 
 
 def _retry_when_connection_lost(context) -> None:
