@@ -7,7 +7,7 @@ the app's ini), redis_url (the app's session store), person_ids, concurrency, tr
 request_timeout, phase_timeout; for the stream of uses at stores (optional, tills.stream_spec):
 uses_person_ids, uses (the plan: [index into uses_person_ids, store_token, coupons,
 bill_amount] each), uses_rate (per second; 0 or absent: no stream), uses_base_url (default
-base_url).
+base_url), uses_alone_seconds (default 0).
 
 1. Mints, without a login, one session per person exactly as kariya/security/sessions.py keeps
    them after a LINE login: a record in Redis (identity and CSRF token) and the signed cookie
@@ -24,11 +24,13 @@ base_url).
    it). It starts when the acquisitions start and stops sending when their phase ends (the
    uses in flight then are awaited). Each use's latency runs from its scheduled send time, so a
    late send or a queue anywhere counts (no coordinated omission); `send_lag_p99_ms` says how
-   late the client itself was. `exhausted`: the plan ran out before the phase ended.
+   late the client itself was. `exhausted`: the plan ran out before the phase ended. First,
+   with `uses_alone_seconds`, the baseline: the plan's first uses alone for that long at the
+   same rate, before the herd (its result: "uses_alone").
 4. Measures the trivial `GET /healthz/live` the same way as the acquisitions.
 
-Prints one JSON object on stdout: {"verify": ..., "acquire": ..., "uses": ..., "trivial": ...}
-("uses" only with the stream).
+Prints one JSON object on stdout: {"verify": ..., "acquire": ..., "trivial": ...} and, with the
+stream, "uses_verify", "uses_alone" and "uses".
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import multiprocessing
 import multiprocessing.connection
 import secrets
 import sys
+import threading
 import time
 import urllib.parse
 from collections import Counter
@@ -289,12 +292,19 @@ async def uses_client(spec: dict, conn, start, stop) -> dict:
         connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
     ) as http:
         checked = await verify(http, base_url, *spec["sessions"][0])
+        alone = int(spec.get("alone_seconds", 0) * spec["rate"]) if checked["ok"] else 0
+        if alone:  # the baseline: the same stream before the herd arrives
+            checked["alone"] = await open_loop(
+                http, base_url, calls[:alone], coupons[:alone], spec["rate"], threading.Event()
+            )
+            del checked["alone"]["exhausted"]  # by design
         conn.send(checked)
         if not checked["ok"]:
             return {}
         if not await asyncio.to_thread(start.wait, spec["start_timeout"]):
             return {}
-        return await open_loop(http, base_url, calls, coupons, spec["rate"], stop)
+        rest = slice(alone, None)
+        return await open_loop(http, base_url, calls[rest], coupons[rest], spec["rate"], stop)
 
 
 class UsesStream:
@@ -374,6 +384,7 @@ async def run(spec: dict) -> dict:
                 "rate": uses_rate,
                 "request_timeout": request_timeout,
                 "start_timeout": 60.0,
+                "alone_seconds": float(spec.get("uses_alone_seconds", 0)),
             }
         )
 
@@ -386,7 +397,10 @@ async def run(spec: dict) -> dict:
             checked = await verify(http, base_url, *sessions[0])
             result: dict = {"verify": checked}
             if stream is not None:
-                result["uses_verify"] = stream.receive(60)
+                result["uses_verify"] = stream.receive(
+                    60 + float(spec.get("uses_alone_seconds", 0)) + request_timeout
+                )
+                result["uses_alone"] = result["uses_verify"].pop("alone", None)
                 if not result["uses_verify"]["ok"]:
                     return result
             if not checked["ok"]:

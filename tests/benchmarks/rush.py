@@ -246,7 +246,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="till: the uses go to an instance of their own; main: to the rush's",
     )
     parser.add_argument(
-        "--uses-seconds", type=float, help="the uses' plan lasts this long (default: see tills.py)"
+        "--uses-seconds",
+        type=float,
+        help="the uses' plan lasts this long in the rush (default: tills.plan_seconds)",
     )
     args = parser.parse_args(argv)
     if args.trivial is None:
@@ -273,7 +275,9 @@ def prepare(args: argparse.Namespace) -> Setup:
     settings = app_settings(args.ini)
     now = dt.datetime.now(dt.UTC)
     engine = fresh_database(settings["sqlalchemy.url"])
-    seconds = getattr(args, "uses_seconds", None) or tills.plan_seconds(args.persons)
+    seconds = getattr(args, "uses_seconds", None) or tills.plan_seconds(
+        args.persons, getattr(args, "time_limit", 300)
+    )
     earlier = tills.residents_needed(getattr(args, "uses_rate", 0), seconds)
     campaign_id, round_id = load_campaign(engine, now, args.packs + earlier)
     person_ids = insert_persons(engine, args.persons, now)
@@ -317,7 +321,11 @@ def rush(args: argparse.Namespace, setup: Setup, deadline: float) -> tuple[dict,
             "phase_timeout": max(1.0, (deadline - time.monotonic() - 30) / phases),
             **tills.stream_spec(setup.tills, args.uses_rate, uses_server.base_url),
         }
+        own = uses_server is not server  # the stores' instance: its CPU a use
+        cpu = tills.cpu_seconds(uses_server.worker_pids) if own else 0.0
         load = run_loadgen(spec, timeout=max(1.0, deadline - time.monotonic() - 20))
+        if own:
+            load["uses_server_cpu_s"] = tills.cpu_seconds(uses_server.worker_pids) - cpu
         logs = tail(server.log, 10)
         if uses_server is not server:
             logs += "\n(the stores' instance)\n" + tail(uses_server.log, 10)

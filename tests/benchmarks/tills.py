@@ -17,7 +17,8 @@ Before the rush (`prepare`, called by rush.prepare):
   store past the campaign's per-person-store-round limit, all read from the campaign, so every
   use is legal; use k of every resident comes before use k + 1 of anyone (the same resident's
   uses are far apart, as at real tills). The stream (loadgen.py) sends the plan in order at a
-  fixed rate; enough residents are made for `seconds` of it (`residents_needed`).
+  fixed rate: first ALONE_SECONDS of it alone (the baseline), then during the acquisitions;
+  enough residents are made for both (`residents_needed`, `plan_seconds`).
 
 After the rush (`count_uses`): what the database recorded, to set beside the 201s.
 """
@@ -28,6 +29,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import math
+import os
 import uuid
 
 import sqlalchemy as sa
@@ -51,6 +53,7 @@ BATCH = 500  # acquisitions per commit while preparing
 # (/api/v1/redemptions, the store pages) to their own pool of instances.
 TILL_SERVER = (1, "gthread", 4)
 MAX_USES_P99_MS = 100.0  # issue 16: a resident at a till does not wait for the herd
+ALONE_SECONDS = 10.0  # the baseline: the stream alone for this long before the herd
 
 
 @dataclasses.dataclass
@@ -63,15 +66,27 @@ class Tills:
     plan: list[list]
 
 
-def plan_seconds(persons: int) -> float:
-    """How long the uses' plan lasts by default: the acquisition phase of `persons` at 200/s
-    (slower than any run measured here, busy days included), plus 20 s."""
-    return persons / 200 + 20
+def plan_seconds(persons: int, time_limit: float = 300) -> float:
+    """How long the uses' plan lasts during the rush by default: the acquisition phase of
+    `persons` at 50/s plus 30 s (slower than any run measured here, busy days included), but no
+    longer than that phase may last within the run's time limit."""
+    return min(persons / 50 + 30, max(30.0, (time_limit - 60) / 2))
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system, every thread) the processes have used so far."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def residents_needed(rate: float, seconds: float) -> int:
-    """Residents enough for `seconds` of uses at `rate` per second (0 when the stream is off)."""
-    return math.ceil(rate * seconds / USES_PER_RESIDENT) if rate > 0 else 0
+    """Residents enough for the baseline and then `seconds` of uses at `rate` per second (0 when
+    the stream is off)."""
+    return math.ceil(rate * (ALONE_SECONDS + seconds) / USES_PER_RESIDENT) if rate > 0 else 0
 
 
 def earlier_persons() -> sa.Select:
@@ -176,6 +191,7 @@ def stream_spec(tills: Tills | None, rate: float, base_url: str) -> dict:
         "uses": tills.plan,
         "uses_rate": rate,
         "uses_base_url": base_url,
+        "uses_alone_seconds": ALONE_SECONDS,
     }
 
 
@@ -208,8 +224,10 @@ def count_uses(db: Session, round_id: int) -> dict:
 
 def figures(args: argparse.Namespace, tills: Tills | None, load: dict) -> dict:
     """The stream's part of the JSON line (zeros and nulls when it did not run)."""
-    uses = load.get("uses") or {}
+    uses, alone = load.get("uses") or {}, load.get("uses_alone") or {}
     outcomes = uses.get("outcomes", {})
+    served = uses.get("requests", 0) + alone.get("requests", 0)
+    cpu = load.get("uses_server_cpu_s")
     return {
         "uses": uses.get("requests", 0),
         "uses_ok": outcomes.get("201", 0),
@@ -221,14 +239,22 @@ def figures(args: argparse.Namespace, tills: Tills | None, load: dict) -> dict:
         "uses_coupons": uses.get("coupons_ok", 0),
         "uses_exhausted": uses.get("exhausted", False),
         "uses_residents": len(tills.person_ids) if tills else 0,
+        "uses_alone_p50_ms": alone.get("p50_ms"),
+        "uses_alone_p99_ms": alone.get("p99_ms"),
+        "uses_alone_ok": alone.get("outcomes", {}).get("201", 0),
+        "uses_alone_errors": alone.get("requests", 0) - alone.get("outcomes", {}).get("201", 0),
+        "uses_alone_coupons": alone.get("coupons_ok", 0),
+        "uses_cpu_ms": round(cpu * 1000 / served, 1) if cpu is not None and served else None,
     }
 
 
 def targets(result: dict, outcome: dict) -> list[tuple[str, bool]]:
     """The stream's targets, and the database's record of the uses and their residents."""
     recorded = (
-        outcome["uses_recorded"] == result["uses_ok"]
-        and outcome["uses_coupons_recorded"] == outcome["coupons_used"] == result["uses_coupons"]
+        outcome["uses_recorded"] == result["uses_ok"] + result["uses_alone_ok"]
+        and outcome["uses_coupons_recorded"]
+        == outcome["coupons_used"]
+        == result["uses_coupons"] + result["uses_alone_coupons"]
     )
     earlier = result["uses_residents"]
     checks = [
@@ -241,7 +267,7 @@ def targets(result: dict, outcome: dict) -> list[tuple[str, bool]]:
     if result["uses_rate"]:
         p99 = result["uses_p99_ms"]
         checks += [
-            ("uses_errors = 0", result["uses_errors"] == 0),
+            ("uses_errors = 0", result["uses_errors"] == 0 and result["uses_alone_errors"] == 0),
             (f"uses p99 <= {MAX_USES_P99_MS:.0f} ms", p99 == p99 and p99 <= MAX_USES_P99_MS),
             ("the uses lasted the whole rush", not result["uses_exhausted"]),
         ]
@@ -266,9 +292,19 @@ def report(args: argparse.Namespace, load: dict, outcome: dict) -> None:
         f"sent late by p99 {uses['send_lag_p99_ms']:.1f} ms; client {uses['client_cpu']:.0%} "
         f"of a core" + ("; the plan RAN OUT before the rush ended" if uses["exhausted"] else "")
     )
+    alone = load.get("uses_alone")
+    if alone:
+        print(
+            f"  baseline, the same stream alone before the herd: {alone['requests']:,} in "
+            f"{alone['seconds']:.1f} s, p50 {alone['p50_ms']:.0f} ms, p99 {alone['p99_ms']:.0f} "
+            f"ms, max {alone['max_ms']:.0f} ms; answers {alone['outcomes']}"
+        )
+    cpu = figures(args, None, load)["uses_cpu_ms"]
+    if cpu is not None:
+        print(f"  the stores' instance spent {cpu:.1f} ms of CPU a use")
     print(
         f"database: {outcome['uses_recorded']:,} uses of {outcome['uses_coupons_recorded']:,} "
         f"coupons recorded, {outcome['coupons_used']:,} coupons used (the 201s took "
-        f"{uses['coupons_ok']:,}); {outcome['earlier_acquired']:,} residents acquired before "
+        f"{uses['coupons_ok'] + (alone or {}).get('coupons_ok', 0):,}); {outcome['earlier_acquired']:,} residents acquired before "
         f"the rush ({outcome['earlier_coupons']:,} coupons)"
     )
