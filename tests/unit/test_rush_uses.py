@@ -38,9 +38,11 @@ def test_every_use_of_the_plan_is_legal():
     assert firsts == list(range(residents))
 
 
-def test_enough_residents_for_the_baseline_and_the_rush():
+def test_enough_residents_for_the_warmup_the_baseline_and_the_rush():
     needed = tills.residents_needed(50, 120)
-    assert needed * tills.USES_PER_RESIDENT >= 50 * (tills.ALONE_SECONDS + 120)
+    assert needed * tills.USES_PER_RESIDENT >= 50 * (
+        tills.WARMUP_SECONDS + tills.ALONE_SECONDS + 120
+    )
     assert tills.residents_needed(0, 120) == 0
 
 
