@@ -246,6 +246,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="till: the uses go to an instance of their own; main: to the rush's",
     )
     parser.add_argument(
+        "--uses-server",
+        type=tills.server_shape,
+        default=tills.TILL_SERVER,
+        help="the stores' instance: gthread WORKERSxTHREADS",
+    )
+    parser.add_argument(
         "--uses-seconds",
         type=float,
         help="the uses' plan lasts this long in the rush (default: tills.plan_seconds)",
@@ -300,11 +306,12 @@ def rush(args: argparse.Namespace, setup: Setup, deadline: float) -> tuple[dict,
         server = stack.enter_context(
             gunicorn(args.ini, args.workers, args.worker_class, args.threads, workdir, deadline)
         )
-        uses_server = server
+        stores = server
         if setup.tills is not None and args.uses_rate > 0 and args.uses_via == "till":
             (workdir / "till").mkdir()
-            uses_server = stack.enter_context(
-                gunicorn(args.ini, *tills.TILL_SERVER, workdir / "till", deadline)
+            workers, threads = args.uses_server
+            stores = stack.enter_context(
+                gunicorn(args.ini, workers, "gthread", threads, workdir / "till", deadline)
             )
         profiles = stack.enter_context(
             profiled(server.worker_pids, args.profile, args.profile_rate)
@@ -319,16 +326,16 @@ def rush(args: argparse.Namespace, setup: Setup, deadline: float) -> tuple[dict,
             "trivial_requests": args.trivial,
             "request_timeout": args.request_timeout,
             "phase_timeout": max(1.0, (deadline - time.monotonic() - 30) / phases),
-            **tills.stream_spec(setup.tills, args.uses_rate, uses_server.base_url),
+            **tills.stream_spec(setup.tills, args.uses_rate, stores.base_url),
         }
-        own = uses_server is not server  # the stores' instance: its CPU a use
-        cpu = tills.cpu_seconds(uses_server.worker_pids) if own else 0.0
+        own = stores is not server  # the stores' instance: its CPU a use
+        cpu = tills.cpu_seconds(stores.worker_pids) if own else 0.0
         load = run_loadgen(spec, timeout=max(1.0, deadline - time.monotonic() - 20))
         if own:
-            load["uses_server_cpu_s"] = tills.cpu_seconds(uses_server.worker_pids) - cpu
+            load["uses_server_cpu_s"] = tills.cpu_seconds(stores.worker_pids) - cpu
         logs = tail(server.log, 10)
-        if uses_server is not server:
-            logs += "\n(the stores' instance)\n" + tail(uses_server.log, 10)
+        if own:
+            logs += "\n(the stores' instance)\n" + tail(stores.log, 10)
         return load, profiles, logs
 
 

@@ -49,10 +49,21 @@ STORES = 40
 USES_PER_RESIDENT = 3  # 1 + 1 + 2 coupons: see `plan`
 REF_BASE = 90_000_000_000  # their refs, far from the rush's (0, 1, 2, ...)
 BATCH = 500  # acquisitions per commit while preparing
-# --uses-via till: the stores' own instance of the app (1 gthread worker x 4 threads, its own
-# pool of the ini's size): in production the load balancer sends the stores' requests
-# (/api/v1/redemptions, the store pages) to their own pool of instances.
-TILL_SERVER = (1, "gthread", 4)
+# --uses-via till: the stores' own instance of the app, gthread workers x threads (--uses-server,
+# 1x4 by default; each worker with its own pool of the ini's size): in production the load
+# balancer sends the stores' requests (/api/v1/redemptions, the store pages) to their own pool
+# of instances.
+TILL_SERVER = "1x4"
+
+
+def server_shape(text: str) -> tuple[int, int]:
+    """ "WORKERSxTHREADS" (e.g. 1x4) as (workers, threads)."""
+    workers, _, threads = text.partition("x")
+    if not (workers.isdigit() and threads.isdigit() and int(workers) and int(threads)):
+        raise argparse.ArgumentTypeError(f"not WORKERSxTHREADS: {text!r}")
+    return int(workers), int(threads)
+
+
 MAX_USES_P99_MS = 100.0  # issue 16: a resident at a till does not wait for the herd
 WARMUP_SECONDS = 2.0  # a fresh instance's first uses are slow (measured: p50 200 ms, then 20)
 ALONE_SECONDS = 10.0  # the baseline: the stream alone for this long before the herd
@@ -245,6 +256,7 @@ def figures(args: argparse.Namespace, tills: Tills | None, load: dict) -> dict:
         "uses_p99_ms": uses.get("p99_ms"),
         "uses_rate": uses.get("rate", 0),
         "uses_via": getattr(args, "uses_via", None) if uses else None,
+        "uses_server": "{}x{}".format(*args.uses_server) if cpu is not None else None,
         "uses_coupons": uses.get("coupons_ok", 0),
         "uses_exhausted": uses.get("exhausted", False),
         "uses_residents": len(tills.person_ids) if tills else 0,
@@ -289,7 +301,7 @@ def report(args: argparse.Namespace, load: dict, outcome: dict) -> None:
     if not uses:
         return
     via = (
-        "the stores' own instance (gunicorn {} {} x {} threads)".format(*TILL_SERVER)
+        "the stores' own instance (gunicorn {} gthread x {} threads)".format(*args.uses_server)
         if args.uses_via == "till"
         else "the rush's instance"
     )
