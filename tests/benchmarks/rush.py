@@ -288,6 +288,11 @@ def prepare(args: argparse.Namespace) -> Setup:
     campaign_id, round_id = load_campaign(engine, now, args.packs + earlier)
     person_ids = insert_persons(engine, args.persons, now)
     at_stores = tills.prepare(engine, campaign_id, earlier, now) if earlier else None
+    # Planner statistics, as a database in use has them (autovacuum may be off here, as it is on
+    # this machine's server): without them a use's coupon lookup took the (round, state) index
+    # and scanned the whole round's issued coupons, slower with every pack the rush issued.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("ANALYZE"))
     print(
         f"setup: {len(person_ids):,} residents, round 1 quota {args.packs:,} packs for them "
         f"+ {earlier:,} acquired already by residents who use coupons at "
