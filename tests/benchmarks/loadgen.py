@@ -4,7 +4,10 @@
 
 Reads a JSON spec on stdin: base_url (only 127.0.0.1 is accepted), secret (the session secret of
 the app's ini), redis_url (the app's session store), person_ids, concurrency, trivial_requests,
-request_timeout, phase_timeout.
+request_timeout, phase_timeout; for the stream of uses at stores (optional, tills.stream_spec):
+uses_person_ids, uses (the plan: [index into uses_person_ids, store_token, coupons,
+bill_amount] each), uses_rate (per second; 0 or absent: no stream), uses_base_url (default
+base_url), uses_warmup_seconds, uses_alone_seconds (default 0).
 
 1. Mints, without a login, one session per person exactly as kariya/security/sessions.py keeps
    them after a LINE login: a record in Redis (identity and CSRF token) and the signed cookie
@@ -13,19 +16,36 @@ request_timeout, phase_timeout.
    same CSRF token back).
 3. Sends one `POST /api/v1/acquisitions` per person, `concurrency` at a time (closed loop), and
    records each answer's status, error code and latency.
-4. Measures the trivial `GET /healthz/live` the same way.
+   Meanwhile, when asked, the stream of uses: residents at stores' tills, `POST
+   /api/v1/redemptions {store_token, coupons, bill_amount}` with their own session cookie, CSRF
+   token and a new Idempotency-Key each, sent in the plan's order in an OPEN loop at a fixed
+   arrival rate (`uses_rate`), from a process of its own (spawned; its own event loop, aiohttp
+   session and connector: a separate client, as a till is, so the herd's client cannot delay
+   it). It starts when the acquisitions start and stops sending when their phase ends (the
+   uses in flight then are awaited). Each use's latency runs from its scheduled send time, so a
+   late send or a queue anywhere counts (no coordinated omission); `send_lag_p99_ms` says how
+   late the client itself was. `exhausted`: the plan ran out before the phase ended. Before
+   the herd, the plan's first uses at the same rate: for `uses_warmup_seconds` a warm-up (a
+   fresh instance's first uses are slow; "uses_warmup"), then for `uses_alone_seconds` the
+   baseline, the stream alone ("uses_alone").
+4. Measures the trivial `GET /healthz/live` the same way as the acquisitions.
 
-Prints one JSON object on stdout: {"verify": ..., "acquire": ..., "trivial": ...}.
+Prints one JSON object on stdout: {"verify": ..., "acquire": ..., "trivial": ...} and, with the
+stream, "uses_verify", "uses_warmup", "uses_alone" and "uses".
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import math
+import multiprocessing
+import os
 import secrets
 import sys
+import threading
 import time
 import urllib.parse
 from collections import Counter
@@ -40,6 +60,8 @@ RESIDENT = "resident"
 SESSION_TTL = 3600  # longer than any run
 
 ACQUIRE_PATH = "/api/v1/acquisitions"
+USE_PATH = "/api/v1/redemptions"
+CLIENT_NICE = -5  # the stream of uses' process (see uses_process)
 TRIVIAL_PATH = "/healthz/live"
 ME_PATH = "/api/v1/me"
 
@@ -80,6 +102,7 @@ class Call:
     method: str
     path: str
     headers: dict[str, str]
+    body: bytes | None = None
 
 
 @dataclasses.dataclass
@@ -142,12 +165,21 @@ def summarize(answers: list[Answer], seconds: float, cpu_seconds: float) -> dict
     }
 
 
-async def send(http: aiohttp.ClientSession, base_url: str, call: Call, t0: float) -> Answer:
+async def send(
+    http: aiohttp.ClientSession,
+    base_url: str,
+    call: Call,
+    t0: float,
+    scheduled: float | None = None,
+) -> Answer:
     """Send one request; any failure becomes an Answer with status 0 and the error's name.
-    `t0` is the start of the phase (perf_counter)."""
-    started = time.perf_counter()
+    `t0` is the start of the phase (perf_counter); the latency runs from `scheduled` when given
+    (an open loop's due time), else from now."""
+    started = time.perf_counter() if scheduled is None else scheduled
     try:
-        async with http.request(call.method, base_url + call.path, headers=call.headers) as resp:
+        async with http.request(
+            call.method, base_url + call.path, headers=call.headers, data=call.body
+        ) as resp:
             body = await resp.read()
             answer = Answer(status=resp.status)
             if resp.status >= 400:
@@ -191,6 +223,135 @@ async def run_phase(
     return summarize(answers, seconds, cpu_seconds)
 
 
+def use_calls(
+    sessions: Sequence[Sequence[str]], plan: Sequence[Sequence]
+) -> tuple[list[Call], list[int]]:
+    """The plan's uses as calls (each with a new Idempotency-Key, as a phone sends), and the
+    coupons each asks for."""
+    calls, coupons = [], []
+    for index, store_token, count, bill in plan:
+        cookie, token = sessions[index]
+        body = {"store_token": store_token, "coupons": count, "bill_amount": bill}
+        headers = {
+            "Cookie": f"{COOKIE_NAME}={cookie}",
+            "X-CSRF-Token": token,
+            "Content-Type": "application/json",
+            "Idempotency-Key": secrets.token_hex(16),
+        }
+        calls.append(Call("POST", USE_PATH, headers, json.dumps(body).encode()))
+        coupons.append(int(count))
+    return calls, coupons
+
+
+async def open_loop(
+    http: aiohttp.ClientSession,
+    base_url: str,
+    calls: list[Call],
+    coupons: list[int],
+    rate: float,
+    stop,
+) -> dict:
+    """Send `calls` in order, call i due i / rate s after the start, whatever the answers so
+    far (an open loop), until `stop` (an Event) is set or the calls run out; then await those
+    sent. Their summary, latencies from the due times, plus the coupons the 201s took."""
+    started, cpu_started = time.perf_counter(), time.process_time()
+    sent: list[asyncio.Future] = []
+    lags: list[float] = []
+    exhausted = True
+    for i, call in enumerate(calls):
+        due = started + i / rate
+        if (delay := due - time.perf_counter()) > 0:
+            await asyncio.sleep(delay)
+        if stop.is_set():
+            exhausted = False
+            break
+        lags.append((time.perf_counter() - due) * 1000)
+        sent.append(asyncio.ensure_future(send(http, base_url, call, started, scheduled=due)))
+    seconds = time.perf_counter() - started  # the stream's span: until it stopped sending
+    answers = list(await asyncio.gather(*sent))
+    summary = summarize(answers, seconds, time.process_time() - cpu_started)
+    summary.update(
+        rate=rate,
+        planned=len(calls),
+        exhausted=exhausted,
+        coupons_ok=sum(n for a, n in zip(answers, coupons, strict=False) if a.status == 201),
+        send_lag_p99_ms=round(percentile(sorted(lags), 0.99), 1),
+    )
+    return summary
+
+
+def uses_process(spec: dict, conn, start, stop) -> None:
+    """The stream's own process (spawned by UsesStream): sends the verification's result, waits
+    for `start`, runs the open loop until `stop`, sends its summary. It asks for a higher CPU
+    priority (CLIENT_NICE, where allowed): the tills are not on the server's 2 cores, so their
+    client's own wait for a core should not count as the server's; what is left of it is
+    reported (`send_lag_p99_ms`) and still counts in the latencies."""
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, 0, CLIENT_NICE)
+    result = asyncio.run(uses_client(spec, conn, start, stop))
+    if result:
+        result["client_nice"] = os.getpriority(os.PRIO_PROCESS, 0)
+    conn.send(result)
+
+
+async def uses_client(spec: dict, conn, start, stop) -> dict:
+    base_url = spec["base_url"]
+    calls, coupons = use_calls(spec["sessions"], spec["plan"])
+    # An open loop: never queued in the client; a new connection a use, as from many phones
+    # (and no reuse of a kept-alive connection the server has just closed).
+    connector = aiohttp.TCPConnector(limit=0, force_close=True)
+    timeout = aiohttp.ClientTimeout(total=spec["request_timeout"])
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+    ) as http:
+        checked = await verify(http, base_url, *spec["sessions"][0])
+        sent = 0
+        for phase in ("warmup", "alone") if checked["ok"] else ():
+            # A warm-up (a fresh instance's first uses are slow: first connections, lazy
+            # imports), then the baseline: the same stream alone, before the herd arrives.
+            n = int(spec.get(f"{phase}_seconds", 0) * spec["rate"])
+            if n:
+                part = slice(sent, sent + n)
+                checked[phase] = await open_loop(
+                    http, base_url, calls[part], coupons[part], spec["rate"], threading.Event()
+                )
+                del checked[phase]["exhausted"]  # by design
+                sent += n
+        conn.send(checked)
+        if not checked["ok"]:
+            return {}
+        if not await asyncio.to_thread(start.wait, spec["start_timeout"]):
+            return {}
+        rest = slice(sent, None)
+        return await open_loop(http, base_url, calls[rest], coupons[rest], spec["rate"], stop)
+
+
+class UsesStream:
+    """The stream of uses in a process of its own, as the main process sees it."""
+
+    def __init__(self, spec: dict) -> None:
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter, no loop inherited
+        self._conn, child = context.Pipe()
+        self.start, self.stop = context.Event(), context.Event()
+        self._process = context.Process(
+            target=uses_process, args=(spec, child, self.start, self.stop), daemon=True
+        )
+        self._process.start()
+        child.close()
+
+    def receive(self, timeout: float) -> dict:
+        if not self._conn.poll(timeout):
+            raise RuntimeError(f"the stream of uses sent nothing within {timeout:.0f} s")
+        return self._conn.recv()
+
+    def close(self) -> None:
+        self.stop.set()
+        self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+
 async def verify(http: aiohttp.ClientSession, base_url: str, cookie: str, token: str) -> dict:
     """One real request with a minted cookie: the app must know the resident and the token."""
     headers = {"Cookie": f"{COOKIE_NAME}={cookie}"}
@@ -212,13 +373,15 @@ def check_local(base_url: str) -> None:
 
 
 async def run(spec: dict) -> dict:
-    """Verify a minted cookie, then run the acquisition phase and the trivial phase."""
+    """Verify a minted cookie, then run the acquisition phase (with the stream of uses beside it
+    when asked) and the trivial phase."""
     base_url = spec["base_url"].rstrip("/")
     check_local(base_url)
     concurrency = int(spec.get("concurrency", 256))
     request_timeout = float(spec.get("request_timeout", 30))
     phase_timeout = float(spec.get("phase_timeout", 120))
     person_ids = [int(p) for p in spec["person_ids"]]
+    uses_rate = float(spec.get("uses_rate", 0) or 0)
 
     minter = SessionMinter(spec["secret"], spec["redis_url"])
     now = time.time()
@@ -228,23 +391,57 @@ async def run(spec: dict) -> dict:
         for cookie, token in sessions
     ]
     trivial_calls = [Call("GET", TRIVIAL_PATH, {})] * int(spec.get("trivial_requests", 0))
+    stream = None
+    if uses_rate > 0 and spec.get("uses"):
+        uses_url = (spec.get("uses_base_url") or base_url).rstrip("/")
+        check_local(uses_url)
+        stream = UsesStream(
+            {
+                "base_url": uses_url,
+                "sessions": minter.mint_all([int(p) for p in spec["uses_person_ids"]], now),
+                "plan": spec["uses"],
+                "rate": uses_rate,
+                "request_timeout": request_timeout,
+                "start_timeout": 60.0,
+                "warmup_seconds": float(spec.get("uses_warmup_seconds", 0)),
+                "alone_seconds": float(spec.get("uses_alone_seconds", 0)),
+            }
+        )
 
     connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
     timeout = aiohttp.ClientTimeout(total=request_timeout)
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
-    ) as http:
-        checked = await verify(http, base_url, *sessions[0])
-        result: dict = {"verify": checked}
-        if not checked["ok"]:
-            return result
-        result["acquire"] = await run_phase(
-            http, base_url, acquire_calls, concurrency, phase_timeout
-        )
-        if trivial_calls:
-            result["trivial"] = await run_phase(
-                http, base_url, trivial_calls, concurrency, phase_timeout
+    try:
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+        ) as http:
+            result: dict = {}
+            if stream is not None:  # verified, and its baseline run, before the herd
+                before = sum(float(spec.get(f"uses_{p}_seconds", 0)) for p in ("warmup", "alone"))
+                result["uses_verify"] = stream.receive(60 + before + request_timeout)
+                result["uses_warmup"] = result["uses_verify"].pop("warmup", None)
+                result["uses_alone"] = result["uses_verify"].pop("alone", None)
+                if not result["uses_verify"]["ok"]:
+                    return result
+            # Right before the acquisitions: their first connection is the one verified, still
+            # kept alive (gunicorn closes an idle one after 2 s).
+            checked = result["verify"] = await verify(http, base_url, *sessions[0])
+            if not checked["ok"]:
+                return result
+            if stream is not None:
+                stream.start.set()
+            result["acquire"] = await run_phase(
+                http, base_url, acquire_calls, concurrency, phase_timeout
             )
+            if stream is not None:
+                stream.stop.set()
+                result["uses"] = stream.receive(request_timeout + 30)
+            if trivial_calls:
+                result["trivial"] = await run_phase(
+                    http, base_url, trivial_calls, concurrency, phase_timeout
+                )
+    finally:
+        if stream is not None:
+            stream.close()
     return result
 
 
@@ -252,7 +449,8 @@ def main() -> int:
     spec = json.load(sys.stdin)
     result = asyncio.run(run(spec))
     print(json.dumps(result))
-    return 0 if result["verify"]["ok"] else 1
+    checks = (result.get("verify", {"ok": False}), result.get("uses_verify", {"ok": True}))
+    return 0 if all(check["ok"] for check in checks) else 1
 
 
 if __name__ == "__main__":

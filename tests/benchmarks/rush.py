@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -59,6 +60,7 @@ from kariya.migrations import upgrade
 from kariya.models import Acquisition, Campaign, Coupon, Person, Round, TermsConsent
 from kariya.residents import refs
 from kariya.settings import PROJECT_ROOT
+from tests.benchmarks import tills
 from tests.benchmarks.serving import child_env, gunicorn, tail
 from tests.benchmarks.spy import print_profile, profiled
 from tests.helpers import campaign_toml, seed_documents
@@ -172,17 +174,24 @@ def run_loadgen(spec: dict, timeout: float) -> dict:
     if done.returncode not in (0, 1) or not done.stdout.strip():
         raise RuntimeError(f"loadgen failed ({done.returncode}):\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    if not result["verify"]["ok"]:
-        raise RuntimeError(f"a minted session cookie was refused: {result['verify']}")
+    for check in ("verify", "uses_verify"):
+        if not result.get(check, {"ok": True})["ok"]:
+            raise RuntimeError(f"a minted session cookie was refused: {result[check]}")
     return result
 
 
 def count_outcome(engine: sa.Engine, campaign_id: int, round_id: int, packs: int) -> dict:
-    """What the database says after the rush."""
+    """What the database says after the rush: `acquired` and `coupons` are the rush's residents'
+    (those who use coupons meanwhile acquired before it: tills.py, counted apart)."""
     db = get_session_factory(engine)()
     try:
         rnd = db.get(Round, round_id)
-        acquired = db.scalar(sa.select(sa.func.count()).where(Acquisition.round_id == round_id))
+        earlier = tills.earlier_persons().scalar_subquery()
+        acquired = db.scalar(
+            sa.select(sa.func.count()).where(
+                Acquisition.round_id == round_id, Acquisition.person_id.not_in(earlier)
+            )
+        )
         pairs = (
             sa.select(Acquisition.round_id, Acquisition.person_id)
             .group_by(Acquisition.round_id, Acquisition.person_id)
@@ -190,7 +199,11 @@ def count_outcome(engine: sa.Engine, campaign_id: int, round_id: int, packs: int
             .subquery()
         )
         duplicates = db.scalar(sa.select(sa.func.count()).select_from(pairs))
-        coupons = db.scalar(sa.select(sa.func.count()).where(Coupon.round_id == round_id))
+        coupons = db.scalar(
+            sa.select(sa.func.count()).where(
+                Coupon.round_id == round_id, Coupon.person_id.not_in(earlier)
+            )
+        )
         report = ledger_check.check(db, db.get(Campaign, campaign_id))
         return {
             "acquired": acquired,
@@ -203,6 +216,7 @@ def count_outcome(engine: sa.Engine, campaign_id: int, round_id: int, packs: int
             "quota": rnd.quota,
             "ledger_ok": report.ok,
             "ledger_problems": report.problems,
+            **tills.count_uses(db, round_id),
         }
     finally:
         db.close()
@@ -224,6 +238,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--time-limit", type=int, default=300, help="seconds for the whole run")
     parser.add_argument("--profile", type=Path, help="py-spy the workers, write stacks here")
     parser.add_argument("--profile-rate", type=int, default=200, help="py-spy samples per s")
+    parser.add_argument("--uses-rate", type=float, default=50, help="uses/s at stores; 0: none")
+    parser.add_argument(
+        "--uses-via",
+        default="till",
+        choices=("main", "till"),
+        help="till: the uses go to an instance of their own; main: to the rush's",
+    )
+    parser.add_argument(
+        "--uses-server",
+        type=tills.server_shape,
+        default=tills.TILL_SERVER,
+        help="the stores' instance: gthread WORKERSxTHREADS",
+    )
+    parser.add_argument(
+        "--uses-seconds",
+        type=float,
+        help="the uses' plan lasts this long in the rush (default: tills.plan_seconds)",
+    )
     args = parser.parse_args(argv)
     if args.trivial is None:
         # A profile is of the acquisitions alone unless --trivial asks for the baseline too.
@@ -238,34 +270,57 @@ class Setup:
     campaign_id: int
     round_id: int
     person_ids: list[int]
+    tills: tills.Tills | None = None  # the stores, and residents who use coupons at them
 
 
 def prepare(args: argparse.Namespace) -> Setup:
-    """A fresh database with the campaign (round 1 open) and the residents."""
+    """A fresh database with the campaign (round 1 open) and the residents; with a stream of uses
+    (--uses-rate), also the stores and the residents who use coupons there, who acquired round 1
+    already: its quota is --packs plus their packs, so the rush has exactly --packs."""
     started = time.monotonic()
     settings = app_settings(args.ini)
     now = dt.datetime.now(dt.UTC)
     engine = fresh_database(settings["sqlalchemy.url"])
-    campaign_id, round_id = load_campaign(engine, now, args.packs)
+    seconds = getattr(args, "uses_seconds", None) or tills.plan_seconds(
+        args.persons, getattr(args, "time_limit", 300)
+    )
+    earlier = tills.residents_needed(getattr(args, "uses_rate", 0), seconds)
+    campaign_id, round_id = load_campaign(engine, now, args.packs + earlier)
     person_ids = insert_persons(engine, args.persons, now)
+    at_stores = tills.prepare(engine, campaign_id, earlier, now) if earlier else None
+    # Planner statistics, as a database in use has them (autovacuum may be off here, as it is on
+    # this machine's server): without them a use's coupon lookup took the (round, state) index
+    # and scanned the whole round's issued coupons, slower with every pack the rush issued.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("ANALYZE"))
     print(
-        f"setup: {len(person_ids):,} residents, round 1 quota {args.packs:,} packs "
-        f"({time.monotonic() - started:.1f} s)",
+        f"setup: {len(person_ids):,} residents, round 1 quota {args.packs:,} packs for them "
+        f"+ {earlier:,} acquired already by residents who use coupons at "
+        f"{tills.STORES if earlier else 0} stores ({time.monotonic() - started:.1f} s)",
         file=sys.stderr,
     )
-    return Setup(settings, engine, campaign_id, round_id, person_ids)
+    return Setup(settings, engine, campaign_id, round_id, person_ids, at_stores)
 
 
 def rush(args: argparse.Namespace, setup: Setup, deadline: float) -> tuple[dict, list[Path], str]:
-    """Serve the app, run the load generator against it (py-spy watching when asked), stop the
-    app. Returns the load generator's result, the profile files and the server log's tail."""
-    with (
-        tempfile.TemporaryDirectory(prefix="kariya-rush-") as workdir,
-        gunicorn(
-            args.ini, args.workers, args.worker_class, args.threads, Path(workdir), deadline
-        ) as server,
-        profiled(server.worker_pids, args.profile, args.profile_rate) as profiles,
-    ):
+    """Serve the app (and, for --uses-via till, a small instance of it for the stores' uses),
+    run the load generator against it (py-spy watching when asked), stop the app. Returns the
+    load generator's result, the profile files and the server logs' tail."""
+    with contextlib.ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kariya-rush-")))
+        server = stack.enter_context(
+            gunicorn(args.ini, args.workers, args.worker_class, args.threads, workdir, deadline)
+        )
+        stores = server
+        if setup.tills is not None and args.uses_rate > 0 and args.uses_via == "till":
+            (workdir / "till").mkdir()
+            workers, threads = args.uses_server
+            stores = stack.enter_context(
+                gunicorn(args.ini, workers, "gthread", threads, workdir / "till", deadline)
+            )
+        profiles = stack.enter_context(
+            profiled(server.worker_pids, args.profile, args.profile_rate)
+        )
         phases = 2 if args.trivial else 1
         spec = {
             "base_url": server.base_url,
@@ -276,9 +331,17 @@ def rush(args: argparse.Namespace, setup: Setup, deadline: float) -> tuple[dict,
             "trivial_requests": args.trivial,
             "request_timeout": args.request_timeout,
             "phase_timeout": max(1.0, (deadline - time.monotonic() - 30) / phases),
+            **tills.stream_spec(setup.tills, args.uses_rate, stores.base_url),
         }
+        own = stores is not server  # the stores' instance: its CPU a use
+        cpu = tills.cpu_seconds(stores.worker_pids) if own else 0.0
         load = run_loadgen(spec, timeout=max(1.0, deadline - time.monotonic() - 20))
-        return load, profiles, tail(server.log, 10)
+        if own:
+            load["uses_server_cpu_s"] = tills.cpu_seconds(stores.worker_pids) - cpu
+        logs = tail(server.log, 10)
+        if own:
+            logs += "\n(the stores' instance)\n" + tail(stores.log, 10)
+        return load, profiles, logs
 
 
 def figures(args: argparse.Namespace, setup: Setup, load: dict, outcome: dict) -> dict:
@@ -301,6 +364,7 @@ def figures(args: argparse.Namespace, setup: Setup, load: dict, outcome: dict) -
         "oversold": outcome["oversold"],
         "duplicates": outcome["duplicates"],
         "ledger_ok": outcome["ledger_ok"],
+        **tills.figures(args, setup.tills, load),
     }
 
 
@@ -312,6 +376,7 @@ def missed_targets(args: argparse.Namespace, result: dict, outcome: dict) -> lis
         ("other_errors = 0", result["other_errors"] == 0),
         ("coupons = 4 x acquisitions", outcome["coupons_ok"]),
         ("ledger ok", result["ledger_ok"]),
+        *tills.targets(result, outcome),
         (f"answered within {MAX_SECONDS:.0f} s", result["seconds"] <= MAX_SECONDS),
         (f"p99 under {MAX_P99_MS:,.0f} ms", result["p99_ms"] < MAX_P99_MS),
     )
@@ -356,6 +421,7 @@ def report(args: argparse.Namespace, load: dict, outcome: dict, load_before: flo
         f"{outcome['round_state']}, issued {outcome['issued']:,} of {outcome['quota']:,} yen, "
         f"duplicates {outcome['duplicates']}"
     )
+    tills.report(args, load, outcome)
     problems = "; ".join(outcome["ledger_problems"])
     print("ledger check: " + ("ok" if outcome["ledger_ok"] else f"FAILED {problems}"))
 
@@ -387,12 +453,14 @@ def main(argv: list[str] | None = None) -> int:
     result = figures(args, setup, load, outcome)
     missed = missed_targets(args, result, outcome)
     report(args, load, outcome, load_before)
-    if result["other_errors"]:
+    if result["other_errors"] or result["uses_errors"]:
         print(f"gunicorn log (tail):\n{server_log}")
     if args.profile:
         print_profile(profiles, args.profile)
     print("targets: " + ("all met" if not missed else "MISSED " + ", ".join(missed)))
     # One JSON object on the last line; a figure that could not be measured is null.
+    result["load_before"] = round(load_before, 2)
+    result["load_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps({k: None if v != v else v for k, v in result.items()}))
     return 1 if missed else 0
 
