@@ -301,8 +301,10 @@ def report(args: argparse.Namespace, load: dict, outcome: dict) -> None:
     if not uses:
         return
     via = (
-        "the stores' own instance (gunicorn {} gthread x {} threads)".format(*args.uses_server)
-        if args.uses_via == "till"
+        "the stores' own instance (gunicorn {} gthread x {} threads)".format(
+            *getattr(args, "uses_server", server_shape(TILL_SERVER))
+        )
+        if getattr(args, "uses_via", "main") == "till"
         else "the rush's instance"
     )
     print(
