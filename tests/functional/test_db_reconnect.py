@@ -5,6 +5,8 @@ took effect is unknown, so the answer is 503 and the phone retries with its Idem
 
 The pool's pre-ping is off here (as a rush ini may set it), with one pooled connection whose
 backend the test terminates. tests/integration/test_faults.py restarts a whole private server.
+The lean app writes acquisitions on the single path (group commit off: the request's own
+connection); the last test drops the group commit's own connection before its COMMIT.
 """
 
 import pytest
@@ -14,6 +16,7 @@ from pyramid_retry import IBeforeRetry
 from sqlalchemy import event, func, select
 
 from kariya import make_config
+from kariya.coupons import GROUP_COMMIT_KEY
 from kariya.models import Acquisition
 from tasks import configure
 from tests.conftest import BASE_SETTINGS
@@ -24,6 +27,7 @@ LEAN = {
     "sqlalchemy.pool_pre_ping": "false",
     "sqlalchemy.pool_size": "1",
     "sqlalchemy.max_overflow": "0",
+    "kariya.acquisition.group_commit_max": "1",
 }
 
 
@@ -117,3 +121,40 @@ def test_a_commit_on_a_dropped_connection_is_not_run_again(lean, engine, db):
         "/api/v1/acquisitions", headers={"X-CSRF-Token": token, "Idempotency-Key": "k1"}
     )
     assert again.status_code == 201 and len(again.json["coupons"]) == 4
+
+
+def test_a_batch_whose_commit_fails_leaves_its_asks_to_the_single_path(engine, db, registry):
+    """The group commit's COMMIT meets a dropped connection: whether it took effect is unknown,
+    so its asks take the single path, where the unique (round, person) claim and the
+    Idempotency-Key settle it: one acquisition, answered 201 with its four coupons."""
+    config = make_config({**BASE_SETTINGS, "sqlalchemy.pool_pre_ping": "false"})
+    app = webtest.TestApp(
+        config.make_wsgi_app(), extra_environ={"HTTP_HOST": "localhost", "REMOTE_ADDR": "10.0.0.1"}
+    )
+    committer = config.registry[GROUP_COMMIT_KEY]
+    token = open_round(app, db)
+    dropped = []
+
+    def drop_before_commit(conn):
+        if not dropped:
+            dropped.append(conn.connection.driver_connection.info.backend_pid)
+            terminate(engine, dropped[0])
+
+    event.listen(committer.engine, "commit", drop_before_commit)
+    try:
+        answer = app.post(
+            "/api/v1/acquisitions", headers={"X-CSRF-Token": token, "Idempotency-Key": "k1"}
+        )
+    finally:
+        event.remove(committer.engine, "commit", drop_before_commit)
+        config.registry["db.engine"].dispose()
+        configure(registry)
+    assert dropped and committer.fallbacks == 1 and committer.acquired == 0
+    assert answer.status_code == 201 and len(answer.json["coupons"]) == 4
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(Acquisition)) == 1
+    again = app.post(
+        "/api/v1/acquisitions", headers={"X-CSRF-Token": token, "Idempotency-Key": "k1"}
+    )
+    assert (again.status_code, again.json) == (201, answer.json)
+    committer.engine.dispose()
