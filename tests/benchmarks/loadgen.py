@@ -323,7 +323,18 @@ async def uses_client(spec: dict, conn, start, stop) -> dict:
         if not await asyncio.to_thread(start.wait, spec["start_timeout"]):
             return {}
         rest = slice(sent, None)
-        return await open_loop(http, base_url, calls[rest], coupons[rest], spec["rate"], stop)
+        orphaned = Orphaned(stop, spec["parent"])
+        return await open_loop(http, base_url, calls[rest], coupons[rest], spec["rate"], orphaned)
+
+
+class Orphaned:
+    """`stop`, also set once the main process is gone (killed: the stream then stops too)."""
+
+    def __init__(self, stop, parent: int) -> None:
+        self._stop, self._parent = stop, parent
+
+    def is_set(self) -> bool:
+        return self._stop.is_set() or os.getppid() != self._parent
 
 
 class UsesStream:
@@ -333,6 +344,7 @@ class UsesStream:
         context = multiprocessing.get_context("spawn")  # a fresh interpreter, no loop inherited
         self._conn, child = context.Pipe()
         self.start, self.stop = context.Event(), context.Event()
+        spec = {**spec, "parent": os.getpid()}
         self._process = context.Process(
             target=uses_process, args=(spec, child, self.start, self.stop), daemon=True
         )
