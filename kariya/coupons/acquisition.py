@@ -273,6 +273,20 @@ def _claim(db: Session, rnd, person_id: int, pack: int, now, *, returning: bool)
     )
 
 
+def pack_coupons(rnd, acquisition_id: int, person_id: int) -> list[dict]:
+    """The coupon rows of one pack (the current round's facts as one row: id, face, count)."""
+    return [
+        {
+            "acquisition_id": acquisition_id,
+            "person_id": person_id,
+            "round_id": rnd.id,
+            "face": rnd.coupon_face,
+            "state": coupon_wf.S.issued,
+        }
+        for _ in range(rnd.coupons_per_pack)
+    ]
+
+
 def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None) -> dict:
     now = clock.now()
     if memo is not None and memo.refuses(now):
@@ -295,16 +309,7 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
     coupons = Coupon.__table__
     coupon_ids = db.scalars(
         insert(coupons).returning(coupons.c.id, sort_by_parameter_order=True),
-        [
-            {
-                "acquisition_id": acquisition_id,
-                "person_id": person_id,
-                "round_id": rnd.id,
-                "face": rnd.coupon_face,
-                "state": coupon_wf.S.issued,
-            }
-            for _ in range(rnd.coupons_per_pack)
-        ],
+        pack_coupons(rnd, acquisition_id, person_id),
     ).all()
     postings.post(
         db,

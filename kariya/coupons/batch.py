@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from kariya.campaign.models import Campaign, Round
 from kariya.clock import to_jst
-from kariya.coupons.acquisition import AGREED
+from kariya.coupons.acquisition import AGREED, pack_coupons
 from kariya.coupons.models import Acquisition, Coupon
 from kariya.ledger import postings
 from kariya.orm import UTCDateTime, insert_or_skip
@@ -128,15 +128,9 @@ def acquire_many(db: Session, asks: list[Ask], *, reserve: int) -> dict[int, dic
             coupons.c.acquisition_id, coupons.c.id, sort_by_parameter_order=True
         ),
         [
-            {
-                "acquisition_id": acquisition_id,
-                "person_id": person_id,
-                "round_id": rnd.id,
-                "face": rnd.coupon_face,
-                "state": coupon_wf.S.issued,
-            }
+            row
             for person_id, acquisition_id in claimed.items()
-            for _ in range(rnd.coupons_per_pack)
+            for row in pack_coupons(rnd, acquisition_id, person_id)
         ],
     ).all()
     postings.post_many(

@@ -180,6 +180,21 @@ def insert_persons(engine: sa.Engine, count: int, now: dt.datetime) -> list[int]
         return ids
 
 
+def loadgen_spec(args: argparse.Namespace, setup: Setup, base_url: str, deadline: float) -> dict:
+    """What the load generator is told: where, whose sessions, how many in flight, how long."""
+    phases = 2 if args.trivial else 1
+    return {
+        "base_url": base_url,
+        "secret": setup.settings["kariya.session_secret"],
+        "redis_url": setup.settings["kariya.redis_url"],
+        "person_ids": setup.person_ids,
+        "concurrency": args.concurrency,
+        "trivial_requests": args.trivial,
+        "request_timeout": args.request_timeout,
+        "phase_timeout": max(1.0, (deadline - time.monotonic() - 30) / phases),
+    }
+
+
 def run_loadgen(spec: dict, timeout: float) -> dict:
     """Run loadgen.py in its own process; its last stdout line is its result."""
     done = subprocess.run(
@@ -341,16 +356,8 @@ def rush(args: argparse.Namespace, setup: Setup, deadline: float) -> tuple[dict,
         profiles = stack.enter_context(
             profiled(server.worker_pids, args.profile, args.profile_rate)
         )
-        phases = 2 if args.trivial else 1
         spec = {
-            "base_url": server.base_url,
-            "secret": setup.settings["kariya.session_secret"],
-            "redis_url": setup.settings["kariya.redis_url"],
-            "person_ids": setup.person_ids,
-            "concurrency": args.concurrency,
-            "trivial_requests": args.trivial,
-            "request_timeout": args.request_timeout,
-            "phase_timeout": max(1.0, (deadline - time.monotonic() - 30) / phases),
+            **loadgen_spec(args, setup, server.base_url, deadline),
             **tills.stream_spec(setup.tills, args.uses_rate, stores.base_url),
         }
         own = stores is not server  # the stores' instance: its CPU a use

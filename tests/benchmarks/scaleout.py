@@ -201,17 +201,7 @@ def _through_the_balancer(args, setup, workdir, deadline, stack, clients):
     )
     same_session_everywhere([s.base_url for s in servers], setup.settings, setup.person_ids[0])
     before = balancer.servers()
-    phases = 2 if args.trivial else 1
-    spec = {
-        "base_url": balancer.base_url,
-        "secret": setup.settings["kariya.session_secret"],
-        "redis_url": setup.settings["kariya.redis_url"],
-        "person_ids": setup.person_ids,
-        "concurrency": args.concurrency,
-        "trivial_requests": args.trivial,
-        "request_timeout": args.request_timeout,
-        "phase_timeout": max(1.0, (deadline - time.monotonic() - 30) / phases),
-    }
+    spec = rush.loadgen_spec(args, setup, balancer.base_url, deadline)
     load = rush.run_loadgen(spec, timeout=max(1.0, deadline - time.monotonic() - 20))
     after = balancer.servers()
     topology = Topology(
