@@ -15,7 +15,7 @@ residents who acquired earlier use coupons at stores (issue 16).
 4. Serves bench.ini under gunicorn on a free port of 127.0.0.1: 2 gthread workers of 32 threads
    each by default (64 requests in progress at most). Each process writes its acquisitions by
    group commit (kariya/coupons/group_commit.py): a request thread hands its ask over and waits
-   for its batch, so many threads per process fill the batches (README: 4, 16, 32 measured).
+   for its batch, so many threads per process fill the batches (the README's issue-16 runs).
    `--worker-class sync` measures the other model. With `--uses-via till`
    (the default) a second, small instance of the same ini serves the uses (`--uses-server`,
    1 gthread worker x 4 threads, its own pool), as the load balancer sends the stores' requests
