@@ -10,7 +10,7 @@ residents who acquired earlier use coupons at stores (issue 16).
    opens it.
 3. Inserts 20,065 residents with profiles (one executemany insert). b. With the stream of uses
    (tills.py): 40 active stores and residents of their own who acquired round 1 already, through
-   the real service (enough for the plan, about 2,200 for the full run at 50 uses/s), so the rush
+   the real service (enough for the plan, about 2,370 for the full run at 50 uses/s), so the rush
    still has exactly 10,000 packs. Then ANALYZE (a database in use has planner statistics).
 4. Serves bench.ini under gunicorn on a free port of 127.0.0.1: 2 gthread workers of 32 threads
    each by default (64 requests in progress at most). Each process writes its acquisitions by

@@ -83,7 +83,7 @@ def plan_seconds(persons: int, time_limit: float = 300) -> float:
     """How long the uses' plan lasts during the rush by default: the acquisition phase of
     `persons` at 50/s plus 30 s (slower than any run measured here, busy days included), but no
     longer than that phase may last within the run's time limit."""
-    return min(persons / 50 + 30, max(30.0, (time_limit - 60) / 2))
+    return min(persons / 50 + 30, max(30.0, (time_limit - 40) / 2))
 
 
 def cpu_seconds(pids: list[int]) -> float:
