@@ -96,6 +96,7 @@ def to_jst(value: dt.datetime, tz: ZoneInfo | None = None) -> dt.datetime:
 
 def includeme(config):
     settings = settings_of(config.registry)
+
     def clock(request) -> Clock:
         # The system clock needs no database: a request that reads the time but no data (the
         # rush's acquisition, answered by the group commit or the sold-out memo) opens no
