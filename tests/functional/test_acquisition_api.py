@@ -259,7 +259,8 @@ def test_late_arrivals_after_a_sell_out_are_refused_without_the_database(engine,
         lambda *args: statements.append(args[2]),
     )
     first = login_resident(app, "U" + "1" * 32)
-    app.post("/api/v1/acquisitions", headers={"X-CSRF-Token": first}, status=201)
+    keyed = {"X-CSRF-Token": first, "Idempotency-Key": "first-tap"}
+    made = app.post("/api/v1/acquisitions", headers=keyed, status=201)
     late = login_resident(app, "U" + "2" * 32)
     # The first late arrival reads the committed sell-out (the last pack's transaction might
     # have rolled back, so it is not remembered before); the next ones never reach the database.
@@ -271,6 +272,11 @@ def test_late_arrivals_after_a_sell_out_are_refused_without_the_database(engine,
     assert refused.json["error"] == "SOLD_OUT"
     assert statements == []
     assert counts(db)[0] == 1
+    # A retry with its Idempotency-Key (its first answer lost) gets that answer, not SOLD_OUT.
+    again = login_resident(app, "U" + "1" * 32)
+    retried = app.post("/api/v1/acquisitions", headers={**keyed, "X-CSRF-Token": again}, status=201)
+    assert retried.json == made.json
+    later = login_resident(app, "U" + "3" * 32)
 
     # The city halts issuance; once the memo has lapsed the database tells the truth again.
     campaign = db.scalar(select(Campaign))

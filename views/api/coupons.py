@@ -29,11 +29,14 @@ def acquire(request):
     memo = request.registry[SOLD_OUT_MEMO_KEY]
     committer = request.registry[GROUP_COMMIT_KEY]
     now = request.clock.now()
-    if memo is not None and memo.refuses(now):
-        raise acquisition.SoldOut()  # the late arrivals: no database session at all
+    key, digest = idempotency_key(request)
+    if memo is not None and key is None and memo.refuses(now):
+        # The late arrivals: no database session at all. With a key the single path runs, so a
+        # retry of an acquisition that was made still gets its first answer replayed.
+        raise acquisition.SoldOut()
     if committer is not None:
         # The rush's group commit (kariya.coupons.group_commit); None: the single path below.
-        answer = committer.acquire(batch.Ask(person_id, now, *idempotency_key(request)))
+        answer = committer.acquire(batch.Ask(person_id, now, key, digest))
         if answer is not None:
             request.response.status = 201
             return answer
