@@ -78,7 +78,7 @@ def post(
         rows.append({"entry_id": entry_id, "account": source, "amount": -amount})
         rows.append({"entry_id": entry_id, "account": dest, "amount": amount})
     if rows:
-        db.execute(insert(postings), rows)
+        db.execute(insert(postings).values(rows))  # one statement, not one per row
     return True
 
 
@@ -139,5 +139,5 @@ def post_many(
                 rows.append({"entry_id": ids[ref], "account": source, "amount": -amount})
                 rows.append({"entry_id": ids[ref], "account": dest, "amount": amount})
     if rows:
-        db.execute(insert(postings), rows)
+        db.execute(insert(postings).values(rows))  # one statement, not one per row
     return len(ids)
