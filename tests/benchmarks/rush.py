@@ -20,6 +20,10 @@ residents who acquired earlier use coupons at stores (issue 16).
    (the default) a second, small instance of the same ini serves the uses (`--uses-server`,
    1 gthread worker x 4 threads, its own pool), as the load balancer sends the stores' requests
    to their own instances in production; `--uses-via main` sends them to the rush's instance.
+   Both instances share this machine's 2 cores, where in production the stores' instances
+   have machines of their own: the rush's runs at a lower CPU priority (`--rush-nice`, 10 by
+   default; 0: the two share the cores evenly), so that the stores' keep the share they would
+   have on their own machine and the rush takes what is left.
 5. Runs the load generator (loadgen.py) in a separate process: one POST /api/v1/acquisitions
    per resident, 256 in flight (closed loop: latencies include queueing in gunicorn's backlog),
    then as many GET /healthz/live for the trivial baseline. The stream of uses (`--uses-rate`
@@ -95,6 +99,7 @@ CAMPAIGN_NAME = "週次ラッシュ ベンチマーク"
 # (kariya/coupons/group_commit.py) answers each process's acquisitions in batches, so it needs
 # many requests in flight per process; each thread waits for its batch, not for PostgreSQL.
 WORKER_CLASS, THREADS = "gthread", 32
+RUSH_NICE = 10
 
 # Targets (the brief of the rush): a miss makes the run exit 1.
 MAX_SECONDS = 60.0
@@ -267,6 +272,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--trivial", type=int, help="GET /healthz/live count (default: --persons; 0 with --profile)"
     )
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--rush-nice",
+        type=int,
+        default=RUSH_NICE,
+        help="with --uses-via till: the rush's instance's CPU priority (the stores' stay at 0)",
+    )
     parser.add_argument("--worker-class", default=WORKER_CLASS, choices=("sync", "gthread"))
     parser.add_argument("--threads", type=int, default=THREADS, help="threads per gthread worker")
     parser.add_argument("--request-timeout", type=float, default=30.0)
@@ -343,11 +354,20 @@ def rush(args: argparse.Namespace, setup: Setup, deadline: float) -> tuple[dict,
     load generator's result, the profile files and the server logs' tail."""
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kariya-rush-")))
+        uses_apart = setup.tills is not None and args.uses_rate > 0 and args.uses_via == "till"
         server = stack.enter_context(
-            gunicorn(args.ini, args.workers, args.worker_class, args.threads, workdir, deadline)
+            gunicorn(
+                args.ini,
+                args.workers,
+                args.worker_class,
+                args.threads,
+                workdir,
+                deadline,
+                nice=args.rush_nice if uses_apart else 0,
+            )
         )
         stores = server
-        if setup.tills is not None and args.uses_rate > 0 and args.uses_via == "till":
+        if uses_apart:
             (workdir / "till").mkdir()
             workers, threads = args.uses_server
             stores = stack.enter_context(

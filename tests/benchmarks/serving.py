@@ -53,10 +53,17 @@ class Server:
 
 @contextlib.contextmanager
 def gunicorn(
-    ini: Path, workers: int, worker_class: str, threads: int, workdir: Path, deadline: float
+    ini: Path,
+    workers: int,
+    worker_class: str,
+    threads: int,
+    workdir: Path,
+    deadline: float,
+    nice: int = 0,
 ) -> Iterator[Server]:
     """Serve `ini` under gunicorn on a free port of 127.0.0.1 until the block ends; always
-    stopped (TERM, then KILL of its process group)."""
+    stopped (TERM, then KILL of its process group). `nice` > 0 lets the instance yield the CPU
+    to the rest of the machine (see lower_priority)."""
     port = free_port()
     ready_dir = workdir / "ready"
     ready_dir.mkdir()
@@ -97,12 +104,26 @@ def gunicorn(
             start_new_session=True,  # its own process group, so that it can be stopped whole
         )
     try:
+        if nice:
+            lower_priority(proc.pid, nice)
         base_url = f"http://127.0.0.1:{port}"
         wait_ready(proc, base_url, ready_dir, workers, min(deadline, time.monotonic() + 60), log)
         pids = sorted(int(p.name) for p in ready_dir.iterdir())
         yield Server(base_url, pids, log)
     finally:
         stop(proc)
+
+
+def lower_priority(pid: int, nice: int) -> None:
+    """Give the server started as `pid` (its workers are forked later and inherit it) a lower
+    CPU priority, as a machine of its own or a container's CPU weight would keep it from
+    taking the stores' share. gunicorn runs in a session of its own, and with the kernel's
+    autogroup scheduling (Debian's default) CPU is shared between sessions first, where a
+    process's nice means nothing: the session's group gets the nice too."""
+    os.setpriority(os.PRIO_PROCESS, pid, nice)
+    group = Path(f"/proc/{pid}/autogroup")
+    if group.exists():
+        group.write_text(str(nice))
 
 
 def wait_ready(
