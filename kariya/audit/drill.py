@@ -38,6 +38,7 @@ from kariya.ledger.postings import balances
 # pg_restore into the new database; the restored database's figures.
 STEPS = ("dump", "figures", "restore", "compare")
 NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_.]{0,62}$")
 
 
 @dataclasses.dataclass
@@ -49,6 +50,7 @@ class Figures:
     ledger: list[str]  # every campaign's ledger check report
     balances: dict[str, int]  # ledger account -> balance
     ledger_ok: bool
+    settings: list[str] = dataclasses.field(default_factory=list)  # the database's own SETs
 
     def differences(self, other: Figures) -> list[str]:
         found = []
@@ -64,6 +66,8 @@ class Figures:
                 )
         if self.ledger != other.ledger:
             found.append("the ledger check reports differ")
+        if self.settings != other.settings:
+            found.append(f"database settings: {self.settings} against {other.settings}")
         for account in sorted(set(self.balances) | set(other.balances)):
             if self.balances.get(account, 0) != other.balances.get(account, 0):
                 found.append(
@@ -153,7 +157,31 @@ def figures(conn: sa.Connection) -> Figures:
             reports.append(report.text())
             ok = ok and report.ok
         money = balances(db)
-    return Figures(counted, sequences, reports, money, ok)
+    return Figures(counted, sequences, reports, money, ok, database_settings(conn))
+
+
+def database_settings(conn: sa.Connection) -> list[str]:
+    """The settings of the database itself (`ALTER DATABASE … SET`, e.g. the migrations'
+    plan_cache_mode), as `name=value`: a dump does not carry them, nor does a copy made from a
+    template, so the restore sets them on the new database and the comparison checks them."""
+    return sorted(
+        conn.scalars(
+            sa.text(
+                "SELECT unnest(s.setconfig) FROM pg_db_role_setting s"
+                " JOIN pg_database d ON d.oid = s.setdatabase"
+                " WHERE d.datname = current_database() AND s.setrole = 0"
+            )
+        )
+    )
+
+
+def _set_database_settings(conn: sa.Connection, into: str, settings: list[str]) -> None:
+    for setting in settings:
+        name, _, value = setting.partition("=")
+        if not SETTING_NAME.match(name):
+            raise Conflict(f"設定 {name!r} を復元先に写せません。", code="DRILL_FAILED")
+        literal = "'" + value.replace("'", "''") + "'"
+        conn.execute(sa.text(f'ALTER DATABASE "{into}" SET {name} = {literal}'))
 
 
 def _libpq(url: URL) -> tuple[str, dict[str, str]]:
@@ -256,6 +284,8 @@ def run(
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{into}"'))
         try:
+            with admin.connect() as conn:
+                _set_database_settings(conn, into, before.settings)
             uri, env = _libpq(target)
             _run(
                 [pg_restore, "--exit-on-error", "--no-owner", "--dbname", uri, str(dump)],
