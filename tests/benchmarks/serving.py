@@ -109,6 +109,9 @@ def gunicorn(
         base_url = f"http://127.0.0.1:{port}"
         wait_ready(proc, base_url, ready_dir, workers, min(deadline, time.monotonic() + 60), log)
         pids = sorted(int(p.name) for p in ready_dir.iterdir())
+        if nice:
+            for pid in pids:  # a worker forked before the master had its nice
+                os.setpriority(os.PRIO_PROCESS, pid, nice)
         yield Server(base_url, pids, log)
     finally:
         stop(proc)
