@@ -39,6 +39,18 @@ from kariya.ledger.postings import balances
 STEPS = ("dump", "figures", "restore", "compare")
 NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 SETTING_NAME = re.compile(r"^[a-z_][a-z0-9_.]{0,62}$")
+# The settings whose value is a list of quoted items (pg_dump's own list, dumputils.c): one
+# literal would make them a single item.
+LIST_SETTINGS = frozenset(
+    (
+        "local_preload_libraries",
+        "search_path",
+        "session_preload_libraries",
+        "shared_preload_libraries",
+        "temp_tablespaces",
+        "unix_socket_directories",
+    )
+)
 
 
 @dataclasses.dataclass
@@ -50,7 +62,7 @@ class Figures:
     ledger: list[str]  # every campaign's ledger check report
     balances: dict[str, int]  # ledger account -> balance
     ledger_ok: bool
-    settings: list[str] = dataclasses.field(default_factory=list)  # the database's own SETs
+    settings: list[str]  # the database's own settings (ALTER DATABASE … SET), name=value
 
     def differences(self, other: Figures) -> list[str]:
         found = []
@@ -178,10 +190,14 @@ def database_settings(conn: sa.Connection) -> list[str]:
 def _set_database_settings(conn: sa.Connection, into: str, settings: list[str]) -> None:
     for setting in settings:
         name, _, value = setting.partition("=")
-        if not SETTING_NAME.match(name):
+        if not SETTING_NAME.match(name) or (name in LIST_SETTINGS and ";" in value):
             raise Conflict(f"設定 {name!r} を復元先に写せません。", code="DRILL_FAILED")
-        literal = "'" + value.replace("'", "''") + "'"
-        conn.execute(sa.text(f'ALTER DATABASE "{into}" SET {name} = {literal}'))
+        if name in LIST_SETTINGS:
+            # Stored as the list it was given, each item already quoted by the server: as is.
+            conn.execute(sa.text(f'ALTER DATABASE "{into}" SET {name} TO {value}'))
+        else:
+            literal = "'" + value.replace("'", "''") + "'"
+            conn.execute(sa.text(f'ALTER DATABASE "{into}" SET {name} = {literal}'))
 
 
 def _libpq(url: URL) -> tuple[str, dict[str, str]]:

@@ -32,7 +32,7 @@ def seq_scans_of_late_checks(conn) -> int:
 
 
 def scans(conn) -> int:
-    conn.execute(sa.text("SELECT pg_stat_force_next_flush()"))
+    """Sequential scans of the parent in this transaction (the whole function runs in one)."""
     return conn.scalar(
         sa.text(
             "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relid = 'pg_temp.parent'::regclass"

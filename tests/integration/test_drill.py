@@ -38,11 +38,9 @@ def test_a_restored_dump_is_identical_and_a_changed_copy_is_not(private_db, tmp_
     restored = f"{make_url(url).database}_restored"
     # A database's own settings (the migrations' plan_cache_mode; a copy from a template, as
     # this one is, has none) are not in a dump: the restore sets them and the drill compares.
-    db.execute(
-        sa.text(
-            f'ALTER DATABASE "{make_url(url).database}" SET plan_cache_mode = force_custom_plan'
-        )
-    )
+    name = make_url(url).database
+    db.execute(sa.text(f'ALTER DATABASE "{name}" SET plan_cache_mode = force_custom_plan'))
+    db.execute(sa.text(f'ALTER DATABASE "{name}" SET search_path TO "$user", public'))
     db.commit()
 
     report = drill.run(url, into=restored, dump=tmp_path / "k.dump", keep=True)
@@ -56,7 +54,10 @@ def test_a_restored_dump_is_identical_and_a_changed_copy_is_not(private_db, tmp_
     assert len(report.figures.ledger) == 1 and "OK:" in report.figures.ledger[0]
     assert report.dump_bytes == (tmp_path / "k.dump").stat().st_size > 0
     assert set(report.seconds) == set(drill.STEPS)
-    assert report.figures.settings == ["plan_cache_mode=force_custom_plan"]
+    assert report.figures.settings == [
+        "plan_cache_mode=force_custom_plan",
+        'search_path="$user", public',
+    ]
     assert "IDENTICAL" in report.text() and f"{report.dump_bytes:,} bytes" in report.text()
     rows = sum(n for n, _ in tables.values())
     steps = ", ".join(f"{step} {sec:.2f} s" for step, sec in report.seconds.items())
