@@ -125,6 +125,7 @@ class Report:
             f"{len(self.figures.sequences)} sequences, {len(self.figures.balances)} ledger "
             "accounts, the ledger check"
         )
+        lines.append(f"  settings      {', '.join(self.figures.settings) or '(none)'}")
         lines += ["", *self.figures.ledger, ""]
         if self.identical:
             lines.append("IDENTICAL: the restored database has the same rows, sequences,")

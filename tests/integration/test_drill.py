@@ -58,6 +58,7 @@ def test_a_restored_dump_is_identical_and_a_changed_copy_is_not(private_db, tmp_
         "plan_cache_mode=force_custom_plan",
         'search_path="$user", public',
     ]
+    assert "settings      plan_cache_mode=force_custom_plan, search_path=" in report.text()
     assert "IDENTICAL" in report.text() and f"{report.dump_bytes:,} bytes" in report.text()
     rows = sum(n for n, _ in tables.values())
     steps = ", ".join(f"{step} {sec:.2f} s" for step, sec in report.seconds.items())
