@@ -21,6 +21,8 @@ from kariya.security.sessions import MemoryStore, RedisStore, SessionFactory
 from kariya.settings import Settings, settings_of
 from kariya.staff.models import StaffUser
 
+SESSION_FACTORY_KEY = "kariya.session_factory"
+
 
 class P(enum.StrEnum):
     """Permissions, named scope:resource:action."""
@@ -330,6 +332,7 @@ def includeme(config):
         lost=_answer_unavailable,
     )
     config.set_session_factory(factory)
+    config.registry[SESSION_FACTORY_KEY] = factory  # views/ratelimits.py counts as it loads
     config.set_csrf_storage_policy(SessionCSRFStoragePolicy())
     config.set_default_csrf_options(require_csrf=True)
     config.add_request_method(_load_identity, "identity_cache", reify=True)

@@ -6,6 +6,8 @@ not used for its idle time expires (Redis' own TTL, and a check on load); what t
 
 Cost per request that carries a cookie: one Redis GET when the session is first read; a SET only
 when the session changed or its idle clock needs pushing on (at most every `refresh` seconds).
+`SessionFactory.load` is that read: the rate limits (views/ratelimits.py) replace it with one
+that also counts a resident's call in the same round trip.
 A request without a cookie touches Redis only if it writes something (a login form's CSRF token).
 
 If Redis does not answer, a request that needs its session gets the 503 page (views/errors.py);
@@ -156,6 +158,11 @@ class SessionFactory:
             secret, "kariya.session.id", hashalg="sha512", serializer=_IdSerializer()
         )
 
+    def load(self, request, sid: str) -> str | None:
+        """The stored record of `sid`, or None. Replaceable: the rate limits read it together
+        with their count (views/ratelimits.py)."""
+        return self.store.load(sid)
+
     def __call__(self, request) -> ServerSession:
         try:
             return ServerSession(request, self)
@@ -206,7 +213,7 @@ class ServerSession(dict):
         sid = None if offline else factory.read_id(request)
         if sid is not None:
             self._had_cookie = True
-            record = _parse(factory.store.load(sid))
+            record = _parse(factory.load(request, sid))
             if record is not None and now - record["a"] <= factory.ttl(record["d"]):
                 state = record["d"]
                 self.created, self.accessed = record["c"], record["a"]

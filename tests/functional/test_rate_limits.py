@@ -5,16 +5,20 @@ message and Retry-After; the Monday rush from one address and a busy till never 
 from __future__ import annotations
 
 import configparser
+import json
 import re
 import time
 from pathlib import Path
 
 import pytest
+import webob
 import webtest
 from sqlalchemy import func, select
 
 from kariya import make_config
 from kariya.models import Acquisition, Person
+from kariya.security import SESSION_FACTORY_KEY
+from kariya.security.sessions import COOKIE_NAME, KEY_PREFIX
 from kariya.settings import parse
 from tasks import configure
 from tests.conftest import BASE_SETTINGS
@@ -255,3 +259,61 @@ def test_what_a_resident_may_not_do_at_all_does_not_use_up_the_window(small_app)
             "/api/v1/staff/inquiries", {}, headers={"X-CSRF-Token": token}, status=403
         )
     put_profile(browser, token)
+
+
+# -- a resident's call: one Redis round trip (issue 16) -----------------------------------------
+
+
+def sent_commands(app, monkeypatch) -> list[str]:
+    """The commands the app's Redis client sends from now on (to the real Redis)."""
+    client = app.registry["kariya.session_store"].client
+    sent: list[str] = []
+    send = client.execute_command
+
+    def counted(*args, **options):
+        sent.append(str(args[0]).upper())
+        return send(*args, **options)
+
+    monkeypatch.setattr(client, "execute_command", counted)
+    return sent
+
+
+def session_key(app, browser) -> str:
+    factory = app.registry[SESSION_FACTORY_KEY]
+    cookie = f"{COOKIE_NAME}={browser.cookies[COOKIE_NAME]}"
+    return KEY_PREFIX + factory.read_id(webob.Request.blank("/", headers={"Cookie": cookie}))
+
+
+def test_a_residents_counted_call_reads_the_session_and_counts_in_one_round_trip(
+    small_app, db, redis_client, monkeypatch
+):
+    """I-9: under the rush every blocking call costs a threaded worker CPU, so a resident's
+    counted call reads the session and counts the window in one script; the count is the
+    resident's, as before."""
+    browser = client(small_app)
+    token = login_resident(browser, profile=False)
+    person_id = db.scalar(select(Person.id))
+    put_profile(browser, token)  # the scripts are loaded
+    sent = sent_commands(small_app, monkeypatch)
+    put_profile(browser, token)
+    browser.get("/api/v1/qr/guess", status=404)
+    assert sent == ["EVALSHA", "EVALSHA"]
+    assert redis_client.get(f"kariya:rate:resident:{person_id}") == b"2"
+    assert redis_client.get(f"kariya:rate:qr:{person_id}") == b"1"
+    sent.clear()
+    browser.get("/api/v1/coupons", status=200)  # no rule counts it: the session's GET alone
+    assert sent == ["GET"]
+
+
+def test_a_call_counted_for_a_session_gone_idle_is_given_back(small_app, db, redis_client):
+    """The script counts before the app sees that the session went idle (the call is then
+    nobody's, 401); the count goes back, as for a 403 above."""
+    browser = client(small_app)
+    token = login_resident(browser, profile=False)
+    person_id = db.scalar(select(Person.id))
+    key = session_key(small_app, browser)
+    record = json.loads(redis_client.get(key))
+    record["a"] -= 24 * 3600
+    redis_client.set(key, json.dumps(record), keepttl=True)
+    put_profile(browser, token, status=401)
+    assert int(redis_client.get(f"kariya:rate:resident:{person_id}") or 0) == 0
