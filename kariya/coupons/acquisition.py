@@ -95,24 +95,54 @@ class SoldOutMemo:
     """Per process: the round last seen sold out, so the late arrivals of the rush are answered
     without reaching the database (PATTERNS.md: admission control). Remembered for `seconds`
     (setting kariya.acquisition.sold_out_memo_seconds) and never past the round's end; a halt
-    decided meanwhile is answered as SOLD_OUT for at most that long. Only ever used to refuse.
-    Off (None) with a settable clock, which may move back: it assumes time only goes forward."""
+    decided meanwhile is answered as SOLD_OUT for at most about twice that long. Only ever used
+    to refuse. Off (None) with a settable clock, which may move back: it assumes time only goes
+    forward.
+
+    Past its time, the first request to ask looks again and the process's other late arrivals
+    are still refused while it looks (for at most `seconds`, should it never come back): after a
+    sell-out the database sees one late arrival a second per process, not every arrival of that
+    moment. Those had queued for the connection pool, and under the rush newer requests kept
+    taking the connections first: some waited 2-7 s for their SOLD_OUT (issue 16)."""
 
     def __init__(self, seconds: float):
         self.seconds = seconds
         self._lock = threading.Lock()
         self._until = 0.0  # time.monotonic()
+        self._looking = 0.0  # time.monotonic() until which one request is looking again
         self._round_ends = None
 
     def remember(self, rnd: Round) -> None:
         with self._lock:
             self._until = time.monotonic() + self.seconds
+            self._looking = 0.0
             self._round_ends = rnd.ends
 
-    def refuses(self, now) -> bool:
+    def forget(self) -> None:
+        """The database says the round is not sold out (halted, closed, another round)."""
+        if self._round_ends is None:
+            return
+        with self._lock:
+            self._until = self._looking = 0.0
+            self._round_ends = None
+
+    def remembers(self, now) -> bool:
+        """Within the memo's time (no request is sent to look again)."""
         with self._lock:
             ends, until = self._round_ends, self._until
         return ends is not None and now < ends and time.monotonic() < until
+
+    def refuses(self, now) -> bool:
+        """True: refuse from memory. False: ask the database; past the memo's time the request
+        asked False is the one that looks again, and the others are refused meanwhile."""
+        with self._lock:
+            if self._round_ends is None or now >= self._round_ends:
+                return False
+            clock = time.monotonic()
+            if clock < self._until or clock < self._looking:
+                return True
+            self._looking = clock + self.seconds
+            return False
 
 
 def sold_out_memo(settings: Settings) -> SoldOutMemo | None:
@@ -289,12 +319,16 @@ def pack_coupons(rnd, acquisition_id: int, person_id: int) -> list[dict]:
 
 def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None) -> dict:
     now = clock.now()
-    if memo is not None and memo.refuses(now):
+    if memo is not None and memo.remembers(now):
         raise SoldOut()
     rnd = _current_facts(db, now)
-    if (refused := refusal(rnd)) is not None:
-        if memo is not None and isinstance(refused, SoldOut):
+    refused = refusal(rnd)
+    if memo is not None:
+        if isinstance(refused, SoldOut):
             memo.remember(rnd)
+        else:
+            memo.forget()
+    if refused is not None:
         raise refused
 
     pack = rnd.coupon_face * rnd.coupons_per_pack
