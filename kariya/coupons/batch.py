@@ -22,10 +22,12 @@ new text for every k, and rewriting its placeholders was most of a batch's CPU (
 
 An ask the claim did not take (a second tap, no profile, terms not agreed, a returning LINE
 account, a moved or withdrawn record) is left to the single path, which says why or, for a
-returning account, makes its own claim. The batch never sells a round out: the quota UPDATE
-requires that `reserve` packs stay after it, so the last packs go one by one through the single
-path, which takes the round to sold_out through its machine. When the UPDATE finds less than
-that (near the end, or the round halted meanwhile) the batch raises `Fallback`: the caller
+returning account, makes its own claim. The batch never sells a round out: near the end it
+takes only the asks that leave `reserve` packs (the others are the single path's), and the quota
+UPDATE requires that those packs stay after it, so the last packs go one by one through the
+single path, which takes the round to sold_out through its machine. When the UPDATE finds less
+than that (another process took packs meanwhile, or the round halted) the batch raises
+`Fallback`: the caller
 rolls the whole transaction back and every ask goes the single path. The batch is only ever an
 optimisation of the single path: all or nothing, and nothing of it decides a refusal.
 """
@@ -173,8 +175,13 @@ def acquire_many(db: Session, asks: list[Ask], *, reserve: int) -> dict[int, dic
     pack = rnd.coupon_face * rnd.coupons_per_pack
     # Asks made before the round began are the single path's (NOT_OPEN at their time).
     asks = [ask for ask in asks if ask.now >= rnd.starts]
-    if not asks or rnd.quota - rnd.issued < (len(asks) + reserve) * pack:
+    # Near the end, the first asks that fit (in their order of arrival) and `reserve` packs
+    # left; the rest are the single path's. Sending the whole batch there instead had the
+    # last ~100 packs taken one by one, in turn on the round's row (issue 16).
+    room = (rnd.quota - rnd.issued) // pack - reserve
+    if not asks or room <= 0:
         raise Fallback("near the end of the quota")
+    asks = asks[:room]
 
     claimed = _claim(db, rnd, [ask.person_id for ask in asks], pack, now)
     if not claimed:

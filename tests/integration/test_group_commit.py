@@ -106,17 +106,23 @@ def test_the_batch_takes_only_those_the_single_path_would_take(db, set_now):
     assert db.scalar(select(Round.issued).where(Round.number == 1)) == 4 * 2_000
 
 
-def test_the_batch_never_sells_out_and_changes_nothing_when_it_cannot(db, set_now):
+def test_the_batch_never_sells_out_it_takes_what_fits_and_leaves_the_rest(db, set_now):
+    """Near the end the batch takes the first asks that leave `reserve` packs, the rest go the
+    single path (which sells the round out through its machine); with nothing that fits, the
+    batch changes nothing."""
     campaign = open_round_1(db, set_now, planned=2_000 * 5)
-    people = [make_person(db, n) for n in range(5)]
-    with pytest.raises(batch.Fallback):  # 5 packs left: the batch would take the last one
-        batch.acquire_many(db, make_asks(db, people), reserve=1)
-    db.rollback()
-    answers = batch.acquire_many(db, make_asks(db, people[:4]), reserve=1)
+    people = [make_person(db, n) for n in range(6)]
+    answers = batch.acquire_many(db, make_asks(db, people), reserve=1)  # 5 packs left
     db.commit()
-    assert len(answers) == 4
+    assert sorted(answers) == sorted(p.id for p in people[:4])  # in their order of arrival
     rnd = db.scalar(select(Round).where(Round.number == 1))
     assert (rnd.issued, rnd.state) == (4 * 2_000, "open")  # the last pack is the single path's
+    with pytest.raises(batch.Fallback):  # 1 pack left: nothing fits
+        batch.acquire_many(db, make_asks(db, people[4:]), reserve=1)
+    db.rollback()
+    db.refresh(rnd)
+    assert (rnd.issued, rnd.state) == (4 * 2_000, "open")
+    assert db.scalar(select(func.count()).select_from(Acquisition)) == 4
     assert ledger_check.check(db, campaign).ok
 
 
