@@ -22,6 +22,7 @@ from kariya.settings import Settings, settings_of
 from kariya.staff.models import StaffUser
 
 SESSION_FACTORY_KEY = "kariya.session_factory"
+REDIS_CONNECTIONS = 64  # per process: the sessions' and the rate limits' Redis
 
 
 class P(enum.StrEnum):
@@ -313,9 +314,18 @@ def session_store(settings: Settings):
     """Redis where it is configured (always in production); else this process's memory."""
     if not settings.redis_url:
         return MemoryStore()
-    client = redis.Redis.from_url(
-        settings.redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+    # A bounded pool that waits for a free connection (at most the socket timeout, then the 503
+    # page): redis-py's default pool refuses its 101st connection at once, which a worker with
+    # many requests in flight reaches (issue 16).
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=REDIS_CONNECTIONS,
+        timeout=2,
+        socket_timeout=2,
+        socket_connect_timeout=2,
+        health_check_interval=30,
     )
+    client = redis.Redis(connection_pool=pool)
     return RedisStore(client)
 
 
