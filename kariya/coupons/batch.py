@@ -50,6 +50,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -80,8 +81,10 @@ class Ask:
     digest: str | None = None
 
 
-def _facts(db: Session, now: dt.datetime):
-    return db.execute(
+def _current_facts():
+    """The current round's facts (`now`), with its committed remaining quota."""
+    now = bindparam("now", type_=UTCDateTime)
+    return (
         select(
             Round.id,
             Round.number,
@@ -98,31 +101,53 @@ def _facts(db: Session, now: dt.datetime):
         .where(Round.starts <= now, Round.ends > now)
         .order_by(Round.campaign_id.desc())
         .limit(1)
-    ).first()
+    )
 
 
-def _claim(db: Session, rnd, person_ids: list[int], pack: int, now) -> dict[int, int]:
-    """The single path's plain claim for many people: {person id: acquisition id}."""
+def _plain_claim():
+    """The single path's plain claim for many people (`person_ids`), returning (person id,
+    acquisition id) of those claimed."""
     acquisitions = Acquisition.__table__
-    rows = db.execute(
-        insert_or_skip(db, acquisitions, on=["round_id", "person_id"])
-        .from_select(
-            ["round_id", "person_id", "amount", "created_at"],
-            select(literal(rnd.id), Person.id, literal(pack), literal(now, UTCDateTime))
-            .where(
-                Person.id == any_(literal(person_ids, ARRAY(BigInteger))),  # one text for any k
-                Person.profile_at.is_not(None),
-                Person.blocked_at.is_(None),
-                Person.withdrawn_at.is_(None),
-                AGREED,
-                Person.returned_from_id.is_(None),
-            )
-            .order_by(Person.id)  # the same lock order in every batch
-            .with_for_update(read=True, key_share=True),
+    source = (
+        select(
+            bindparam("round_id", type_=Integer),
+            Person.id,
+            bindparam("amount", type_=Integer),
+            bindparam("now", type_=UTCDateTime),
         )
+        .where(
+            Person.id == any_(bindparam("person_ids", type_=ARRAY(BigInteger))),
+            Person.profile_at.is_not(None),
+            Person.blocked_at.is_(None),
+            Person.withdrawn_at.is_(None),
+            AGREED,
+            Person.returned_from_id.is_(None),
+        )
+        .order_by(Person.id)  # the same lock order in every batch
+        .with_for_update(read=True, key_share=True)
+    )
+    return (
+        postgresql.insert(acquisitions)
+        .from_select(["round_id", "person_id", "amount", "created_at"], source)
+        .on_conflict_do_nothing(index_elements=["round_id", "person_id"])
         .returning(acquisitions.c.person_id, acquisitions.c.id)
-    ).all()
-    return dict(rows)
+    )
+
+
+def _quota_taken():
+    """The batch's packs (`amount`) off the round's quota, if `kept` stays after them."""
+    rounds = Round.__table__
+    amount = bindparam("amount", type_=BigInteger)
+    return (
+        update(rounds)
+        .where(
+            rounds.c.id == bindparam("round_id", type_=Integer),
+            rounds.c.state == round_wf.S.open,
+            rounds.c.issued + amount <= rounds.c.quota - bindparam("kept", type_=BigInteger),
+        )
+        .values(issued=rounds.c.issued + amount)
+        .returning(rounds.c.issued)
+    )
 
 
 def _many_coupons():
@@ -161,7 +186,8 @@ def _many_coupons():
     )
 
 
-_COUPONS = _many_coupons()
+# Built once: the same statements, and texts, for every batch (see above).
+_FACTS, _CLAIM, _COUPONS, _QUOTA = _current_facts(), _plain_claim(), _many_coupons(), _quota_taken()
 
 
 def acquire_many(db: Session, asks: list[Ask], *, reserve: int) -> dict[int, dict]:
@@ -169,7 +195,8 @@ def acquire_many(db: Session, asks: list[Ask], *, reserve: int) -> dict[int, dic
     commits; {person id: the 201 answer} for those acquired. Raises Fallback (the caller rolls
     back) when the batch cannot be written whole; `reserve` packs must remain after it."""
     now = max(ask.now for ask in asks)
-    rnd = _facts(db, now)
+    conn = db.connection()  # Core statements on the session's transaction, past the ORM's layer
+    rnd = conn.execute(_FACTS, {"now": now}).first()
     if rnd is None or rnd.state != round_wf.S.open:
         raise Fallback("no open round")
     pack = rnd.coupon_face * rnd.coupons_per_pack
@@ -183,10 +210,20 @@ def acquire_many(db: Session, asks: list[Ask], *, reserve: int) -> dict[int, dic
         raise Fallback("near the end of the quota")
     asks = asks[:room]
 
-    claimed = _claim(db, rnd, [ask.person_id for ask in asks], pack, now)
+    claimed = dict(
+        conn.execute(
+            _CLAIM,
+            {
+                "round_id": rnd.id,
+                "amount": pack,
+                "now": now,
+                "person_ids": [ask.person_id for ask in asks],
+            },
+        ).all()
+    )
     if not claimed:
         return {}
-    coupon_rows = db.execute(
+    coupon_rows = conn.execute(
         _COUPONS,
         {
             "acquisition_ids": list(claimed.values()),
@@ -210,17 +247,8 @@ def acquire_many(db: Session, asks: list[Ask], *, reserve: int) -> dict[int, dic
         ],
         now=now,
     )
-    rounds = Round.__table__
-    amount = pack * len(claimed)
-    taken = db.execute(
-        update(rounds)
-        .where(
-            rounds.c.id == rnd.id,
-            rounds.c.state == round_wf.S.open,
-            rounds.c.issued + amount <= rounds.c.quota - reserve * pack,
-        )
-        .values(issued=rounds.c.issued + amount)
-        .returning(rounds.c.issued)
+    taken = conn.execute(
+        _QUOTA, {"round_id": rnd.id, "amount": pack * len(claimed), "kept": reserve * pack}
     ).first()
     if taken is None:
         raise Fallback("the quota moved meanwhile")

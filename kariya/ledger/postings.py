@@ -120,7 +120,8 @@ def post_many(
     a long list of placeholders (issue 16: that was most of a batch's CPU)."""
     if not entries:
         return 0
-    posted = db.execute(
+    conn = db.connection()  # the session's transaction, past the ORM's layer
+    posted = conn.execute(
         _ENTRIES,
         {
             "campaign_id": campaign_id,
@@ -141,7 +142,7 @@ def post_many(
                 accounts += (source, dest)
                 amounts += (-amount, amount)
     if entry_ids:
-        db.execute(_POSTINGS, {"entry_ids": entry_ids, "accounts": accounts, "amounts": amounts})
+        conn.execute(_POSTINGS, {"entry_ids": entry_ids, "accounts": accounts, "amounts": amounts})
     return len(ids)
 
 
