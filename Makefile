@@ -5,7 +5,7 @@ BIN = $(VENV)/bin
 INI ?= development.ini
 
 .PHONY: install system-packages scaleout-packages run test lint format bench bench-scaleout \
-	bench-fraud drill schemathesis clean
+	bench-fraud bench-batch drill schemathesis clean
 
 install: $(VENV)/.installed
 
@@ -69,6 +69,10 @@ drill: install
 # The fraud scan of a full week on a generated normal campaign (issue 15), beside a baseline.
 bench-fraud: install
 	$(BIN)/python -m tests.benchmarks.fraud
+
+# The group commit's batch: its Python CPU beside the single path's, in one process (issue 16).
+bench-batch: install
+	$(BIN)/python -m tests.benchmarks.batch
 
 # The suite's schemathesis run with more examples per operation (the suite takes 6).
 SCHEMATHESIS_EXAMPLES ?= 100
