@@ -105,7 +105,8 @@ def workdir(tmp_path):
 
 
 def serve(ini: Path, workdir: Path):
-    """The app under gunicorn: 2 gthread workers of 4 threads, as in production."""
+    """The app under gunicorn: 2 gthread workers, as in production (of 4 threads here; 32 in
+    production, gunicorn.conf.py)."""
     return serving.gunicorn(ini, 2, "gthread", 4, workdir, time.monotonic() + 90)
 
 
