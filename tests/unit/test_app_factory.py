@@ -84,3 +84,32 @@ def test_the_suites_app_has_the_same_schedule_in_its_registry(registry):
         "callcenter",
         "fraud_scan",
     }
+
+
+# The paste factory (pserve, gunicorn) in a fresh interpreter: how many objects it left frozen.
+FREEZE_PROBE = """
+import gc, json, sys, warnings
+warnings.simplefilter("ignore")
+from kariya import main
+main({}, **json.loads(sys.argv[1]))
+print(json.dumps({"frozen": gc.get_freeze_count(), "tracked": len(gc.get_objects())}))
+"""
+
+
+def test_the_served_app_is_out_of_the_garbage_collectors_reach():
+    """Issue 16 (I-9): what the app holds once built lives as long as the process, so a full
+    collection under the rush should not walk it (it stopped a worker for up to 176 ms)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KARIYA_")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", FREEZE_PROBE, json.dumps(PRODUCTION_LIKE)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    )
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["frozen"] > 100_000
+    assert seen["tracked"] < seen["frozen"] // 10  # what a collection still walks
