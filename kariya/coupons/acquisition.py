@@ -33,7 +33,17 @@ from __future__ import annotations
 import threading
 import time
 
-from sqlalchemy import ColumnElement, insert, literal, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    bindparam,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from kariya.campaign.models import Campaign, Round
@@ -152,7 +162,7 @@ def sold_out_memo(settings: Settings) -> SoldOutMemo | None:
     return SoldOutMemo(seconds)
 
 
-def _of_current_round(now, *columns):
+def of_current_round(now, *columns):
     """Select `columns` of the round whose usage period contains now (of the newest campaign)."""
     return (
         select(*columns)
@@ -165,7 +175,7 @@ def _of_current_round(now, *columns):
 
 def current(db: Session, now) -> tuple[Round, Campaign] | None:
     """The round whose usage period contains now (of the newest campaign), with its campaign."""
-    row = db.execute(_of_current_round(now, Round, Campaign)).first()
+    row = db.execute(of_current_round(now, Round, Campaign)).first()
     return None if row is None else (row[0], row[1])
 
 
@@ -194,7 +204,7 @@ def _current_facts(db: Session, now):
     """What an acquisition needs of the current round and its campaign, as one plain row (no
     ORM objects on the hot path): round id, number, state, end; campaign id, face, coupons."""
     return db.execute(
-        _of_current_round(
+        of_current_round(
             now,
             Round.id,
             Round.number,
@@ -209,6 +219,15 @@ def _current_facts(db: Session, now):
 
 # Built once: the claim's consent check (the same clause for every person; SQL correlates it).
 AGREED = consent.satisfied(Person.id)
+# Who may acquire (I-2), as the claims' conditions on the person row: a profile, not blocked,
+# not withdrawn, the published terms agreed to. The single path's claim and the rush's batch
+# (kariya.coupons.batch) both take these.
+MAY_ACQUIRE = (
+    Person.profile_at.is_not(None),
+    Person.blocked_at.is_(None),
+    Person.withdrawn_at.is_(None),
+    AGREED,
+)
 
 _EARLIER = aliased(Person, name="earlier")  # the latest withdrawn record of a returning account
 _SAME = aliased(Person, name="same_account")  # every withdrawn record with the same hash
@@ -289,18 +308,33 @@ def _claim(db: Session, rnd, person_id: int, pack: int, now, *, returning: bool)
         .from_select(
             ["round_id", "person_id", "amount", "created_at"],
             select(literal(rnd.id), Person.id, literal(pack), literal(now, UTCDateTime))
-            .where(
-                Person.id == person_id,
-                Person.profile_at.is_not(None),
-                Person.blocked_at.is_(None),
-                Person.withdrawn_at.is_(None),
-                AGREED,
-                account,
-            )
+            .where(Person.id == person_id, *MAY_ACQUIRE, account)
             .with_for_update(read=True, key_share=True),
         )
         .returning(acquisitions.c.id)
     )
+
+
+def _take_quota():
+    """The quota, taken last: `amount` yen off the round's quota if it is open and `kept` yen
+    stay after it (0 on the single path; the batch keeps its reserve). PostgreSQL re-checks the
+    WHERE after waiting for a concurrent updater, so it cannot oversell. Returns (issued,
+    quota) after, or no row."""
+    rounds = Round.__table__
+    amount = bindparam("amount", type_=BigInteger)
+    return (
+        update(rounds)
+        .where(
+            rounds.c.id == bindparam("round_id", type_=Integer),
+            rounds.c.state == round_wf.S.open,
+            rounds.c.issued + amount <= rounds.c.quota - bindparam("kept", type_=BigInteger),
+        )
+        .values(issued=rounds.c.issued + amount)
+        .returning(rounds.c.issued, rounds.c.quota)
+    )
+
+
+TAKE_QUOTA = _take_quota()  # built once: one statement, one text (issue 16)
 
 
 def pack_coupons(rnd, acquisition_id: int, person_id: int) -> list[dict]:
@@ -354,17 +388,7 @@ def acquire(db: Session, clock, person_id: int, memo: SoldOutMemo | None = None)
         now=now,
         actor=f"person:{person_id}",
     )
-    rounds = Round.__table__
-    taken = db.execute(
-        update(rounds)
-        .where(
-            rounds.c.id == rnd.id,
-            rounds.c.state == round_wf.S.open,
-            rounds.c.issued + pack <= rounds.c.quota,
-        )
-        .values(issued=rounds.c.issued + pack)
-        .returning(rounds.c.issued, rounds.c.quota)
-    ).first()
+    taken = db.execute(TAKE_QUOTA, {"round_id": rnd.id, "amount": pack, "kept": 0}).first()
     if taken is None:
         state = db.scalar(select(Round.state).where(Round.id == rnd.id))
         if state not in (round_wf.S.open, round_wf.S.sold_out):

@@ -18,7 +18,7 @@ whatever the number of asks:
 Each statement's text is the same whatever k (the rows go as one array a column): SQLAlchemy
 compiles it once a process and the driver sends it as it is. Rows as multi-row VALUES made a
 new text for every k, and rewriting its placeholders was most of a batch's CPU (issue 16:
-9.7 ms of CPU for a batch of 30 acquisitions before, 3.6 ms after, tools in the README).
+10.2-10.5 ms of CPU for a batch of 30 acquisitions before, 2.3-2.4 ms after, `make bench-batch`).
 
 An ask the claim did not take (a second tap, no profile, terms not agreed, a returning LINE
 account, a moved or withdrawn record) is left to the single path, which says why or, for a
@@ -48,7 +48,6 @@ from sqlalchemy import (
     literal,
     select,
     true,
-    update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -56,7 +55,7 @@ from sqlalchemy.orm import Session
 
 from kariya.campaign.models import Campaign, Round
 from kariya.clock import to_jst
-from kariya.coupons.acquisition import AGREED
+from kariya.coupons import acquisition
 from kariya.coupons.models import Acquisition, Coupon
 from kariya.ledger import postings
 from kariya.orm import UTCDateTime, insert_or_skip
@@ -83,30 +82,24 @@ class Ask:
 
 def _current_facts():
     """The current round's facts (`now`), with its committed remaining quota."""
-    now = bindparam("now", type_=UTCDateTime)
-    return (
-        select(
-            Round.id,
-            Round.number,
-            Round.state,
-            Round.starts,
-            Round.ends,
-            Round.issued,
-            Round.quota,
-            Round.campaign_id,
-            Campaign.coupon_face,
-            Campaign.coupons_per_pack,
-        )
-        .join(Campaign, Campaign.id == Round.campaign_id)
-        .where(Round.starts <= now, Round.ends > now)
-        .order_by(Round.campaign_id.desc())
-        .limit(1)
+    return acquisition.of_current_round(
+        bindparam("now", type_=UTCDateTime),
+        Round.id,
+        Round.number,
+        Round.state,
+        Round.starts,
+        Round.ends,
+        Round.issued,
+        Round.quota,
+        Round.campaign_id,
+        Campaign.coupon_face,
+        Campaign.coupons_per_pack,
     )
 
 
 def _plain_claim():
-    """The single path's plain claim for many people (`person_ids`), returning (person id,
-    acquisition id) of those claimed."""
+    """The single path's plain claim (kariya.coupons.acquisition) for many people
+    (`person_ids`), returning (person id, acquisition id) of those claimed."""
     acquisitions = Acquisition.__table__
     source = (
         select(
@@ -117,10 +110,7 @@ def _plain_claim():
         )
         .where(
             Person.id == any_(bindparam("person_ids", type_=ARRAY(BigInteger))),
-            Person.profile_at.is_not(None),
-            Person.blocked_at.is_(None),
-            Person.withdrawn_at.is_(None),
-            AGREED,
+            *acquisition.MAY_ACQUIRE,
             Person.returned_from_id.is_(None),
         )
         .order_by(Person.id)  # the same lock order in every batch
@@ -131,22 +121,6 @@ def _plain_claim():
         .from_select(["round_id", "person_id", "amount", "created_at"], source)
         .on_conflict_do_nothing(index_elements=["round_id", "person_id"])
         .returning(acquisitions.c.person_id, acquisitions.c.id)
-    )
-
-
-def _quota_taken():
-    """The batch's packs (`amount`) off the round's quota, if `kept` stays after them."""
-    rounds = Round.__table__
-    amount = bindparam("amount", type_=BigInteger)
-    return (
-        update(rounds)
-        .where(
-            rounds.c.id == bindparam("round_id", type_=Integer),
-            rounds.c.state == round_wf.S.open,
-            rounds.c.issued + amount <= rounds.c.quota - bindparam("kept", type_=BigInteger),
-        )
-        .values(issued=rounds.c.issued + amount)
-        .returning(rounds.c.issued)
     )
 
 
@@ -187,7 +161,7 @@ def _many_coupons():
 
 
 # Built once: the same statements, and texts, for every batch (see above).
-_FACTS, _CLAIM, _COUPONS, _QUOTA = _current_facts(), _plain_claim(), _many_coupons(), _quota_taken()
+_FACTS, _CLAIM, _COUPONS = _current_facts(), _plain_claim(), _many_coupons()
 
 
 def acquire_many(db: Session, asks: list[Ask], *, reserve: int) -> dict[int, dict]:
@@ -248,7 +222,8 @@ def acquire_many(db: Session, asks: list[Ask], *, reserve: int) -> dict[int, dic
         now=now,
     )
     taken = conn.execute(
-        _QUOTA, {"round_id": rnd.id, "amount": pack * len(claimed), "kept": reserve * pack}
+        acquisition.TAKE_QUOTA,
+        {"round_id": rnd.id, "amount": pack * len(claimed), "kept": reserve * pack},
     ).first()
     if taken is None:
         raise Fallback("the quota moved meanwhile")

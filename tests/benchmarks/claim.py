@@ -154,7 +154,7 @@ def _main_claim(person_id: int):
         Person.id == person_id,
         Person.profile_at.is_not(None),
         Person.blocked_at.is_(None),
-        acquisition._AGREED,
+        acquisition.AGREED,
     )
     return (
         pg_insert(t)

@@ -33,11 +33,12 @@ PRODUCTION_LIKE = {
 }
 
 
-def probe(settings: dict) -> dict:
+def probe(settings: dict, code: str = PROBE) -> dict:
+    """Run `code` with the settings (JSON, argv[1]) in a fresh interpreter; its last line."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KARIYA_")}
     env["PYTHONPATH"] = str(ROOT)
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(settings)],
+        [sys.executable, "-c", code, json.dumps(settings)],
         capture_output=True,
         text=True,
         env=env,
@@ -99,17 +100,6 @@ print(json.dumps({"frozen": gc.get_freeze_count(), "tracked": len(gc.get_objects
 def test_the_served_app_is_out_of_the_garbage_collectors_reach():
     """Issue 16 (I-9): what the app holds once built lives as long as the process, so a full
     collection under the rush should not walk it (it stopped a worker for up to 176 ms)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KARIYA_")}
-    env["PYTHONPATH"] = str(ROOT)
-    done = subprocess.run(
-        [sys.executable, "-c", FREEZE_PROBE, json.dumps(PRODUCTION_LIKE)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-        check=True,
-    )
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    seen = probe(PRODUCTION_LIKE, FREEZE_PROBE)
     assert seen["frozen"] > 100_000
     assert seen["tracked"] < seen["frozen"] // 10  # what a collection still walks

@@ -8,7 +8,7 @@ from kariya import roles
 from kariya.coupons import GROUP_COMMIT_KEY, SOLD_OUT_MEMO_KEY, acquisition, batch
 from kariya.security import P
 from views.api.support import idempotency_key, idempotent, json_body, resident_id
-from views.errors import error_response
+from views.errors import domain_error
 
 
 @view_config(route_name="api.rounds.current", request_method="GET", renderer="json")
@@ -36,8 +36,7 @@ def acquire(request):
         # raised (the exception view's lookup cost each about 15% of its CPU; issue 16). With a
         # key the single path runs, so a retry of an acquisition that was made still gets its
         # first answer replayed.
-        refused = acquisition.SoldOut()
-        return error_response(request, refused.status, refused.code, refused.message)
+        return domain_error(acquisition.SoldOut(), request)
     if committer is not None:
         # The rush's group commit (kariya.coupons.group_commit); None: the single path below.
         answer = committer.acquire(batch.Ask(person_id, now, key, digest))
