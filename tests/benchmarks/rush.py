@@ -16,7 +16,9 @@ residents who acquired earlier use coupons at stores (issue 16).
    each by default (64 requests in progress at most). Each process writes its acquisitions by
    group commit (kariya/coupons/group_commit.py): a request thread hands its ask over and waits
    for its batch, so many threads per process fill the batches (the README's issue-16 runs).
-   `--worker-class sync` measures the other model. With `--uses-via till`
+   `--worker-class sync` measures the other model; `--server granian` serves both instances
+   under granian instead (2 workers of --threads blocking threads: the side-by-side runs of the
+   README). With `--uses-via till`
    (the default) a second, small instance of the same ini serves the uses (`--uses-server`,
    1 gthread worker x 4 threads, its own pool), as the load balancer sends the stores' requests
    to their own instances in production; `--uses-via main` sends them to the rush's instance.
@@ -83,7 +85,7 @@ from kariya.models import Acquisition, Campaign, Coupon, Person, Round, TermsCon
 from kariya.residents import refs
 from kariya.settings import PROJECT_ROOT
 from tests.benchmarks import tills
-from tests.benchmarks.serving import child_env, gunicorn, tail
+from tests.benchmarks.serving import SERVERS, child_env, tail
 from tests.benchmarks.spy import print_profile, profiled
 from tests.helpers import campaign_toml, seed_documents
 
@@ -278,6 +280,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=RUSH_NICE,
         help="with --uses-via till: the rush's instance's CPU priority (the stores' stay at 0)",
     )
+    parser.add_argument(
+        "--server",
+        default="gunicorn",
+        choices=sorted(SERVERS),
+        help="the WSGI server of both instances; granian: side by side (README, issue 16)",
+    )
     parser.add_argument("--worker-class", default=WORKER_CLASS, choices=("sync", "gthread"))
     parser.add_argument("--threads", type=int, default=THREADS, help="threads per gthread worker")
     parser.add_argument("--request-timeout", type=float, default=30.0)
@@ -355,8 +363,9 @@ def rush(args: argparse.Namespace, setup: Setup, deadline: float) -> tuple[dict,
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kariya-rush-")))
         uses_apart = setup.tills is not None and args.uses_rate > 0 and args.uses_via == "till"
+        serve = SERVERS[args.server]
         server = stack.enter_context(
-            gunicorn(
+            serve(
                 args.ini,
                 args.workers,
                 args.worker_class,
@@ -371,7 +380,7 @@ def rush(args: argparse.Namespace, setup: Setup, deadline: float) -> tuple[dict,
             (workdir / "till").mkdir()
             workers, threads = args.uses_server
             stores = stack.enter_context(
-                gunicorn(args.ini, workers, "gthread", threads, workdir / "till", deadline)
+                serve(args.ini, workers, "gthread", threads, workdir / "till", deadline)
             )
         profiles = stack.enter_context(
             profiled(server.worker_pids, args.profile, args.profile_rate)
@@ -408,6 +417,7 @@ def figures(args: argparse.Namespace, setup: Setup, load: dict, outcome: dict) -
         "p99_ms": acquire["p99_ms"],
         "trivial_rps": trivial_rps,
         "ratio": round(acquire["rps"] / trivial_rps, 3) if trivial_rps else None,
+        "server": args.server,
         "oversold": outcome["oversold"],
         "duplicates": outcome["duplicates"],
         "ledger_ok": outcome["ledger_ok"],
@@ -437,11 +447,15 @@ def report(args: argparse.Namespace, load: dict, outcome: dict, load_before: flo
         "session cookie minted offline: accepted (GET /api/v1/me answered "
         f"{load['verify']['status']} with the same CSRF token)"
     )
-    server_kind = args.worker_class + (
-        f" x {args.threads} threads" if args.worker_class == "gthread" else ""
+    server_kind = (
+        f"granian {args.workers} workers x {args.threads} blocking threads"
+        if args.server == "granian"
+        else f"gunicorn {args.workers} {args.worker_class}"
+        + (f" x {args.threads} threads" if args.worker_class == "gthread" else "")
+        + " workers"
     )
     print(
-        f"gunicorn {args.workers} {server_kind} workers, {args.concurrency} requests in flight "
+        f"{server_kind}, {args.concurrency} requests in flight "
         f"(closed loop: latencies include queueing); load average before {load_before:.1f} "
         f"on {os.cpu_count()} cores"
     )
@@ -482,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     deadline = time.monotonic() + args.time_limit
     signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(args.time_limit)  # gunicorn is stopped on the way out (see gunicorn())
+    signal.alarm(args.time_limit)  # the server is stopped on the way out (see serving._served)
     try:
         setup = prepare(args)
         load, profiles, server_log = rush(args, setup, deadline)
@@ -501,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     missed = missed_targets(args, result, outcome)
     report(args, load, outcome, load_before)
     if result["other_errors"] or result["uses_errors"]:
-        print(f"gunicorn log (tail):\n{server_log}")
+        print(f"{args.server} log (tail):\n{server_log}")
     if args.profile:
         print_profile(profiles, args.profile)
     print("targets: " + ("all met" if not missed else "MISSED " + ", ".join(missed)))

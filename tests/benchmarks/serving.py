@@ -1,5 +1,5 @@
-"""Serving the app for the benchmarks and the fault tests: gunicorn on a free port of 127.0.0.1,
-started in its own process group and always stopped. This module doubles as gunicorn's config
+"""Serving the app for the benchmarks and the fault tests: gunicorn (or, for the side-by-side
+runs, granian) on a free port of 127.0.0.1, started in its own process group and always stopped. This module doubles as gunicorn's config
 module (its `post_worker_init` hook tells when every worker has loaded the app).
 """
 
@@ -21,6 +21,7 @@ from pathlib import Path
 from kariya.settings import ENV_OVERRIDES, PROJECT_ROOT
 
 READY_DIR_ENV = "KARIYA_BENCH_READY_DIR"
+GRANIAN_INI_ENV = "KARIYA_GRANIAN_INI"  # the ini granian_app.py loads
 
 
 def post_worker_init(worker: object) -> None:
@@ -65,9 +66,6 @@ def gunicorn(
     stopped (TERM, then KILL of its process group). `nice` > 0 lets the instance yield the CPU
     to the rest of the machine (see lower_priority)."""
     port = free_port()
-    ready_dir = workdir / "ready"
-    ready_dir.mkdir()
-    log = workdir / "gunicorn.log"
     command = [
         sys.executable,
         "-m",
@@ -94,11 +92,73 @@ def gunicorn(
         "/dev/shm",
         "--no-control-socket",  # nothing to manage, and no socket shared with other gunicorns
     ]
+    with _served(command, port, workers, workdir, deadline, nice, "gunicorn") as server:
+        yield server
+
+
+@contextlib.contextmanager
+def granian(
+    ini: Path,
+    workers: int,
+    worker_class: str,
+    threads: int,
+    workdir: Path,
+    deadline: float,
+    nice: int = 0,
+) -> Iterator[Server]:
+    """The same as gunicorn() under granian (a WSGI server whose HTTP side is Rust), for the
+    side-by-side runs of issue 16 (`rush.py --server granian`): `workers` processes, each
+    running the app in `threads` blocking threads. `worker_class` is gunicorn's only."""
+    del worker_class
+    port = free_port()
+    command = [
+        str(Path(sys.executable).with_name("granian")),
+        "--interface",
+        "wsgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--blocking-threads",
+        str(threads),
+        "--backlog",
+        "2048",
+        "--no-ws",
+        "--log-level",
+        "warning",
+        "tests.benchmarks.granian_app:app",
+    ]
+    env = {GRANIAN_INI_ENV: str(ini.resolve())}
+    with _served(command, port, workers, workdir, deadline, nice, "granian", env) as server:
+        yield server
+
+
+SERVERS = {"gunicorn": gunicorn, "granian": granian}
+
+
+@contextlib.contextmanager
+def _served(
+    command: list[str],
+    port: int,
+    workers: int,
+    workdir: Path,
+    deadline: float,
+    nice: int,
+    name: str,
+    env: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """Start `command` (a server of `workers` processes on `port`) in a process group of its
+    own, wait until every worker has loaded the app, yield it, always stop it."""
+    ready_dir = workdir / "ready"
+    ready_dir.mkdir()
+    log = workdir / f"{name}.log"
     with open(log, "wb") as log_file:
         proc = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
-            env=child_env(**{READY_DIR_ENV: str(ready_dir)}),
+            env=child_env(**{READY_DIR_ENV: str(ready_dir)}, **(env or {})),
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so that it can be stopped whole
@@ -135,7 +195,7 @@ def wait_ready(
     """Wait until every worker has loaded the app and /healthz/live answers."""
     while time.monotonic() < until:
         if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn exited ({proc.returncode}):\n{tail(log)}")
+            raise RuntimeError(f"the server exited ({proc.returncode}):\n{tail(log)}")
         if len(list(ready_dir.iterdir())) >= workers:
             try:
                 with urllib.request.urlopen(base_url + "/healthz/live", timeout=2) as resp:
@@ -144,11 +204,11 @@ def wait_ready(
             except (urllib.error.URLError, OSError):
                 pass
         time.sleep(0.1)
-    raise RuntimeError(f"gunicorn did not become ready:\n{tail(log)}")
+    raise RuntimeError(f"the server did not become ready:\n{tail(log)}")
 
 
 def stop(proc: subprocess.Popen) -> None:
-    """Stop gunicorn: TERM to the master, KILL to its process group if it lingers."""
+    """Stop the server: TERM to its main process, KILL to its process group if it lingers."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
