@@ -85,7 +85,7 @@ from kariya.models import Acquisition, Campaign, Coupon, Person, Round, TermsCon
 from kariya.residents import refs
 from kariya.settings import PROJECT_ROOT
 from tests.benchmarks import tills
-from tests.benchmarks.serving import SERVERS, child_env, tail
+from tests.benchmarks.serving import COMMANDS, child_env, serve, tail
 from tests.benchmarks.spy import print_profile, profiled
 from tests.helpers import campaign_toml, seed_documents
 
@@ -283,7 +283,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--server",
         default="gunicorn",
-        choices=sorted(SERVERS),
+        choices=sorted(COMMANDS),
         help="the WSGI server of both instances; granian: side by side (README, issue 16)",
     )
     parser.add_argument("--worker-class", default=WORKER_CLASS, choices=("sync", "gthread"))
@@ -363,9 +363,9 @@ def rush(args: argparse.Namespace, setup: Setup, deadline: float) -> tuple[dict,
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kariya-rush-")))
         uses_apart = setup.tills is not None and args.uses_rate > 0 and args.uses_via == "till"
-        serve = SERVERS[args.server]
         server = stack.enter_context(
             serve(
+                args.server,
                 args.ini,
                 args.workers,
                 args.worker_class,
@@ -380,7 +380,9 @@ def rush(args: argparse.Namespace, setup: Setup, deadline: float) -> tuple[dict,
             (workdir / "till").mkdir()
             workers, threads = args.uses_server
             stores = stack.enter_context(
-                serve(args.ini, workers, "gthread", threads, workdir / "till", deadline)
+                serve(
+                    args.server, args.ini, workers, "gthread", threads, workdir / "till", deadline
+                )
             )
         profiles = stack.enter_context(
             profiled(server.worker_pids, args.profile, args.profile_rate)
@@ -496,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     deadline = time.monotonic() + args.time_limit
     signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(args.time_limit)  # the server is stopped on the way out (see serving._served)
+    signal.alarm(args.time_limit)  # the server is stopped on the way out (see serving.serve)
     try:
         setup = prepare(args)
         load, profiles, server_log = rush(args, setup, deadline)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import signal
 import socket
@@ -53,7 +54,8 @@ class Server:
 
 
 @contextlib.contextmanager
-def gunicorn(
+def serve(
+    server: str,
     ini: Path,
     workers: int,
     worker_class: str,
@@ -62,10 +64,41 @@ def gunicorn(
     deadline: float,
     nice: int = 0,
 ) -> Iterator[Server]:
-    """Serve `ini` under gunicorn on a free port of 127.0.0.1 until the block ends; always
-    stopped (TERM, then KILL of its process group). `nice` > 0 lets the instance yield the CPU
-    to the rest of the machine (see lower_priority)."""
+    """Serve `ini` under `server` (a key of COMMANDS) on a free port of 127.0.0.1 until the
+    block ends: `workers` processes of `threads` threads each. Waits until every worker has
+    loaded the app; always stopped (TERM, then KILL of its process group). `nice` > 0 lets the
+    instance yield the CPU to the rest of the machine (see lower_priority)."""
     port = free_port()
+    command, env = COMMANDS[server](ini, port, workers, worker_class, threads)
+    ready_dir = workdir / "ready"
+    ready_dir.mkdir()
+    log = workdir / f"{server}.log"
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=child_env(**{READY_DIR_ENV: str(ready_dir)}, **env),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so that it can be stopped whole
+        )
+    try:
+        if nice:
+            lower_priority(proc.pid, nice)
+        base_url = f"http://127.0.0.1:{port}"
+        wait_ready(proc, base_url, ready_dir, workers, min(deadline, time.monotonic() + 60), log)
+        pids = sorted(int(p.name) for p in ready_dir.iterdir())
+        if nice:
+            for pid in pids:  # a worker forked before the master had its nice
+                os.setpriority(os.PRIO_PROCESS, pid, nice)
+        yield Server(base_url, pids, log)
+    finally:
+        stop(proc)
+
+
+def _gunicorn_command(
+    ini: Path, port: int, workers: int, worker_class: str, threads: int
+) -> tuple[list[str], dict[str, str]]:
     command = [
         sys.executable,
         "-m",
@@ -92,25 +125,16 @@ def gunicorn(
         "/dev/shm",
         "--no-control-socket",  # nothing to manage, and no socket shared with other gunicorns
     ]
-    with _served(command, port, workers, workdir, deadline, nice, "gunicorn") as server:
-        yield server
+    return command, {}
 
 
-@contextlib.contextmanager
-def granian(
-    ini: Path,
-    workers: int,
-    worker_class: str,
-    threads: int,
-    workdir: Path,
-    deadline: float,
-    nice: int = 0,
-) -> Iterator[Server]:
-    """The same as gunicorn() under granian (a WSGI server whose HTTP side is Rust), for the
-    side-by-side runs of issue 16 (`rush.py --server granian`): `workers` processes, each
-    running the app in `threads` blocking threads. `worker_class` is gunicorn's only."""
+def _granian_command(
+    ini: Path, port: int, workers: int, worker_class: str, threads: int
+) -> tuple[list[str], dict[str, str]]:
+    """granian (a WSGI server whose HTTP side is Rust), for the side-by-side runs of issue 16
+    (`rush.py --server granian`): each worker runs the app in `threads` blocking threads;
+    `worker_class` is gunicorn's only."""
     del worker_class
-    port = free_port()
     command = [
         str(Path(sys.executable).with_name("granian")),
         "--interface",
@@ -130,51 +154,12 @@ def granian(
         "warning",
         "tests.benchmarks.granian_app:app",
     ]
-    env = {GRANIAN_INI_ENV: str(ini.resolve())}
-    with _served(command, port, workers, workdir, deadline, nice, "granian", env) as server:
-        yield server
+    return command, {GRANIAN_INI_ENV: str(ini.resolve())}
 
 
-SERVERS = {"gunicorn": gunicorn, "granian": granian}
-
-
-@contextlib.contextmanager
-def _served(
-    command: list[str],
-    port: int,
-    workers: int,
-    workdir: Path,
-    deadline: float,
-    nice: int,
-    name: str,
-    env: dict[str, str] | None = None,
-) -> Iterator[Server]:
-    """Start `command` (a server of `workers` processes on `port`) in a process group of its
-    own, wait until every worker has loaded the app, yield it, always stop it."""
-    ready_dir = workdir / "ready"
-    ready_dir.mkdir()
-    log = workdir / f"{name}.log"
-    with open(log, "wb") as log_file:
-        proc = subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env=child_env(**{READY_DIR_ENV: str(ready_dir)}, **(env or {})),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so that it can be stopped whole
-        )
-    try:
-        if nice:
-            lower_priority(proc.pid, nice)
-        base_url = f"http://127.0.0.1:{port}"
-        wait_ready(proc, base_url, ready_dir, workers, min(deadline, time.monotonic() + 60), log)
-        pids = sorted(int(p.name) for p in ready_dir.iterdir())
-        if nice:
-            for pid in pids:  # a worker forked before the master had its nice
-                os.setpriority(os.PRIO_PROCESS, pid, nice)
-        yield Server(base_url, pids, log)
-    finally:
-        stop(proc)
+COMMANDS = {"gunicorn": _gunicorn_command, "granian": _granian_command}
+# The fault tests and the scale-out run serve under gunicorn, as production does.
+gunicorn = functools.partial(serve, "gunicorn")
 
 
 def lower_priority(pid: int, nice: int) -> None:
