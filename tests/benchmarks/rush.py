@@ -85,7 +85,7 @@ from kariya.models import Acquisition, Campaign, Coupon, Person, Round, TermsCon
 from kariya.residents import refs
 from kariya.settings import PROJECT_ROOT
 from tests.benchmarks import tills
-from tests.benchmarks.serving import COMMANDS, child_env, serve, tail
+from tests.benchmarks.serving import COMMANDS, child_env, describe, serve, tail
 from tests.benchmarks.spy import print_profile, profiled
 from tests.helpers import campaign_toml, seed_documents
 
@@ -449,13 +449,7 @@ def report(args: argparse.Namespace, load: dict, outcome: dict, load_before: flo
         "session cookie minted offline: accepted (GET /api/v1/me answered "
         f"{load['verify']['status']} with the same CSRF token)"
     )
-    server_kind = (
-        f"granian {args.workers} workers x {args.threads} blocking threads"
-        if args.server == "granian"
-        else f"gunicorn {args.workers} {args.worker_class}"
-        + (f" x {args.threads} threads" if args.worker_class == "gthread" else "")
-        + " workers"
-    )
+    server_kind = describe(args.server, args.workers, args.worker_class, args.threads)
     print(
         f"{server_kind}, {args.concurrency} requests in flight "
         f"(closed loop: latencies include queueing); load average before {load_before:.1f} "

@@ -158,6 +158,16 @@ def _granian_command(
 
 
 COMMANDS = {"gunicorn": _gunicorn_command, "granian": _granian_command}
+
+
+def describe(server: str, workers: int, worker_class: str, threads: int) -> str:
+    """How an instance is served, for the benchmarks' summaries."""
+    if server == "granian":
+        return f"granian {workers} workers x {threads} blocking threads"
+    per_worker = f" x {threads} threads" if worker_class == "gthread" else ""
+    return f"gunicorn {workers} {worker_class}{per_worker} workers"
+
+
 # The fault tests and the scale-out run serve under gunicorn, as production does.
 gunicorn = functools.partial(serve, "gunicorn")
 

@@ -42,6 +42,7 @@ from kariya.db import get_session_factory
 from kariya.models import Acquisition, Campaign, Coupon, Person, Redemption, TermsConsent
 from kariya.residents import refs
 from kariya.stores import registration
+from tests.benchmarks.serving import describe
 from workflows import coupon as coupon_wf
 
 LINE_PREFIX = "Utill"
@@ -300,10 +301,10 @@ def report(args: argparse.Namespace, load: dict, outcome: dict) -> None:
     uses = load.get("uses")
     if not uses:
         return
+    workers, threads = getattr(args, "uses_server", server_shape(TILL_SERVER))
+    shape = describe(getattr(args, "server", "gunicorn"), workers, "gthread", threads)
     via = (
-        "the stores' own instance (gunicorn {} gthread x {} threads)".format(
-            *getattr(args, "uses_server", server_shape(TILL_SERVER))
-        )
+        f"the stores' own instance ({shape})"
         if getattr(args, "uses_via", "main") == "till"
         else "the rush's instance"
     )
