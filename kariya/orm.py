@@ -47,10 +47,16 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(dt.UTC)
 
 
+def upsertable(db: Session, target) -> Insert:
+    """An INSERT of the session's database (PostgreSQL, or SQLite for the demo) that knows
+    `ON CONFLICT`: `.on_conflict_do_nothing(...)` or `.on_conflict_do_update(...)`."""
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(target)
+
+
 def insert_or_skip(db: Session, target, *, on: list[str] | None = None) -> Insert:
     """`INSERT ... ON CONFLICT (on) DO NOTHING` in the session's database (PostgreSQL, or SQLite
     for the demo): add `.values(...)` or `.from_select(...)`, and `.returning(...)`, which gives
     no row where a row with the same `on` columns was already there (without `on`: where the
     row conflicts with any unique constraint)."""
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(target).on_conflict_do_nothing(index_elements=on)
+    return upsertable(db, target).on_conflict_do_nothing(index_elements=on)

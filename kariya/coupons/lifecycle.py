@@ -40,9 +40,18 @@ def _usable_round(rnd: Round, now) -> None:
 
 
 def use(
-    db: Session, clock, *, person_id: int, rnd: Round, count: int, ref: str, actor: str
+    db: Session,
+    clock,
+    *,
+    person_id: int,
+    rnd: Round,
+    count: int,
+    ref: str,
+    actor: str,
+    redemption_id: int | None = None,
 ) -> list[int]:
-    """Use `count` of the person's unused coupons of round `rnd`; returns their ids."""
+    """Use `count` of the person's unused coupons of round `rnd` (for the use `redemption_id`):
+    one UPDATE moves them, stamps when and for which use; returns their ids."""
     now = clock.now()
     _usable_round(rnd, now)
     coupon = Coupon.__table__
@@ -67,10 +76,10 @@ def use(
         actor=actor,
         now=now,
         reason=ref,
+        also={"used_at": now, "redemption_id": redemption_id},
     )
     if len(ids) < count:
         raise NoCoupons()  # the exception rolls back the coupons already moved
-    db.execute(coupon.update().where(coupon.c.id.in_(ids)).values(used_at=now))
     campaign = db.get(Campaign, rnd.campaign_id)
     postings.post(
         db,
@@ -87,7 +96,8 @@ def use(
 def void(
     db: Session, clock, *, coupon_ids: list[int], rnd: Round, ref: str, actor: str, reason: str
 ) -> list[int]:
-    """Return used coupons to their owner (same round only, while it is running)."""
+    """Return used coupons to their owner (same round only, while it is running), no longer
+    of any use."""
     now = clock.now()
     _usable_round(rnd, now)
     coupon = Coupon.__table__
@@ -100,10 +110,10 @@ def void(
         actor=actor,
         now=now,
         reason=reason,
+        also={"used_at": None, "redemption_id": None},
     )
     if sorted(ids) != sorted(coupon_ids):
         raise Conflict("取り消せない割引券が含まれています。", code="NOT_VOIDABLE")
-    db.execute(coupon.update().where(coupon.c.id.in_(ids)).values(used_at=None))
     campaign = db.get(Campaign, rnd.campaign_id)
     postings.post(
         db,

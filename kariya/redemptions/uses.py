@@ -6,7 +6,7 @@ round, in total across visits; only the current round's unexpired coupons; only 
 at a store that opted into a staff PIN, the PIN (kariya.redemptions.till).
 
 Race-proof in one transaction: the per (person, store, round) counter is taken with a conditional
-UPDATE (two phones of one person queue on that row and cannot pass the limit), the coupons are
+upsert (two phones of one person queue on that row and cannot pass the limit), the coupons are
 moved with a compare-and-set (`coupons.use`), and any refusal rolls all of it back.
 """
 
@@ -27,7 +27,7 @@ from kariya.clock import to_jst
 from kariya.coupons import acquisition, lifecycle
 from kariya.coupons.models import Coupon
 from kariya.errors import Conflict, DomainError, Invalid, NotFound
-from kariya.orm import insert_or_skip
+from kariya.orm import upsertable
 from kariya.redemptions import till as at_till
 from kariya.redemptions.models import Redemption, StoreUse
 from kariya.residents import profiles, withdrawal
@@ -196,23 +196,7 @@ def redeem(
     at_till.check_pin(db, till, store, person_id, pin, now)
 
     limit = campaign.store_limit_per_round
-    db.execute(
-        insert_or_skip(db, StoreUse, on=["person_id", "store_id", "round_id"]).values(
-            person_id=person_id, store_id=store.id, round_id=rnd.id, used=0
-        )
-    )
-    taken = db.execute(
-        update(StoreUse)
-        .where(
-            StoreUse.person_id == person_id,
-            StoreUse.store_id == store.id,
-            StoreUse.round_id == rnd.id,
-            StoreUse.used + count <= limit,
-        )
-        .values(used=StoreUse.used + count)
-        .returning(StoreUse.used)
-    ).first()
-    if taken is None:
+    if not _take_store_limit(db, person_id, store.id, rnd.id, count, limit):
         left = max(0, limit - _used_here(db, person_id, store.id, rnd.id))
         raise StoreLimit(campaign_rules.of(campaign).store_limit_refusal(left))
     redemption = Redemption(
@@ -236,9 +220,31 @@ def redeem(
         count=count,
         ref=f"redemption:{redemption.id}",
         actor=f"person:{person_id}",
+        redemption_id=redemption.id,
     )
-    db.execute(update(Coupon).where(Coupon.id.in_(ids)).values(redemption_id=redemption.id))
     return redemption_json(redemption, store, ids)
+
+
+def _take_store_limit(
+    db: Session, person_id: int, store_id: int, round_id: int, count: int, limit: int
+) -> bool:
+    """Count `count` more coupons against the person's limit at the store in the round, if they
+    fit: one statement that makes the counter row or adds to it only while `used + count` stays
+    within `limit`. Two phones of one person queue on the row; the second sees the first's count."""
+    if count > limit:
+        return False
+    counters = StoreUse.__table__  # a Core statement: the ORM's bulk machinery costs more
+    statement = upsertable(db, counters).values(
+        person_id=person_id, store_id=store_id, round_id=round_id, used=count
+    )
+    taken = db.execute(
+        statement.on_conflict_do_update(
+            index_elements=["person_id", "store_id", "round_id"],
+            set_={"used": counters.c.used + count},
+            where=counters.c.used + count <= limit,
+        ).returning(counters.c.used)
+    ).first()
+    return taken is not None
 
 
 def void(
@@ -264,7 +270,6 @@ def void(
     lifecycle.void(
         db, clock, coupon_ids=ids, rnd=rnd, ref=f"void:{redemption.id}", actor=actor, reason=reason
     )
-    db.execute(update(Coupon).where(Coupon.id.in_(ids)).values(redemption_id=None))
     db.execute(
         update(StoreUse)
         .where(

@@ -9,12 +9,12 @@ import json
 import time
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from kariya.campaign import definition
 from kariya.campaign.models import Campaign
 from kariya.clock import utcnow
+from kariya.orm import upsertable
 from kariya.reports import figures
 from kariya.reports.models import DashboardSnapshot
 
@@ -49,9 +49,7 @@ def refresh(db: Session, clock, campaign: Campaign | None = None) -> dict | None
         "refreshed_at": utcnow(),
         "duration_ms": elapsed,
     }
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    table = DashboardSnapshot.__table__
-    statement = dialect.insert(table).values(**values)
+    statement = upsertable(db, DashboardSnapshot.__table__).values(**values)
     db.execute(
         statement.on_conflict_do_update(
             index_elements=["campaign_id"],

@@ -51,17 +51,18 @@ def run(
 ) -> tuple[int, dict]:
     """Run `action()` once per (person, key); a retry gets the first (status, body) back.
 
-    The key is claimed first with a unique insert: a concurrent request with the same key waits
-    on it (PostgreSQL) until the first commits, then finds the stored answer and replays it; if
-    the first failed, its claim rolled back with it and this one runs.
+    The key is claimed first with a unique insert (one statement for a first request, the
+    common case): a retry after the first committed finds the key taken and replays the stored
+    answer; a concurrent request with the same key waits on it (PostgreSQL) until the first
+    commits, then does the same; if the first failed, its claim rolled back with it and this
+    one runs.
     """
     if key is None:
         return status, action()
-    stored = replay(db, person_id, key, digest)
-    if stored is not None:
-        return stored
+    # Core statements on the table: the ORM's bulk machinery would cost more than they do.
+    records = IdempotencyRecord.__table__
     claimed = db.scalar(
-        insert_or_skip(db, IdempotencyRecord, on=["person_id", "key"])
+        insert_or_skip(db, records, on=["person_id", "key"])
         .values(
             person_id=person_id,
             key=key,
@@ -70,7 +71,7 @@ def run(
             body="",
             created_at=clock.now(),
         )
-        .returning(IdempotencyRecord.id)
+        .returning(records.c.id)
     )
     if claimed is None:
         stored = replay(db, person_id, key, digest)
@@ -79,8 +80,8 @@ def run(
         raise Conflict("同じ操作を処理中です。少し待ってからお試しください。", code="IN_PROGRESS")
     body = action()
     db.execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.id == claimed)
+        update(records)
+        .where(records.c.id == claimed)
         .values(status=status, body=json.dumps(body, ensure_ascii=False))
     )
     return status, body

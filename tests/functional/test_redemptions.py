@@ -5,11 +5,11 @@ boundary. Round 1 runs 2024-01-15 00:00 to 2024-01-22 00:00 JST; min bills 1,000
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from kariya.audit import ledger_check
 from kariya.clock import FixedClock
-from kariya.models import Campaign, Coupon, Redemption, Store
+from kariya.models import Campaign, Coupon, Redemption, Store, TransitionRecord
 from kariya.stores import registration
 from tests.helpers import (
     ROUND1,
@@ -316,3 +316,74 @@ def test_store_portal_totals_per_round_and_settlement_period(testapp, shop, phon
     portal = staff.get("/store/")
     assert '第1回</td><td class="num">1</td><td class="num">1,000円' in portal.text
     assert '2024年1月1日〜1月15日</td><td class="num">1</td><td class="num">1,000円' in portal.text
+
+
+def _statements_of(engine, action) -> list[str]:
+    seen: list[str] = []
+
+    def listener(_conn, _cursor, statement, *_rest):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return [text for text in seen if "FROM clock_setting" not in text]  # the tests' clock
+
+
+def test_a_use_is_nine_statements(testapp, shop, phone, db, registry):
+    """Issue 16: a use at a till costs its store's instance CPU per statement (SQLAlchemy's
+    building and the driver's round trip): the Idempotency-Key's claim, the store, the round,
+    the person, the store limit (one upsert), the use's row, the coupons moved with their
+    transition records (one statement), the ledger entry with its postings (one), the key's
+    answer. A statement added to this path fails here, and says which."""
+    statements = _statements_of(
+        registry["db.engine"], lambda: use(testapp, phone, shop.qr_token, 2, 2000, key="count-me")
+    )
+    assert len(statements) == 9, "\n".join(statements)
+    assert used_count(db) == 2
+    assert_ledger_ok(db)
+
+
+def test_a_use_and_its_void_record_every_coupons_move(testapp, shop, phone, db):
+    """The coupons' transition records (I-5, the audit's trail), written in the same statement
+    as the move: one per coupon, who, from and to, and which use; the coupon knows its use and
+    when it was used, and the void takes both back."""
+    body = use(testapp, phone, shop.qr_token, 2, 2000)
+    db.expire_all()
+    coupons = db.scalars(select(Coupon).where(Coupon.id.in_(body["coupons"]))).all()
+    assert {(c.state, c.redemption_id) for c in coupons} == {("used", body["id"])}
+    assert {c.used_at for c in coupons} == {ROUND1.replace(hour=10)}
+    person = f"person:{coupons[0].person_id}"
+
+    def moves(event):
+        return db.execute(
+            select(
+                TransitionRecord.entity_id,
+                TransitionRecord.from_state,
+                TransitionRecord.to_state,
+                TransitionRecord.actor,
+                TransitionRecord.reason,
+            )
+            .where(TransitionRecord.machine == "coupon", TransitionRecord.event == event)
+            .order_by(TransitionRecord.id)
+        ).all()
+
+    assert moves("use") == [
+        (c, "issued", "used", person, f"redemption:{body['id']}") for c in sorted(body["coupons"])
+    ]
+    staff = store_staff(testapp, db)
+    portal = staff.get("/store/")
+    staff.post(
+        f"/store/redemptions/{body['id']}/void",
+        {"reason": "二重に操作", "csrf_token": csrf_from(portal.text)},
+        status=302,
+    )
+    db.expire_all()
+    coupons = db.scalars(select(Coupon).where(Coupon.id.in_(body["coupons"]))).all()
+    assert {(c.state, c.redemption_id, c.used_at) for c in coupons} == {("issued", None, None)}
+    assert moves("void") == [
+        (c, "used", "issued", "staff:shop1", "二重に操作") for c in sorted(body["coupons"])
+    ]
+    assert_ledger_ok(db)
