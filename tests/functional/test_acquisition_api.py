@@ -289,6 +289,61 @@ def test_late_arrivals_after_a_sell_out_are_refused_without_the_database(engine,
     assert statements != []
 
 
+def test_late_arrivals_are_told_before_the_session_store_is_read(engine, db, monkeypatch):
+    """I-9, issue 16 (admission control): once the memo holds, a late arrival with a session
+    cookie this app signed is answered SOLD_OUT before its session's record is read: no Redis
+    command, no SQL, the same answer as the view's and the same security headers. It changes
+    nothing, so the CSRF token is not compared with the session's (only sent, as no page of
+    another site can). Without a signed cookie or the token, or with an Idempotency-Key, the
+    call takes the whole path as before."""
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    load_campaign(db, total=2_000, rounds=1, start=started)  # a quota of one pack
+    ticker.run_due(db, Clock(), actor="test")
+    db.commit()
+    config = make_config(
+        {**BASE_SETTINGS, "kariya.clock": "system", "kariya.acquisition.sold_out_memo_seconds": "5"}
+    )
+    app = webtest.TestApp(config.make_wsgi_app(), extra_environ={"HTTP_HOST": "localhost"})
+    first = login_resident(app, "U" + "1" * 32)
+    app.post("/api/v1/acquisitions", headers={"X-CSRF-Token": first}, status=201)
+    late = login_resident(app, "U" + "2" * 32)
+    told = app.post("/api/v1/acquisitions", headers={"X-CSRF-Token": late}, status=409)  # the DB's
+
+    statements, commands = [], []
+    sa.event.listen(
+        config.registry["db.engine"], "before_cursor_execute", lambda *a: statements.append(a[2])
+    )
+    client = config.registry["kariya.session_store"].client
+    send = client.execute_command
+    monkeypatch.setattr(
+        client, "execute_command", lambda *a, **kw: commands.append(a[0]) or send(*a, **kw)
+    )
+    for token in (late, "not-compared"):  # nothing is changed either way
+        refused = app.post("/api/v1/acquisitions", headers={"X-CSRF-Token": token}, status=409)
+        assert refused.json == told.json and refused.content_type == told.content_type
+        assert refused.headers["X-Frame-Options"] == "DENY"
+        assert "Content-Security-Policy" in refused.headers
+    assert statements == [] and commands == []
+    no_token = app.post("/api/v1/acquisitions", status=403)
+    assert no_token.json["error"] == "CSRF" and commands != []  # the whole path
+
+    # No signed cookie: the whole path, which refuses a caller it does not know.
+    cookie = app.cookies["kariya_session"]
+    for value in (None, cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB")):
+        stranger = webtest.TestApp(app.app, extra_environ={"HTTP_HOST": "localhost"})
+        if value is not None:
+            stranger.set_cookie("kariya_session", value)
+        answer = stranger.post("/api/v1/acquisitions", expect_errors=True)
+        assert answer.status_int in (401, 403) and answer.json["error"] != "SOLD_OUT"
+
+    # With a key the single path runs: the first answer of that key, or the database's.
+    statements.clear()
+    keyed = {"X-CSRF-Token": late, "Idempotency-Key": "late-tap"}
+    assert app.post("/api/v1/acquisitions", headers=keyed, status=409).json["error"] == "SOLD_OUT"
+    assert statements != []
+    assert counts(db)[0] == 1
+
+
 def test_the_sold_out_memo_is_off_with_a_settable_clock():
     memo = acquisition.sold_out_memo
     assert memo(settings_of({"kariya.clock": "settable"})) is None

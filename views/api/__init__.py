@@ -12,6 +12,7 @@ def includeme(config):
     config.add_route("api.stores", "/stores")
     config.add_route("api.qr", "/qr/{token}")
     config.add_route("api.redemptions", "/redemptions")
+    config.include("views.api.coupons")  # the late arrivals' answer before the session
     config.add_route("api.staff.dashboard", "/staff/dashboard")
     config.add_route("api.callcenter.hours", "/callcenter/hours")
     config.add_route("api.staff.me", "/staff/me")

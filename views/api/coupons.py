@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pyramid.interfaces import IRoutesMapper
 from pyramid.view import view_config
 
 from kariya import roles
 from kariya.coupons import GROUP_COMMIT_KEY, SOLD_OUT_MEMO_KEY, acquisition, batch
-from kariya.security import P
+from kariya.security import SESSION_FACTORY_KEY, P
 from views.api.support import idempotency_key, idempotent, json_body, resident_id
 from views.errors import domain_error
 
@@ -56,3 +57,43 @@ def acquire(request):
 )
 def coupons(request):
     return {"coupons": acquisition.coupons_of(request.db, resident_id(request))}
+
+
+def sold_out_tween_factory(handler, registry):
+    """The rush's late arrivals answered before the session store, the transaction and the view
+    (issue 16; PATTERNS.md, admission control). Once this process has seen the round sold out
+    (the memo, within its time), a POST to the acquisitions that carries a session cookie this
+    app signed, an X-CSRF-Token and no Idempotency-Key is told SOLD_OUT here, the same answer
+    as the view's. It reads nothing (no Redis, no SQL) and changes nothing, so the token is not
+    compared with the session's record (a page of another site cannot send the header at all),
+    and it is not counted by the rate limits (it costs less than counting it). A call without a
+    signed cookie or without the token takes the whole path (401, 403 CSRF as before); so does
+    one with a key (its first answer is replayed), and every call once the memo lapses: then the
+    view's own check sends one of them to look again."""
+    memo = registry[SOLD_OUT_MEMO_KEY]
+    if memo is None:
+        return handler
+    route = registry.getUtility(IRoutesMapper).get_route("api.acquisitions")
+    sessions = registry[SESSION_FACTORY_KEY]
+
+    def sold_out_tween(request):
+        if (
+            request.method == "POST"
+            and route.match(request.path_info) is not None
+            and "X-CSRF-Token" in request.headers
+            and "Idempotency-Key" not in request.headers
+            and memo.remembers(request.clock.now())
+            and sessions.read_id(request) is not None
+        ):
+            return domain_error(acquisition.SoldOut(), request)
+        return handler(request)
+
+    return sold_out_tween
+
+
+def includeme(config):
+    config.add_tween(
+        "views.api.coupons.sold_out_tween_factory",
+        under="kariya.logs.request_id_tween_factory",  # below the security headers and the log
+        over="pyramid_tm.tm_tween_factory",
+    )
