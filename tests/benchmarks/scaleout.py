@@ -248,8 +248,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.trivial is None:
         args.trivial = args.persons
-    # What rush.py's report and targets read: the workers in all, no profile.
+    # What rush.py's report and targets read: the workers in all, no profile, the server (the
+    # instances run under gunicorn: serving.gunicorn).
     args.workers, args.profile = args.instances * args.workers_per_instance, None
+    args.server = "gunicorn"
     return args
 
 

@@ -238,20 +238,30 @@ def test_database_error_mid_acquisition_leaves_nothing_half_made(testapp, open_r
     assert counts(db) == (1, 4, 2_000)
 
 
+def one_pack_round_with_the_memo(db, seconds: int):
+    """A running round with a quota of one pack, and an app on the system clock with the
+    sold-out memo on (it is off with the tests' settable clock)."""
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    load_campaign(db, total=2_000, rounds=1, start=started)
+    ticker.run_due(db, Clock(), actor="test")
+    db.commit()
+    config = make_config(
+        {
+            **BASE_SETTINGS,
+            "kariya.clock": "system",
+            "kariya.acquisition.sold_out_memo_seconds": str(seconds),
+        }
+    )
+    return config, webtest.TestApp(config.make_wsgi_app(), extra_environ={"HTTP_HOST": "localhost"})
+
+
 def test_late_arrivals_after_a_sell_out_are_refused_without_the_database(engine, db):
     """I-3, PATTERNS.md (admission control): once a process has seen the round sold out, the
     rush's late arrivals get SOLD_OUT from memory, with no SQL at all, for a short while
     (kariya.acquisition.sold_out_memo_seconds); after that the database answers again, so a halt
     decided meanwhile is told as a halt. Needs the system clock: the memo is off with a settable
     one, which may move back."""
-    started = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-    load_campaign(db, total=2_000, rounds=1, start=started)  # a quota of one pack
-    ticker.run_due(db, Clock(), actor="test")
-    db.commit()
-    config = make_config(
-        {**BASE_SETTINGS, "kariya.clock": "system", "kariya.acquisition.sold_out_memo_seconds": "1"}
-    )
-    app = webtest.TestApp(config.make_wsgi_app(), extra_environ={"HTTP_HOST": "localhost"})
+    config, app = one_pack_round_with_the_memo(db, seconds=1)
     statements = []
     sa.event.listen(
         config.registry["db.engine"],
@@ -296,14 +306,7 @@ def test_late_arrivals_are_told_before_the_session_store_is_read(engine, db, mon
     nothing, so the CSRF token is not compared with the session's (only sent, as no page of
     another site can). Without a signed cookie or the token, or with an Idempotency-Key, the
     call takes the whole path as before."""
-    started = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-    load_campaign(db, total=2_000, rounds=1, start=started)  # a quota of one pack
-    ticker.run_due(db, Clock(), actor="test")
-    db.commit()
-    config = make_config(
-        {**BASE_SETTINGS, "kariya.clock": "system", "kariya.acquisition.sold_out_memo_seconds": "5"}
-    )
-    app = webtest.TestApp(config.make_wsgi_app(), extra_environ={"HTTP_HOST": "localhost"})
+    config, app = one_pack_round_with_the_memo(db, seconds=5)
     first = login_resident(app, "U" + "1" * 32)
     app.post("/api/v1/acquisitions", headers={"X-CSRF-Token": first}, status=201)
     late = login_resident(app, "U" + "2" * 32)

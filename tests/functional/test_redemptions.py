@@ -183,6 +183,16 @@ def store_staff(testapp, db, code="S0001", username="shop1"):
     return other
 
 
+def void(staff, redemption_id: int, reason: str, status: int = 302):
+    """The store's staff void a use from their portal."""
+    portal = staff.get("/store/")
+    return staff.post(
+        f"/store/redemptions/{redemption_id}/void",
+        {"reason": reason, "csrf_token": csrf_from(portal.text)},
+        status=status,
+    )
+
+
 def test_store_voids_within_the_window_and_the_coupons_come_back(testapp, shop, phone, db):
     body = use(testapp, phone, shop.qr_token, 2, 2000)
     staff = store_staff(testapp, db)
@@ -248,12 +258,7 @@ def test_another_store_cannot_void_or_see(testapp, shop, phone, db):
 def test_void_needs_a_reason(testapp, shop, phone, db):
     body = use(testapp, phone, shop.qr_token, 1, 1000)
     staff = store_staff(testapp, db)
-    portal = staff.get("/store/")
-    staff.post(
-        f"/store/redemptions/{body['id']}/void",
-        {"reason": " ", "csrf_token": csrf_from(portal.text)},
-        status=422,
-    )
+    void(staff, body["id"], " ", status=422)
     assert used_count(db) == 1
 
 
@@ -373,13 +378,7 @@ def test_a_use_and_its_void_record_every_coupons_move(testapp, shop, phone, db):
     assert moves("use") == [
         (c, "issued", "used", person, f"redemption:{body['id']}") for c in sorted(body["coupons"])
     ]
-    staff = store_staff(testapp, db)
-    portal = staff.get("/store/")
-    staff.post(
-        f"/store/redemptions/{body['id']}/void",
-        {"reason": "二重に操作", "csrf_token": csrf_from(portal.text)},
-        status=302,
-    )
+    void(store_staff(testapp, db), body["id"], "二重に操作")
     db.expire_all()
     coupons = db.scalars(select(Coupon).where(Coupon.id.in_(body["coupons"]))).all()
     assert {(c.state, c.redemption_id, c.used_at) for c in coupons} == {("issued", None, None)}
