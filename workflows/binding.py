@@ -229,9 +229,7 @@ def fire_bulk(
             .returning(table.c.id)
         )
         if together:
-            ids = _move_and_record(
-                db, machine, moving, Move(0, event, source, dest, reason), actor, now
-            )
+            ids = _move_and_record(db, machine, moving, event, source, dest, reason, actor, now)
         else:
             ids = list(db.execute(moving).scalars())
             moves = [Move(i, event, source, dest, reason) for i in ids]
@@ -241,7 +239,15 @@ def fire_bulk(
 
 
 def _move_and_record(
-    db: Session, machine: Machine, moving, move: Move, actor: str, now: dt.datetime
+    db: Session,
+    machine: Machine,
+    moving,
+    event: str,
+    source: str,
+    dest: str,
+    reason: str,
+    actor: str,
+    now: dt.datetime,
 ) -> list[int]:
     """PostgreSQL: the UPDATE `moving` (RETURNING the ids it moved) and the transition record of
     every row it moved as one statement (`WITH moved AS (UPDATE ...) INSERT ... SELECT FROM
@@ -250,11 +256,11 @@ def _move_and_record(
     records = TransitionRecord.__table__
     columns = {
         "machine": machine.kariya_name,
-        "event": move.event,
-        "from_state": move.from_state,
-        "to_state": move.to_state,
+        "event": event,
+        "from_state": source,
+        "to_state": dest,
         "actor": actor,
-        "reason": (move.reason or "")[:500],
+        "reason": (reason or "")[:500],
         "at": now,
     }
     rows = select(

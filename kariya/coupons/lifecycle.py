@@ -96,8 +96,8 @@ def use(
 def void(
     db: Session, clock, *, coupon_ids: list[int], rnd: Round, ref: str, actor: str, reason: str
 ) -> list[int]:
-    """Return used coupons to their owner (same round only, while it is running), no longer
-    of any use."""
+    """Return used coupons to their owner (same round only, while it is running), detached
+    from the use they were part of."""
     now = clock.now()
     _usable_round(rnd, now)
     coupon = Coupon.__table__

@@ -8,7 +8,13 @@ from pyramid.view import view_config
 from kariya import roles
 from kariya.coupons import GROUP_COMMIT_KEY, SOLD_OUT_MEMO_KEY, acquisition, batch
 from kariya.security import SESSION_FACTORY_KEY, P
-from views.api.support import idempotency_key, idempotent, json_body, resident_id
+from views.api.support import (
+    IDEMPOTENCY_HEADER,
+    idempotency_key,
+    idempotent,
+    json_body,
+    resident_id,
+)
 from views.errors import domain_error
 
 
@@ -81,7 +87,7 @@ def sold_out_tween_factory(handler, registry):
             request.method == "POST"
             and route.match(request.path_info) is not None
             and "X-CSRF-Token" in request.headers
-            and "Idempotency-Key" not in request.headers
+            and IDEMPOTENCY_HEADER not in request.headers
             and memo.remembers(request.clock.now())
             and sessions.read_id(request) is not None
         ):

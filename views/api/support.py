@@ -47,12 +47,15 @@ def resident_id(request) -> int:
     return identity.id
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
 def idempotency_key(request, fingerprint: bytes | None = None) -> tuple[str | None, str]:
     """The request's Idempotency-Key (None without one; 422 when malformed) and the hash its
     record keeps: of the body, or of `fingerprint` where the body holds a secret."""
     from kariya.residents import idempotency
 
-    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
+    key = idempotency.check_key(request.headers.get(IDEMPOTENCY_HEADER))
     body = (request.body or b"") if fingerprint is None else fingerprint
     return key, idempotency.request_hash(request.method, request.path, body)
 
