@@ -198,3 +198,46 @@ def test_group_commit_is_on_by_default_and_off_with_a_batch_of_one(registry):
     )
     assert group_commit(off, {}) is None
     assert isinstance(registry[GROUP_COMMIT_KEY], GroupCommit)
+
+
+def _reads_of(db, tables):
+    """How many times this transaction has read each table (scans of it or of its indexes;
+    foreign-key checks are such reads), as PostgreSQL counts them."""
+    rows = db.execute(
+        sa.text(
+            "SELECT relname, seq_scan + coalesce(idx_scan, 0) FROM pg_stat_xact_user_tables"
+            " WHERE relname = ANY(:tables)"
+        ),
+        {"tables": list(tables)},
+    ).all()
+    return dict(rows)
+
+
+def test_a_coupon_is_of_its_packs_round_and_person_by_one_key(db, set_now):
+    """A coupon's acquisition, round and person are one foreign key, to the acquisition's own
+    three: the database refuses a coupon of another person or round than its pack's, and a
+    pack's coupons cost it one look-up each, not three (the person's and the round's were 8 of
+    a pack's 12; issue 16, I-2)."""
+    open_round_1(db, set_now, planned=2_000 * 100)
+    people = [make_person(db, n) for n in range(10)]
+    before = _reads_of(db, ("person", "round", "acquisition"))
+    answers = batch.acquire_many(db, make_asks(db, people), reserve=1)
+    reads = _reads_of(db, ("person", "round", "acquisition"))
+    coupons = sum(len(answer["coupons"]) for answer in answers.values())
+    assert coupons == 4 * len(people)
+    grew = {table: reads.get(table, 0) - before.get(table, 0) for table in reads}
+    # The person's and the round's are read for the claim and the acquisitions (about one a
+    # person), no longer for every coupon; the acquisition once a coupon.
+    assert grew["person"] < coupons and grew["round"] < coupons, grew
+    assert coupons <= grew["acquisition"] <= coupons + len(people), grew
+    db.commit()
+
+    theirs = db.scalars(select(Acquisition).order_by(Acquisition.id)).all()
+    mine, other = theirs[0], theirs[1]
+    rnd2 = db.scalar(select(Round).where(Round.number == 2))
+    for person_id, round_id in ((other.person_id, mine.round_id), (mine.person_id, rnd2.id)):
+        refused = pytest.raises(sa.exc.IntegrityError, match="fk_coupon_acquisition_id_acquisition")
+        with refused, db.begin_nested():
+            db.add(Coupon(acquisition_id=mine.id, person_id=person_id, round_id=round_id, face=500))
+    db.rollback()
+    assert db.scalar(select(func.count()).select_from(Coupon)) == coupons
