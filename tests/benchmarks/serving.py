@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import functools
 import os
+import runpy
 import signal
 import socket
 import subprocess
@@ -94,6 +95,11 @@ def serve(
         yield Server(base_url, pids, log)
     finally:
         stop(proc)
+
+
+# Production's choice of listening sockets (gunicorn.conf.py), which this module, as the config
+# gunicorn reads here, replaces: the rush and the fault tests are served as production is.
+reuse_port = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))["reuse_port"]
 
 
 def _gunicorn_command(

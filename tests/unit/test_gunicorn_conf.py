@@ -34,3 +34,13 @@ def test_the_served_app_runs_threaded_workers():
     assert settings["worker_class"] == "gthread"
     assert int(settings["threads"]) == 32  # the rush's measured best (README)
     assert settings["workers"] == "2"
+
+
+def test_each_worker_listens_on_a_socket_of_its_own():
+    """SO_REUSEPORT: the kernel spreads the connections over the workers; with one socket shared
+    one worker took 214 of the rush's 256 (README, "The weekly rush"). The benchmarks and the
+    fault tests, served with a config module of their own, take production's choice."""
+    from tests.benchmarks import serving
+
+    assert served_config()["reuse_port"] == "True"
+    assert serving.reuse_port is True
