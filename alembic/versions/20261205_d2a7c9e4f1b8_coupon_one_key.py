@@ -10,7 +10,9 @@ inserting 23,400 coupons here (one key: 455 ms), a sixth of the database's CPU f
 acquisition in the weekly rush (issue 16). Now they are one key, (acquisition_id, round_id, person_id) to the acquisition's
 own three (unique together, as `id` alone already is): one look-up a coupon, and it says more
 than the three did, since a coupon can no longer name another round or person than its pack's.
-The acquisition's keys to the round and the person stand for the coupon's.
+The acquisition's keys to the round and the person stand for the coupon's. A returning
+resident's records moved to the new account (kariya.callcenter.transfers) move the acquisition,
+and the key carries its coupons along (ON UPDATE CASCADE).
 
 Adding the key checks every coupon already there: on PostgreSQL under the table's lock, about a
 second for a campaign's ~500,000 coupons.
@@ -35,7 +37,11 @@ def upgrade():
         batch.drop_constraint(batch.f('fk_coupon_person_id_person'), type_='foreignkey')
         batch.drop_constraint(batch.f('fk_coupon_round_id_round'), type_='foreignkey')
         batch.create_foreign_key(
-            batch.f('fk_coupon_acquisition_id_acquisition'), 'acquisition', list(OWN), list(THREE)
+            batch.f('fk_coupon_acquisition_id_acquisition'),
+            'acquisition',
+            list(OWN),
+            list(THREE),
+            onupdate='CASCADE',
         )
 
 

@@ -284,8 +284,10 @@ def _move(db: Session, clock, transfer: PersonTransfer, viewer: Viewer) -> str:
         .group_by(Round.id, Campaign.id)
         .order_by(Round.number)
     ).all()
-    counts = {}
-    for model in (Acquisition, Coupon, Redemption, StoreUse):
+    # The coupons follow their acquisitions: one foreign key, which cascades (kariya.coupons.models).
+    coupons = select(func.count()).select_from(Coupon).where(Coupon.person_id == old.id)
+    counts = {"coupon": db.scalar(coupons)}
+    for model in (Acquisition, Redemption, StoreUse):
         result = db.execute(update(model).where(model.person_id == old.id).values(person_id=new.id))
         counts[model.__tablename__] = result.rowcount
     parts = []

@@ -43,6 +43,9 @@ class Coupon(Base):
         ForeignKeyConstraint(
             ["acquisition_id", "round_id", "person_id"],
             ["acquisition.id", "acquisition.round_id", "acquisition.person_id"],
+            # A returning resident's records moved to the new account (kariya.callcenter.
+            # transfers): the coupons follow their acquisition.
+            onupdate="CASCADE",
         ),
         Index("ix_coupon_person_round_state", "person_id", "round_id", "state"),
         Index("ix_coupon_round_state", "round_id", "state"),
