@@ -7,15 +7,17 @@ Create Date: 2026-12-05 09:00:00.000000
 A coupon had three foreign keys of its own (to its acquisition, its round and its person), and
 the database checked each for every coupon: twelve look-ups a pack, about 700 of the 800 ms of
 inserting 23,400 coupons here (one key: 455 ms), a sixth of the database's CPU for an
-acquisition in the weekly rush (issue 16). Now they are one key, (acquisition_id, round_id, person_id) to the acquisition's
-own three (unique together, as `id` alone already is): one look-up a coupon, and it says more
-than the three did, since a coupon can no longer name another round or person than its pack's.
-The acquisition's keys to the round and the person stand for the coupon's. A returning
-resident's records moved to the new account (kariya.callcenter.transfers) move the acquisition,
-and the key carries its coupons along (ON UPDATE CASCADE).
+acquisition in the weekly rush (issue 16). Now they are one key, (acquisition_id, round_id,
+person_id) to the acquisition's own three (unique together, as `id` alone already is): one
+look-up a coupon, and it says more than the three did, since a coupon can no longer name another
+round or person than its pack's. The acquisition's keys to the round and the person stand for
+the coupon's. A returning resident's records moved to the new account
+(kariya.callcenter.transfers) move the acquisition, and the key carries its coupons along (ON
+UPDATE CASCADE).
 
-Adding the key checks every coupon already there: on PostgreSQL under the table's lock, about a
-second for a campaign's ~500,000 coupons.
+Adding the key checks every coupon already there, in one query under the table's lock: 7 ms for
+31,400 coupons on this project's benchmark machine, so a fraction of a second for a campaign's
+~500,000.
 """
 
 from alembic import op
