@@ -10,10 +10,11 @@ import sys
 from kariya.settings import PROJECT_ROOT
 
 
-def served_config() -> dict[str, str]:
-    """gunicorn's settings for the command DESIGN §5 gives, as gunicorn itself reads them."""
+def served_config(*options: str) -> dict[str, str]:
+    """gunicorn's settings for the command DESIGN §5 gives (with `options` added), as gunicorn
+    itself reads them."""
     done = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "--print-config", "--paste", "development.ini"]
+        [sys.executable, "-m", "gunicorn", "--print-config", *options, "--paste", "development.ini"]
         + ["-w", "2", "-b", "127.0.0.1:0"],
         cwd=PROJECT_ROOT,
         capture_output=True,
@@ -40,7 +41,6 @@ def test_each_worker_listens_on_a_socket_of_its_own():
     """SO_REUSEPORT: the kernel spreads the connections over the workers; with one socket shared
     one worker took 214 of the rush's 256 (README, "The weekly rush"). The benchmarks and the
     fault tests, served with a config module of their own, take production's choice."""
-    from tests.benchmarks import serving
-
     assert served_config()["reuse_port"] == "True"
-    assert serving.reuse_port is True
+    # The config module the benchmarks and the fault tests serve with (tests/benchmarks/serving).
+    assert served_config("--config", "python:tests.benchmarks.serving")["reuse_port"] == "True"

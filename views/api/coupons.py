@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyramid.interfaces import IRoutesMapper
+from pyramid.interfaces import IDefaultCSRFOptions, IRoutesMapper
 from pyramid.view import view_config
 
 from kariya import roles
@@ -81,12 +81,13 @@ def sold_out_tween_factory(handler, registry):
         return handler
     route = registry.getUtility(IRoutesMapper).get_route("api.acquisitions")
     sessions = registry[SESSION_FACTORY_KEY]
+    csrf_header = registry.getUtility(IDefaultCSRFOptions).header  # the one the CSRF check reads
 
     def sold_out_tween(request):
         if (
             request.method == "POST"
             and route.match(request.path_info) is not None
-            and "X-CSRF-Token" in request.headers
+            and csrf_header in request.headers
             and IDEMPOTENCY_HEADER not in request.headers
             and memo.remembers(request.clock.now())
             and sessions.read_id(request) is not None
